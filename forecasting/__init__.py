@@ -1,0 +1,1 @@
+"""forecasting: history cleansing, calendar features, models, selection, backtests, quantiles, runs."""

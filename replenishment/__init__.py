@@ -1,0 +1,1 @@
+"""replenishment: inventory position, targets, the MILP optimizer, proposals and their explanations."""

@@ -1,0 +1,28 @@
+"""What every CLI command shares: the console, the settings and the error translation."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+
+console = Console()
+err_console = Console(stderr=True)
+
+_state: dict[str, Any] = {"debug": False}
+
+
+def set_debug(value: bool) -> None:
+    _state["debug"] = value
+
+
+def is_debug() -> bool:
+    return bool(_state["debug"])
+
+
+def print_json(value: Any) -> None:
+    """Print `value` as JSON on stdout, nothing else (for scripts)."""
+    sys.stdout.write(json.dumps(value, indent=2, default=str, sort_keys=True) + "\n")
+    sys.stdout.flush()

@@ -1,0 +1,75 @@
+"""The `restock` command: global options, error translation, and the sub-commands of each area."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import typer
+
+from restock.cli.common import err_console, is_debug, set_debug
+from restock.errors import RestockError
+
+app = typer.Typer(
+    name="restock",
+    help="Demand forecasting and replenishment: how much to buy, from whom, and when.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _global_options(
+    config: Path | None = typer.Option(
+        None, "--config", help="Settings file (default config/restock.toml).", exists=False
+    ),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+) -> None:
+    from restock.settings import reset_settings
+
+    set_debug(debug)
+    if config is not None:
+        os.environ["RESTOCK_CONFIG"] = str(config)
+        reset_settings()
+
+
+def _register() -> None:
+    # Each area contributes its commands; imports stay inside so `--help` is quick.
+    from restock.cli import admin
+
+    admin.register(app)
+
+
+_register()
+
+
+def run() -> None:
+    """Console-script entry point: run the app and turn restock errors into one message + exit code."""
+    try:
+        app(standalone_mode=False)
+    except RestockError as exc:
+        if is_debug():
+            raise
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        err_console.print("aborted")
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # noqa: BLE001 - the last edge: one line unless --debug
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if is_debug():
+            raise
+        err_console.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc} (run with --debug for the traceback)")
+        sys.exit(70)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,1 @@
+"""suppliers: suppliers, supplier items, rebate agreements and tier math, purchase orders."""

@@ -1,0 +1,188 @@
+"""Tables the suppliers package owns: suppliers, their items and terms, rebate agreements, purchase orders."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from restock.orm import MONEY, RATE, UNIT_COST, Base
+
+EXPORT_FORMATS = ("csv", "xlsx", "edifact")
+AGREEMENT_KINDS = ("retroactive", "incremental")
+PO_STATUSES = ("open", "received", "cancelled", "draft", "approved", "exported")
+
+
+class Supplier(Base):
+    """A supplier and the PO file format it asked for."""
+
+    __tablename__ = "suppliers"
+    __table_args__ = (
+        CheckConstraint("min_order_value >= 0", name="min_order_nonneg"),
+        CheckConstraint("export_format IN ('csv', 'xlsx', 'edifact')", name="format_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # A purchase order to this supplier must reach this value (CNY) or not be placed.
+    min_order_value: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
+    export_format: Mapped[str] = mapped_column(String(16), default="csv")
+    contact_email: Mapped[str | None] = mapped_column(String(200))
+
+    items: Mapped[list[SupplierItem]] = relationship(back_populates="supplier")
+
+
+class SupplierItem(Base):
+    """What one supplier charges for one SKU, and how it must be ordered."""
+
+    __tablename__ = "supplier_items"
+    __table_args__ = (
+        UniqueConstraint("supplier_id", "sku_id"),
+        CheckConstraint("unit_cost > 0", name="cost_positive"),
+        CheckConstraint("moq >= 1", name="moq_positive"),
+        CheckConstraint("case_pack >= 1", name="case_pack_positive"),
+        CheckConstraint("lead_time_days >= 0 AND lead_time_days <= 365", name="lead_time_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    supplier_id: Mapped[int] = mapped_column(ForeignKey("suppliers.id"), index=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"), index=True)
+    unit_cost: Mapped[Decimal] = mapped_column(UNIT_COST)
+    moq: Mapped[int] = mapped_column(Integer, default=1)
+    case_pack: Mapped[int] = mapped_column(Integer, default=1)
+    lead_time_days: Mapped[int] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    supplier: Mapped[Supplier] = relationship(back_populates="items")
+
+
+class RebateAgreement(Base):
+    """A volume-rebate agreement over an inclusive period; purchases so far are as of `purchases_as_of`.
+
+    Scope: the categories and SKUs listed in `rebate_agreement_scopes`; none
+    listed means every purchase from the supplier counts.
+    """
+
+    __tablename__ = "rebate_agreements"
+    __table_args__ = (
+        CheckConstraint("period_end >= period_start", name="period_ordered"),
+        CheckConstraint("kind IN ('retroactive', 'incremental')", name="kind_known"),
+        CheckConstraint("purchases_to_date >= 0", name="purchases_nonneg"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    supplier_id: Mapped[int] = mapped_column(ForeignKey("suppliers.id"), index=True)
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(16), default="retroactive")
+    purchases_to_date: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
+    purchases_as_of: Mapped[date | None] = mapped_column(Date)
+
+    tiers: Mapped[list[RebateTier]] = relationship(
+        back_populates="agreement", order_by="RebateTier.tier", cascade="all, delete-orphan"
+    )
+    scopes: Mapped[list[RebateAgreementScope]] = relationship(
+        back_populates="agreement", cascade="all, delete-orphan"
+    )
+
+
+class RebateTier(Base):
+    """Tier `tier` pays `rate` once period purchases reach `threshold` (CNY)."""
+
+    __tablename__ = "rebate_tiers"
+    __table_args__ = (
+        UniqueConstraint("agreement_id", "tier"),
+        CheckConstraint("tier >= 1", name="tier_positive"),
+        CheckConstraint("threshold > 0", name="threshold_positive"),
+        CheckConstraint("rate > 0 AND rate < 1", name="rate_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("rebate_agreements.id", ondelete="CASCADE"), index=True)
+    tier: Mapped[int] = mapped_column(Integer)
+    threshold: Mapped[Decimal] = mapped_column(MONEY)
+    rate: Mapped[Decimal] = mapped_column(RATE)
+
+    agreement: Mapped[RebateAgreement] = relationship(back_populates="tiers")
+
+
+class RebateAgreementScope(Base):
+    """One category or one SKU whose purchases count toward an agreement."""
+
+    __tablename__ = "rebate_agreement_scopes"
+    __table_args__ = (
+        UniqueConstraint("agreement_id", "category_id", "sku_id"),
+        CheckConstraint("(category_id IS NULL) <> (sku_id IS NULL)", name="one_target"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("rebate_agreements.id", ondelete="CASCADE"), index=True)
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"))
+    sku_id: Mapped[int | None] = mapped_column(ForeignKey("skus.id"))
+
+    agreement: Mapped[RebateAgreement] = relationship(back_populates="scopes")
+
+
+class PurchaseOrder(Base):
+    """A purchase order: imported open orders in transit, or one restock raised from a proposal.
+
+    `proposal_id` (set for restock's own POs) plus `supplier_id` is unique, so an
+    approval that is repeated or replayed after a crash never raises a second PO.
+    """
+
+    __tablename__ = "purchase_orders"
+    __table_args__ = (
+        UniqueConstraint("proposal_id", "supplier_id"),
+        CheckConstraint(
+            "status IN ('open', 'received', 'cancelled', 'draft', 'approved', 'exported')",
+            name="status_known",
+        ),
+        CheckConstraint("expected_date >= order_date", name="dates_ordered"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    po_number: Mapped[str] = mapped_column(String(64), unique=True)
+    supplier_id: Mapped[int] = mapped_column(ForeignKey("suppliers.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    order_date: Mapped[date] = mapped_column(Date)
+    expected_date: Mapped[date] = mapped_column(Date)
+    proposal_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    created_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    lines: Mapped[list[PurchaseOrderLine]] = relationship(
+        back_populates="order", cascade="all, delete-orphan", order_by="PurchaseOrderLine.id"
+    )
+
+
+class PurchaseOrderLine(Base):
+    """Units of one SKU on a purchase order; `received_units` of them have arrived."""
+
+    __tablename__ = "purchase_order_lines"
+    __table_args__ = (
+        UniqueConstraint("purchase_order_id", "sku_id"),
+        CheckConstraint("units > 0", name="units_positive"),
+        CheckConstraint("received_units >= 0 AND received_units <= units", name="received_range"),
+        CheckConstraint("unit_cost > 0", name="cost_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purchase_order_id: Mapped[int] = mapped_column(ForeignKey("purchase_orders.id", ondelete="CASCADE"), index=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"), index=True)
+    units: Mapped[int] = mapped_column(Integer)
+    received_units: Mapped[int] = mapped_column(Integer, default=0)
+    unit_cost: Mapped[Decimal] = mapped_column(UNIT_COST)
+
+    order: Mapped[PurchaseOrder] = relationship(back_populates="lines")
