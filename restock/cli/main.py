@@ -46,28 +46,26 @@ _register()
 
 
 def run() -> None:
-    """Console-script entry point: run the app and turn restock errors into one message + exit code."""
+    """Console-script entry point: run the app; a restock error becomes one message and its exit code.
+
+    Usage errors are reported by Typer itself (exit 2); anything unexpected is one
+    line unless `--debug` asks for the traceback.
+    """
     try:
-        app(standalone_mode=False)
+        app()
     except RestockError as exc:
         if is_debug():
             raise
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
-        sys.exit(exc.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
-        err_console.print("aborted")
-        sys.exit(130)
-    except typer.Exit as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except Exception as exc:  # noqa: BLE001 - the last edge: one line unless --debug
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
         if is_debug():
             raise
-        err_console.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc} (run with --debug for the traceback)")
+        err_console.print(
+            f"[bold red]internal error:[/] {type(exc).__name__}: {exc} (run with --debug for the traceback)",
+            highlight=False,
+            soft_wrap=True,
+        )
         sys.exit(70)
 
 
