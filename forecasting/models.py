@@ -54,7 +54,9 @@ class Promotion(Base):
             "kind IN ('threshold_discount', 'pre_sale', 'gift', 'flash_sale', 'platform_event')",
             name="kind_known",
         ),
-        CheckConstraint("discount_rate IS NULL OR (discount_rate >= 0 AND discount_rate < 1)", name="discount_range"),
+        CheckConstraint(
+            "discount_rate IS NULL OR (discount_rate >= 0 AND discount_rate < 1)", name="discount_range"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -19,7 +19,9 @@ class Category(Base):
 
     __tablename__ = "categories"
     __table_args__ = (
-        CheckConstraint("prebuild_days IS NULL OR (prebuild_days >= 0 AND prebuild_days <= 365)", name="prebuild_range"),
+        CheckConstraint(
+            "prebuild_days IS NULL OR (prebuild_days >= 0 AND prebuild_days <= 365)", name="prebuild_range"
+        ),
         CheckConstraint("salvage_rate >= 0 AND salvage_rate <= 1", name="salvage_range"),
     )
 

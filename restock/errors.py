@@ -25,8 +25,7 @@ class ImportValidationError(RestockError):
         self.truncated = truncated
         more = " (more errors not shown)" if truncated else ""
         super().__init__(
-            f"import refused, nothing was written: {len(problems)} error(s){more}\n"
-            + "\n".join(problems)
+            f"import refused, nothing was written: {len(problems)} error(s){more}\n" + "\n".join(problems)
         )
 
 

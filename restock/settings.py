@@ -134,7 +134,9 @@ class Settings(BaseSettings):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r} (expected an IANA name such as Asia/Shanghai)") from exc
+            raise ValueError(
+                f"unknown time zone {value!r} (expected an IANA name such as Asia/Shanghai)"
+            ) from exc
         return value
 
     @field_validator("database_url")
@@ -153,9 +155,9 @@ class Settings(BaseSettings):
         url = self.database_url
         prefix = "sqlite:///"
         if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
-            return prefix + str(PROJECT_ROOT / url[len(prefix):])
+            return prefix + str(PROJECT_ROOT / url[len(prefix) :])
         if url.startswith("postgresql://"):
-            return "postgresql+psycopg://" + url[len("postgresql://"):]
+            return "postgresql+psycopg://" + url[len("postgresql://") :]
         return url
 
     @classmethod
@@ -187,9 +189,7 @@ def season_window(season: SeasonSettings, year: int) -> tuple[date, date]:
     from forecasting.calendar import festival_date
 
     anchor = festival_date(season.anchor, year)
-    return anchor + timedelta(days=season.start_offset_days), anchor + timedelta(
-        days=season.end_offset_days
-    )
+    return anchor + timedelta(days=season.start_offset_days), anchor + timedelta(days=season.end_offset_days)
 
 
 def _month_day(year: int, month_day: str) -> date:

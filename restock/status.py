@@ -19,7 +19,9 @@ def database_status(engine: Engine) -> dict[str, Any]:
     with engine.connect() as conn:
         for name in sorted(metadata.tables):
             if name in existing:
-                counts[name] = conn.execute(select(func.count()).select_from(metadata.tables[name])).scalar_one()
+                counts[name] = conn.execute(
+                    select(func.count()).select_from(metadata.tables[name])
+                ).scalar_one()
         ranges = {}
         for table_name in ("daily_sales", "inventory_snapshots"):
             table = metadata.tables[table_name]

@@ -14,9 +14,7 @@ class JobRun(Base):
     """One run of a job (import, forecast, propose, demo, ...) with its outcome."""
 
     __tablename__ = "job_runs"
-    __table_args__ = (
-        CheckConstraint("status IN ('running', 'succeeded', 'failed')", name="status_known"),
-    )
+    __table_args__ = (CheckConstraint("status IN ('running', 'succeeded', 'failed')", name="status_known"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     job: Mapped[str] = mapped_column(String(64), index=True)

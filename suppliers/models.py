@@ -111,7 +111,9 @@ class RebateTier(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    agreement_id: Mapped[int] = mapped_column(ForeignKey("rebate_agreements.id", ondelete="CASCADE"), index=True)
+    agreement_id: Mapped[int] = mapped_column(
+        ForeignKey("rebate_agreements.id", ondelete="CASCADE"), index=True
+    )
     tier: Mapped[int] = mapped_column(Integer)
     threshold: Mapped[Decimal] = mapped_column(MONEY)
     rate: Mapped[Decimal] = mapped_column(RATE)
@@ -129,7 +131,9 @@ class RebateAgreementScope(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    agreement_id: Mapped[int] = mapped_column(ForeignKey("rebate_agreements.id", ondelete="CASCADE"), index=True)
+    agreement_id: Mapped[int] = mapped_column(
+        ForeignKey("rebate_agreements.id", ondelete="CASCADE"), index=True
+    )
     category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"))
     sku_id: Mapped[int | None] = mapped_column(ForeignKey("skus.id"))
 
@@ -179,7 +183,9 @@ class PurchaseOrderLine(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    purchase_order_id: Mapped[int] = mapped_column(ForeignKey("purchase_orders.id", ondelete="CASCADE"), index=True)
+    purchase_order_id: Mapped[int] = mapped_column(
+        ForeignKey("purchase_orders.id", ondelete="CASCADE"), index=True
+    )
     sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"), index=True)
     units: Mapped[int] = mapped_column(Integer)
     received_units: Mapped[int] = mapped_column(Integer, default=0)

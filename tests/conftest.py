@@ -46,8 +46,6 @@ def require_postgres() -> None:
     pytest.skip(reason)
 
 
-
-
 def _pg_schema_engine() -> Iterator[Engine]:
     require_postgres()
     schema = f"t_{uuid.uuid4().hex[:12]}"

@@ -18,7 +18,11 @@ def restock(*args: str, db: Path, env: dict[str, str] | None = None) -> subproce
     environment = {**os.environ, "RESTOCK_DATABASE_URL": f"sqlite:///{db}", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "restock.cli.main", *args],
-        cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 

@@ -33,7 +33,7 @@ def test_environment_overrides_the_file(monkeypatch: pytest.MonkeyPatch) -> None
 
 def test_a_bad_value_names_the_key_the_value_and_what_was_expected(tmp_path: Path) -> None:
     config = tmp_path / "bad.toml"
-    config.write_text('[replenishment]\nmargin_floor = 1.5\n')
+    config.write_text("[replenishment]\nmargin_floor = 1.5\n")
     with pytest.raises(ConfigError) as err:
         load_settings(config)
     message = str(err.value)
@@ -48,9 +48,9 @@ def test_a_bad_value_names_the_key_the_value_and_what_was_expected(tmp_path: Pat
         ('timezone = "Mars/Olympus"', "timezone"),
         ('database_url = "mysql://x"', "database_url"),
         ('[seasons.winter]\nstart = "11-31x"\nend = "02-28"\nprebuild_days = 45', "seasons.winter.start"),
-        ('[replenishment.service_levels]\nA = 1.2', "replenishment.service_levels"),
-        ('[forecasting]\nquantiles = [0.9, 0.5]', "forecasting.quantiles"),
-        ('unknown_key = 1', "unknown_key"),
+        ("[replenishment.service_levels]\nA = 1.2", "replenishment.service_levels"),
+        ("[forecasting]\nquantiles = [0.9, 0.5]", "forecasting.quantiles"),
+        ("unknown_key = 1", "unknown_key"),
     ],
 )
 def test_each_bad_setting_is_named(tmp_path: Path, toml: str, key: str) -> None:

@@ -47,8 +47,12 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print JSON for sc
     runs = Table("id", "job", "as of", "status", "started", "message", title="last job runs")
     for run in report["last_job_runs"]:
         runs.add_row(
-            str(run["id"]), run["job"], str(run["as_of"] or ""), run["status"],
-            str(run["started_at"])[:19], (run["message"] or "")[:80],
+            str(run["id"]),
+            run["job"],
+            str(run["as_of"] or ""),
+            run["status"],
+            str(run["started_at"])[:19],
+            (run["message"] or "")[:80],
         )
     console.print(runs)
 
