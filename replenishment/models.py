@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from restock.orm import Base
+from restock.orm import MONEY, UNIT_COST, Base
 
 
 class InventorySnapshot(Base):
@@ -21,7 +33,112 @@ class InventorySnapshot(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"), index=True)
+    # No index of its own: the unique (sku_id, date) index serves lookups by SKU.
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"))
     date: Mapped[date] = mapped_column(Date, index=True)
     on_hand: Mapped[int] = mapped_column(Integer)
     committed: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Proposal(Base):
+    """One weekly purchase proposal, versioned per week, with how it was solved.
+
+    `problem` holds the saved problem JSON (restock optimize can replay it);
+    `parameters` the settings and budget used; money in CNY.
+    """
+
+    __tablename__ = "proposals"
+    __table_args__ = (
+        UniqueConstraint("week", "version"),
+        CheckConstraint("version >= 1", name="version_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    week: Mapped[date] = mapped_column(Date, index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    forecast_run_id: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    solver: Mapped[str] = mapped_column(String(16))
+    gap: Mapped[float | None] = mapped_column(Float)
+    solve_s: Mapped[float] = mapped_column(Float)
+    build_s: Mapped[float] = mapped_column(Float)
+    budget: Mapped[Decimal | None] = mapped_column(MONEY)
+    spend: Mapped[Decimal] = mapped_column(MONEY)
+    rebate: Mapped[Decimal] = mapped_column(MONEY)
+    expected_profit: Mapped[Decimal] = mapped_column(MONEY)
+    fill_rate: Mapped[float] = mapped_column(Float)
+    parameters: Mapped[dict] = mapped_column(JSON)
+    messages: Mapped[list] = mapped_column(JSON)
+    problem: Mapped[str] = mapped_column(Text)
+
+    lines: Mapped[list[ProposalLine]] = relationship(
+        back_populates="proposal", cascade="all, delete-orphan", order_by="ProposalLine.id"
+    )
+    exclusions: Mapped[list[ProposalExclusion]] = relationship(
+        back_populates="proposal", cascade="all, delete-orphan", order_by="ProposalExclusion.id"
+    )
+    supplier_summaries: Mapped[list[ProposalSupplierSummary]] = relationship(
+        back_populates="proposal", cascade="all, delete-orphan", order_by="ProposalSupplierSummary.id"
+    )
+
+
+class ProposalLine(Base):
+    """Buy `units` of a SKU from a supplier, with the numbers and the reason shown to the buyer."""
+
+    __tablename__ = "proposal_lines"
+    __table_args__ = (
+        UniqueConstraint("proposal_id", "sku_code", "supplier_code"),
+        CheckConstraint("units > 0", name="units_positive"),
+        CheckConstraint("cases > 0", name="cases_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id", ondelete="CASCADE"), index=True)
+    sku_code: Mapped[str] = mapped_column(String(64))
+    supplier_code: Mapped[str] = mapped_column(String(64))
+    units: Mapped[int] = mapped_column(Integer)
+    cases: Mapped[int] = mapped_column(Integer)
+    unit_cost: Mapped[Decimal] = mapped_column(UNIT_COST)
+    effective_unit_cost: Mapped[Decimal] = mapped_column(UNIT_COST)
+    value: Mapped[Decimal] = mapped_column(MONEY)
+    margin_pct: Mapped[float] = mapped_column(Float)
+    days_of_cover: Mapped[float | None] = mapped_column(Float)
+    stockout_probability_without: Mapped[float] = mapped_column(Float)
+    stockout_probability_with: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(Text)
+
+    proposal: Mapped[Proposal] = relationship(back_populates="lines")
+
+
+class ProposalExclusion(Base):
+    """A SKU (or one supplier's terms for it) left out of a proposal, and why."""
+
+    __tablename__ = "proposal_exclusions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id", ondelete="CASCADE"), index=True)
+    sku_code: Mapped[str] = mapped_column(String(64))
+    supplier_code: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+
+    proposal: Mapped[Proposal] = relationship(back_populates="exclusions")
+
+
+class ProposalSupplierSummary(Base):
+    """One supplier's share of a proposal: value, tier reached, rebate earned (CNY), margin."""
+
+    __tablename__ = "proposal_supplier_summaries"
+    __table_args__ = (UniqueConstraint("proposal_id", "supplier_code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id", ondelete="CASCADE"), index=True)
+    supplier_code: Mapped[str] = mapped_column(String(64))
+    value: Mapped[Decimal] = mapped_column(MONEY)
+    lines: Mapped[int] = mapped_column(Integer)
+    agreement_code: Mapped[str | None] = mapped_column(String(64))
+    tier_reached: Mapped[int] = mapped_column(Integer)
+    rebate_earned: Mapped[Decimal] = mapped_column(MONEY)
+    margin_pct: Mapped[float] = mapped_column(Float)
+
+    proposal: Mapped[Proposal] = relationship(back_populates="supplier_summaries")

@@ -1,0 +1,401 @@
+"""`optimize(problem) -> Plan`: solve the weekly proposal and explain every line in words (pure).
+
+Strategy (HiGHS): the terms-aware order-up-to proposal first (warm start, fallback);
+the LP relaxation picks a rebate tier per agreement; the LP with those tiers fixed
+is rounded into a feasible proposal; the full MILP starts from the better of the
+two, improves it and proves a bound within the time limit. CBC solves the full
+MILP directly. A solver failure falls back to the greedy proposal, never an exception.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from decimal import ROUND_HALF_UP, Decimal
+
+import numpy as np
+
+from replenishment.heuristics import evaluate, order_up_to_cases, rounded_lp_cases
+from replenishment.instance import Instance, prepare
+from replenishment.milp import K, MilpResult, fixed_tier_lp, lp_tier_choice, solve_milp
+from replenishment.plan import Plan, PlanLine, SupplierSummary
+from replenishment.problem import Exclusion, Problem
+from suppliers.rebates import rate_reached
+
+CENT = Decimal("0.01")
+
+
+def optimize(problem: Problem, solver: str | None = None) -> Plan:
+    """Solve `problem` and return the plan (lines with reasons, exclusions, supplier summary).
+
+    `solver` ("highs" | "cbc") overrides `problem.solver`. Money in the plan is CNY.
+    """
+    build_started = time.perf_counter()
+    instance = prepare(problem)
+    start_cases = order_up_to_cases(instance, terms_aware=True)
+    build_s = time.perf_counter() - build_started
+    chosen = solver or problem.solver
+    messages = list(instance.messages)
+    cases: np.ndarray | None = None
+    status = "fallback"
+    bound_k = objective_k = None
+    solve_s = 0.0
+    shortfall: dict[int, float] = {}
+    for attempt in (chosen, "cbc" if chosen == "highs" else None):
+        if attempt is None:
+            break
+        try:
+            if attempt == "highs":
+                result = _solve_phased(instance, start_cases)
+            else:
+                result = solve_milp(instance, attempt, problem.time_limit_s, problem.mip_gap, start_cases)
+        except Exception as exc:  # noqa: BLE001 - a solver failure must not stop the weekly run
+            messages.append(f"solver {attempt} failed: {type(exc).__name__}: {exc}")
+            continue
+        solve_s += result.solve_s
+        build_s += result.build_s
+        if result.cases is None:
+            messages.append(f"solver {attempt} found no solution ({result.status})")
+            continue
+        cases, chosen = result.cases, attempt
+        bound_k, objective_k, shortfall = result.bound_k, result.objective_k, result.shortfall_units
+        status = "optimal" if result.status == "Optimal" else "feasible"
+        break
+    if cases is None:
+        cases = start_cases
+        messages.append("fallback: the greedy order-up-to proposal is shown instead of the optimum")
+    else:
+        greedy_value = evaluate(instance, start_cases, chord=True).incremental_profit
+        milp_value = evaluate(instance, cases, chord=True).incremental_profit
+        if milp_value < greedy_value - 1e-6 and not shortfall:
+            # a time-limited incumbent worse than the start cannot be kept
+            cases, status = start_cases, "fallback"
+            messages.append("the solver's incumbent was worse than the greedy proposal; greedy kept")
+    if shortfall:
+        status = "relaxed"
+        messages.extend(_diagnose_shortfall(instance, cases, shortfall))
+    return _make_plan(instance, cases, status, chosen, bound_k, objective_k, solve_s, build_s, messages)
+
+
+def _solve_phased(instance: Instance, greedy_cases: np.ndarray) -> MilpResult:
+    """HiGHS in three steps within the time limit: (1) the LP relaxation picks a tier per
+    agreement (the tier its purchases reach); (2) a MILP restricted to that tier or the next
+    finds a good proposal fast; (3) the full MILP, started from the better of that and the
+    greedy proposal, improves it and proves the bound."""
+    problem = instance.problem
+    started = time.perf_counter()
+    limit = problem.time_limit_s
+    best = greedy_cases
+    build_s = 0.0
+    choice, _lp_bound, _lp_s = lp_tier_choice(instance)
+    fractional = fixed_tier_lp(instance, choice) if choice else None
+    if fractional is not None:
+        rounded = rounded_lp_cases(instance, fractional, choice)
+        if (
+            evaluate(instance, rounded, chord=True).expected_profit
+            > evaluate(instance, best, chord=True).expected_profit
+        ):
+            best = rounded
+    if choice and best is greedy_cases and time.perf_counter() - started < 0.2 * limit:
+        restricted = solve_milp(
+            instance,
+            "highs",
+            max(1.0, 0.3 * limit),
+            problem.mip_gap,
+            None,
+            tier_ranges={a: (t, t + 1) for a, t in choice.items()},
+        )
+        build_s += restricted.build_s
+        if restricted.cases is not None and (
+            evaluate(instance, restricted.cases, chord=True).expected_profit
+            > evaluate(instance, best, chord=True).expected_profit
+        ):
+            best = restricted.cases
+    remaining = max(1.0, limit - (time.perf_counter() - started))
+    # The MIP gap is asked of the increment over ordering nothing, not of an objective
+    # inflated by the value of stock already held: pass it to HiGHS as an absolute gap.
+    nothing = evaluate(instance, np.zeros(len(instance.lines), dtype=np.int64), chord=True)
+    increment_k = (evaluate(instance, best, chord=True).expected_profit - nothing.expected_profit) / K
+    result = solve_milp(
+        instance,
+        "highs",
+        remaining,
+        problem.mip_gap,
+        best,
+        absolute_gap_k=problem.mip_gap * increment_k if increment_k > 0 else None,
+    )
+    result.build_s += build_s
+    result.solve_s = time.perf_counter() - started - result.build_s
+    if result.cases is None:
+        # no solution better than its start within the time: the start stands, the bound holds
+        result.cases, result.status = best, "Time limit reached"
+        result.objective_k = evaluate(instance, best, chord=True).expected_profit / K
+    return result
+
+
+def _increment_gap(instance: Instance, objective_k: float | None, bound_k: float | None) -> float | None:
+    """(bound − incumbent) / (incumbent − objective of ordering nothing), on the MILP's objective."""
+    if objective_k is None or bound_k is None:
+        return None
+    nothing = evaluate(instance, np.zeros(len(instance.lines), dtype=np.int64), chord=True)
+    # evaluate() has the same constants as the model; ordering nothing is its zero increment
+    nothing_k = nothing.expected_profit / K
+    increment = objective_k - nothing_k
+    if increment <= 1e-9:
+        return 0.0 if bound_k - objective_k <= 1e-6 else None
+    return max(0.0, (bound_k - objective_k) / increment)
+
+
+def _diagnose_shortfall(instance: Instance, cases: np.ndarray, shortfall: dict[int, float]) -> list[str]:
+    problem = instance.problem
+    spend = float(sum(cases[k] * line.case_value for k, line in enumerate(instance.lines)))
+    units = int(sum(cases[k] * line.case for k, line in enumerate(instance.lines)))
+    out = []
+    for i, short in sorted(shortfall.items()):
+        sku = instance.skus[i]
+        usable = [instance.lines[k] for k in sku.lines if instance.lines[k].admissible]
+        cheapest_order = min((ln.moq_cases * ln.case_value for ln in usable), default=math.inf)
+        causes = []
+        if problem.budget is not None and spend + cheapest_order > float(problem.budget) + 0.005:
+            causes.append(f"budget ¥{problem.budget:,} (¥{spend:,.0f} used)")
+        limit = problem.category_budgets.get(sku.sku.category)
+        if limit is not None:
+            causes.append(f"category {sku.sku.category} budget ¥{limit:,}")
+        if (
+            problem.capacity_units is not None
+            and units + min((ln.moq_cases * ln.case for ln in usable), default=0) > problem.capacity_units
+        ):
+            causes.append(f"warehouse capacity {problem.capacity_units:,} units")
+        if usable and min(ln.moq_cases * ln.case for ln in usable) > -sku.position:
+            causes.append(f"MOQ {min(ln.moq_cases * ln.case for ln in usable):,} units")
+        if not usable:
+            causes.append("no admissible supplier line (margin floor or terms)")
+        out.append(
+            f"infeasible as asked: committed orders for SKU {sku.sku.code} are {short:,.0f} units short "
+            f"of cover; binding: {', '.join(causes) or 'unknown'}. Relaxed proposal: the shortfall is "
+            "left uncovered and everything else is optimised within the limits"
+        )
+    return out
+
+
+def _money(value: float | Decimal) -> Decimal:
+    return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _natural_cases(instance: Instance, k: int) -> int:
+    """Cases the line's SKU would buy for its own sake (no rebate): stock up to where one more
+    unit's expected gain turns negative, case-pack rounded, at least the MOQ."""
+    line = instance.lines[k]
+    sku = instance.skus[line.sku]
+    # marginal gain of a unit = sales weight × P(D > y) + stock weight − cost
+    survival_needed = (line.cost - sku.stock_weight) / sku.sales_weight if sku.sales_weight > 0 else 1.0
+    if survival_needed >= 1:
+        return 0
+    stock = sku.curve.quantile(1 - max(survival_needed, 0.0))
+    units = stock - sku.position
+    if units <= 0:
+        return 0
+    return max(math.ceil(units / line.case - 1e-4), line.moq_cases)
+
+
+def _make_plan(
+    instance: Instance,
+    cases: np.ndarray,
+    status: str,
+    solver: str,
+    bound_k: float | None,
+    objective_k: float | None,
+    solve_s: float,
+    build_s: float,
+    messages: list[str],
+) -> Plan:
+    problem = instance.problem
+    result = evaluate(instance, cases)
+    totals = result.agreement_totals
+    natural = np.array([_natural_cases(instance, k) if cases[k] else 0 for k in range(len(cases))])
+    natural_totals = [0.0] * len(instance.agreements)
+    for k, line in enumerate(instance.lines):
+        if cases[k] and line.agreement >= 0:
+            natural_totals[line.agreement] += min(cases[k], natural[k]) * line.case_value
+    budget_binding = False
+    if problem.budget is not None:
+        cheapest_case = min((ln.case_value for ln in instance.lines if ln.admissible), default=0.0)
+        budget_binding = result.purchase_value + cheapest_case > float(problem.budget)
+
+    lines: list[PlanLine] = []
+    for k in np.flatnonzero(cases):
+        k = int(k)
+        line = instance.lines[k]
+        sku = instance.skus[line.sku]
+        units = int(cases[k]) * line.case
+        agreement = instance.agreements[line.agreement] if line.agreement >= 0 else None
+        rate = (
+            float(rate_reached(_money(agreement.base + totals[line.agreement]), agreement.agreement.tiers))
+            if agreement
+            else 0.0
+        )
+        effective = line.cost * (1 - rate)
+        stock_after = result.sku_stock[line.sku]
+        reason = _line_reason(
+            instance, k, int(cases[k]), int(natural[k]), totals, natural_totals, budget_binding
+        )
+        lines.append(
+            PlanLine(
+                sku=sku.sku.code,
+                supplier=line.supplier,
+                units=units,
+                cases=int(cases[k]),
+                unit_cost=line.item.unit_cost,
+                effective_unit_cost=Decimal(str(effective)).quantize(Decimal("0.0001")),
+                value=_money(units * line.cost),
+                margin_pct=round((sku.price - effective) / sku.price * 100, 2),
+                days_of_cover=round(stock_after / sku.daily_demand, 1) if sku.daily_demand > 0 else None,
+                stockout_probability_without=round(1 - sku.curve.cdf_at(sku.position), 4),
+                stockout_probability_with=round(1 - sku.curve.cdf_at(stock_after), 4),
+                reason=reason,
+            )
+        )
+    lines.sort(key=lambda ln: (ln.supplier, ln.sku))
+
+    exclusions = list(instance.exclusions)
+    excluded = {e.sku for e in exclusions if e.supplier is None}
+    bought_skus = {instance.lines[int(k)].sku for k in np.flatnonzero(cases)}
+    for i, sku in enumerate(instance.skus):
+        if i in bought_skus or sku.need <= 0 or sku.sku.code in excluded:
+            continue
+        exclusions.append(Exclusion(sku.sku.code, _left_out_reason(instance, i, budget_binding)))
+
+    summaries: list[SupplierSummary] = []
+    by_supplier: dict[str, list[PlanLine]] = {}
+    for pl in lines:
+        by_supplier.setdefault(pl.supplier, []).append(pl)
+    price_of = {s.sku.code: s.sku.price for s in instance.skus}
+    for supplier, its_lines in sorted(by_supplier.items()):
+        agreements = [
+            (a, data) for a, data in enumerate(instance.agreements) if data.agreement.supplier == supplier
+        ]
+        tier = 0
+        rebate = 0.0
+        code = None
+        for a, data in agreements:
+            if totals[a] > 0 or code is None:
+                code = data.agreement.code
+            tier = max(tier, data.tier_of(data.base + totals[a])) if totals[a] > 0 else tier
+            rebate += data.rebate_gain(totals[a])
+        revenue = sum(float(price_of[pl.sku]) * pl.units for pl in its_lines)
+        cost = sum(float(pl.effective_unit_cost) * pl.units for pl in its_lines)
+        summaries.append(
+            SupplierSummary(
+                supplier=supplier,
+                value=_money(sum(pl.value for pl in its_lines)),
+                lines=len(its_lines),
+                agreement=code,
+                tier_reached=tier,
+                rebate_earned=_money(rebate),
+                margin_pct=round((revenue - cost) / revenue * 100, 2) if revenue else 0.0,
+            )
+        )
+    return Plan(
+        week=problem.week,
+        lines=lines,
+        exclusions=exclusions,
+        suppliers=summaries,
+        status=status,
+        solver=solver,
+        gap=_increment_gap(instance, objective_k, bound_k) if status in ("optimal", "feasible") else None,
+        solve_s=round(solve_s, 3),
+        build_s=round(build_s, 3),
+        spend=_money(result.purchase_value),
+        rebate=_money(result.rebate),
+        expected_profit=_money(result.incremental_profit),
+        fill_rate=round(result.fill_rate, 4),
+        messages=messages,
+        objective_k=objective_k,
+        bound_k=bound_k,
+    )
+
+
+def _line_reason(
+    instance: Instance,
+    k: int,
+    cases: int,
+    natural: int,
+    totals: Sequence[float],
+    natural_totals: Sequence[float],
+    budget_binding: bool,
+) -> str:
+    line = instance.lines[k]
+    sku = instance.skus[line.sku]
+    units = cases * line.case
+    parts: list[str] = []
+    if sku.sku.mode == "prebuild":
+        parts.append(
+            f"{sku.sku.season or 'season'} pre-build: order by {sku.sku.order_by}; season demand "
+            f"{sku.sku.window_start}..{sku.sku.window_end}, newsvendor stock {sku.target:,.0f} "
+            f"at critical ratio {sku.critical_ratio:.2f}"
+        )
+    elif sku.sku.mode == "in_season":
+        parts.append(
+            f"{sku.sku.season or 'season'} top-up until {sku.sku.window_end}: newsvendor stock "
+            f"{sku.target:,.0f} at critical ratio {sku.critical_ratio:.2f}"
+        )
+    elif sku.position < sku.target:
+        parts.append(
+            f"below order-up-to {sku.target:,.0f} at {sku.sku.service_level:.0%} service "
+            f"(position {sku.position:,})"
+        )
+    else:
+        parts.append(
+            f"position {sku.position:,} meets order-up-to {sku.target:,.0f}; bought for expected margin"
+        )
+    if line.case > 1 or line.moq_cases > 1:
+        parts.append(
+            f"{cases} case(s) of {line.case}"
+            + (f", MOQ {line.item.moq}" if line.item.moq > line.case else "")
+        )
+    if line.agreement >= 0:
+        data = instance.agreements[line.agreement]
+        reached = data.tier_of(data.base + totals[line.agreement])
+        without = data.tier_of(data.base + natural_totals[line.agreement])
+        if cases > natural and reached > without:
+            gain = data.rebate_gain(totals[line.agreement]) - data.rebate_gain(natural_totals[line.agreement])
+            parts.append(
+                f"raised from {natural * line.case:,} to {units:,} to reach tier {reached} with "
+                f"supplier {line.supplier}: +¥{gain:,.0f} rebate"
+            )
+        if line.tier_needed > 0:
+            parts.append(
+                f"margin {line.margin_at_cost:.1%} at list cost clears the floor only with tier "
+                f"{line.tier_needed} (reached: tier {reached})"
+            )
+    if budget_binding and cases < natural:
+        parts.append(f"cut from {natural * line.case:,} by the budget")
+    return "; ".join(parts)
+
+
+def _left_out_reason(instance: Instance, i: int, budget_binding: bool) -> str:
+    sku = instance.skus[i]
+    lines = [instance.lines[k] for k in sku.lines]
+    admissible = [ln for ln in lines if ln.admissible and ln.tier_needed >= 0]
+    need = sku.need
+    if not admissible:
+        return "no admissible supplier line"
+    if any(ln.tier_needed > 0 for ln in admissible) and all(ln.tier_needed > 0 for ln in admissible):
+        tiers = sorted({ln.tier_needed for ln in admissible})
+        return (
+            f"below margin floor {instance.problem.margin_floor:.0%} unless rebate tier {tiers[0]} "
+            "is reached, which did not pay"
+        )
+    smallest = min(ln.moq_cases * ln.case for ln in admissible)
+    if smallest > 2 * need:
+        return f"MOQ far above need: smallest order {smallest:,} units for a need of {need:,.0f}"
+    suppliers = {ln.supplier for ln in admissible}
+    if all(instance.min_order_value.get(s, 0) > 0 for s in suppliers) and not budget_binding:
+        return "supplier minimum order value not reached"
+    if budget_binding:
+        return (
+            f"budget: need {need:,.0f} units below order-up-to {sku.target:,.0f}; the budget went "
+            "to lines with more expected profit per yuan"
+        )
+    return f"need {need:,.0f} units, but no order has positive expected profit"

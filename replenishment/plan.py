@@ -1,0 +1,79 @@
+"""The optimizer's output (`Plan`): proposal lines with reasons, left-out SKUs, supplier summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from replenishment.problem import Exclusion, to_jsonable
+
+
+@dataclass
+class PlanLine:
+    """Buy `units` (= `cases` × case pack) of `sku` from `supplier`.
+
+    Money in CNY. `effective_unit_cost` is after the rebate rate this proposal
+    reaches; `margin_pct` = (price − effective cost) / price × 100. Probabilities of
+    a stockout are over the SKU's window (until the next delivery), without and
+    with this order.
+    """
+
+    sku: str
+    supplier: str
+    units: int
+    cases: int
+    unit_cost: Decimal
+    effective_unit_cost: Decimal
+    value: Decimal
+    margin_pct: float
+    days_of_cover: float | None
+    stockout_probability_without: float
+    stockout_probability_with: float
+    reason: str
+
+
+@dataclass
+class SupplierSummary:
+    """One supplier's share of the proposal: value (CNY), tier reached, rebate earned (CNY)."""
+
+    supplier: str
+    value: Decimal
+    lines: int
+    agreement: str | None
+    tier_reached: int
+    rebate_earned: Decimal
+    margin_pct: float
+
+
+@dataclass
+class Plan:
+    """A weekly proposal as `optimize` returns it.
+
+    `status`: optimal | feasible (time limit or gap) | relaxed (a hard constraint could
+    not be met; `messages` says which) | fallback (the solver failed; greedy proposal).
+    `gap` is the proven relative gap on the incremental expected profit (vs ordering
+    nothing), None when no bound is known. Money in CNY.
+    """
+
+    week: date
+    lines: list[PlanLine]
+    exclusions: list[Exclusion]
+    suppliers: list[SupplierSummary]
+    status: str
+    solver: str
+    gap: float | None
+    solve_s: float
+    build_s: float
+    spend: Decimal
+    rebate: Decimal
+    expected_profit: Decimal
+    fill_rate: float
+    messages: list[str] = field(default_factory=list)
+    objective_k: float | None = None
+    bound_k: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (Decimal → string, dates → ISO)."""
+        return to_jsonable(self)

@@ -1,0 +1,193 @@
+"""The proposal MILP on tiny hand-checked instances (PRODUCT.md's ¥1.9M → ¥2M rebate example)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+import pytest
+
+from replenishment import optimize
+from replenishment.problem import SupplierTerms
+from tests.replenishment.builders import agreement, item, problem, sku
+
+SUPPLIER_A_TIERS = [(1_000_000, 0.02), (2_000_000, 0.035)]
+
+
+def units_of(plan, code: str) -> int:  # type: ignore[no-untyped-def]
+    return sum(line.units for line in plan.lines if line.sku == code)
+
+
+def test_a_few_more_cases_are_bought_because_the_rebate_beats_holding_cost() -> None:
+    # 800 units of need = ¥80,000 → period ends at ¥1.98M (tier 1, 2 %). Two more cases
+    # (¥20,000) reach ¥2.0M: +¥30,400 rebate against ~¥770 of holding on 200 units.
+    plan = optimize(
+        problem(
+            [sku("TEE", 200, 800)],
+            [item("TEE", "A", 100, case=100)],
+            [agreement("A", SUPPLIER_A_TIERS, 1_900_000)],
+        )
+    )
+    (line,) = plan.lines
+    assert line.units == 1000 and line.cases == 10
+    assert "raised from 800 to 1,000 to reach tier 2 with supplier A: +¥30,400 rebate" in line.reason
+    assert plan.rebate == Decimal("32000.00")  # 70,000 at ¥2.0M − 38,000 already earned at ¥1.9M
+    assert plan.suppliers[0].tier_reached == 2
+    assert line.effective_unit_cost == Decimal("96.5000")
+
+
+def test_mirror_no_raise_when_the_extra_goods_would_cost_more_than_the_rebate() -> None:
+    # A seasonal buy with no salvage: need 300 units (¥30,000 → ¥1.93M). Reaching ¥2.0M
+    # needs ¥70,000 more goods that will not sell (lost at season end) for +¥31,400 rebate.
+    plan = optimize(
+        problem(
+            [sku("SCARF", 200, 300, mode="prebuild", salvage_rate="0")],
+            [item("SCARF", "A", 100, case=100)],
+            [agreement("A", SUPPLIER_A_TIERS, 1_900_000)],
+        )
+    )
+    (line,) = plan.lines
+    assert line.units == 300
+    assert "raised" not in line.reason
+    assert plan.suppliers[0].tier_reached == 1
+    assert plan.rebate == Decimal("600.00")  # 2 % of ¥30,000
+
+
+def test_moq_is_all_or_nothing() -> None:
+    # need 50 units, MOQ 200 in cases of 10: a non-seasonal SKU carries the extra on,
+    # a seasonal one with no salvage would lose 150 × ¥10 for 50 × ¥20 margin: not bought.
+    carried = optimize(problem([sku("CUP", 50, 50)], [item("CUP", "A", 10, moq=200, case=10)]))
+    assert units_of(carried, "CUP") == 200
+    lost = optimize(
+        problem(
+            [sku("LANTERN", 30, 50, mode="prebuild", salvage_rate="0")],
+            [item("LANTERN", "A", 10, moq=200, case=10)],
+        )
+    )
+    assert units_of(lost, "LANTERN") == 0
+    (excluded,) = [e for e in lost.exclusions if e.sku == "LANTERN"]
+    assert "MOQ far above need" in excluded.reason
+
+
+def test_units_are_whole_case_packs() -> None:
+    plan = optimize(problem([sku("SOCK", 30, 95)], [item("SOCK", "A", 10, case=12)]))
+    (line,) = plan.lines
+    assert (line.units, line.cases) == (96, 8)
+
+
+def test_margin_floor_excludes_exactly_the_skus_below_it_and_admits_one_only_at_tier_two() -> None:
+    skus = [
+        sku("FINE", 100, 2000),  # cost 60: 40 % margin, always allowed
+        sku("POOR", 100, 100),  # cost 75: 27.6 % even with 3.5 % off — never
+        sku("EDGE", 100, 100),  # cost 71.5: 28.5 %, 29.9 % at tier 1, 31.0 % at tier 2
+    ]
+    items = [item("FINE", "A", 60, case=10), item("POOR", "A", 75), item("EDGE", "A", 71.5)]
+
+    near_tier_two = optimize(problem(skus, items, [agreement("A", SUPPLIER_A_TIERS, 1_900_000)]))
+    assert {line.sku for line in near_tier_two.lines} == {"FINE", "EDGE"}
+    edge = next(line for line in near_tier_two.lines if line.sku == "EDGE")
+    assert "clears the floor only with tier 2 (reached: tier 2)" in edge.reason
+    assert edge.margin_pct == pytest.approx(31.0, abs=0.01)
+    reasons = {e.sku: e.reason for e in near_tier_two.exclusions}
+    assert set(reasons) == {"POOR"}
+    assert "below margin floor 30% even at the best tier" in reasons["POOR"]
+
+    far_from_tier_two = optimize(problem(skus, items, [agreement("A", SUPPLIER_A_TIERS, 500_000)]))
+    assert {line.sku for line in far_from_tier_two.lines} == {"FINE"}
+    reasons = {e.sku: e.reason for e in far_from_tier_two.exclusions}
+    assert set(reasons) == {"POOR", "EDGE"}
+    assert "unless rebate tier 2 is reached" in reasons["EDGE"]
+    for line in far_from_tier_two.lines + near_tier_two.lines:
+        assert line.margin_pct >= 30.0
+
+
+def test_binding_budget_buys_the_more_profitable_sku_and_stays_within_it() -> None:
+    skus = [sku("RICH", 300, 100), sku("THIN", 100, 100)]
+    items = [item("RICH", "A", 100, case=10), item("THIN", "B", 65, case=10)]
+    plan = optimize(problem(skus, items, budget=10_000))
+    assert plan.spend <= Decimal("10000")
+    assert units_of(plan, "RICH") == 100
+    assert units_of(plan, "THIN") == 0
+    (excluded,) = [e for e in plan.exclusions if e.sku == "THIN"]
+    assert excluded.reason.startswith("budget:")
+
+
+def test_category_budget_and_capacity_bind() -> None:
+    skus = [sku("RICH", 300, 100), sku("THIN", 100, 100, category="kitchen")]
+    items = [item("RICH", "A", 100, case=10), item("THIN", "B", 60, case=10)]
+    plan = optimize(problem(skus, items, category_budgets={"basics": Decimal("5000")}, capacity_units=120))
+    assert units_of(plan, "RICH") == 50
+    assert units_of(plan, "THIN") == 70
+
+
+def test_supplier_minimum_order_value_is_all_or_nothing() -> None:
+    suppliers = [SupplierTerms("A", "Supplier A", Decimal("50000"))]
+    plan = optimize(problem([sku("TEE", 200, 100)], [item("TEE", "A", 100)], suppliers=suppliers))
+    assert plan.spend == 0 or plan.spend >= Decimal("50000")
+
+
+def test_infeasible_committed_orders_are_diagnosed_and_a_relaxed_proposal_is_produced() -> None:
+    # 500 units promised to customers that are not in stock; the budget pays for 100.
+    plan = optimize(
+        problem(
+            [sku("TEE", 200, 600, on_hand=0, committed=500)], [item("TEE", "A", 100, case=10)], budget=10_000
+        )
+    )
+    assert plan.status == "relaxed"
+    assert plan.spend == Decimal("10000.00")
+    (message,) = [m for m in plan.messages if m.startswith("infeasible")]
+    assert "SKU TEE are 400 units short" in message and "budget ¥10,000" in message
+
+
+def test_bad_input_names_the_sku_supplier_and_field_and_the_rest_still_builds() -> None:
+    skus = [
+        sku("GOOD", 100, 100),
+        sku("FREE", 0, 100),
+        sku("NOCOST", 100, 100),
+        sku("NOCASE", 100, 100),
+        sku("NOFORECAST", 100, 100),
+    ]
+    skus[4] = replace(skus[4], demand_quantiles=(1.0, 2.0))
+    items = [
+        item("GOOD", "A", 50),
+        item("FREE", "A", 50),
+        item("NOCOST", "A", 0),
+        item("NOCASE", "A", 50, case=0),
+        item("NOFORECAST", "A", 50),
+    ]
+    broken = agreement("A", [(2_000_000, 0.02), (1_000_000, 0.035)], 0)
+    plan = optimize(problem(skus, items, [broken]))
+    assert [line.sku for line in plan.lines] == ["GOOD"]
+    reasons = {(e.sku, e.supplier): e.reason for e in plan.exclusions}
+    assert reasons[("FREE", None)].startswith("price: must be > 0")
+    assert reasons[("NOCOST", "A")].startswith("supplier A: unit_cost: must be > 0")
+    assert reasons[("NOCASE", "A")].startswith("supplier A: case_pack: must be ≥ 1")
+    assert reasons[("NOCOST", None)] == "no active supplier with valid terms"
+    assert "demand_quantiles: forecast missing" in reasons[("NOFORECAST", None)]
+    assert any(
+        "agreement A-2026: tier 2 threshold: tiers overlap or are unordered" in m for m in plan.messages
+    )
+
+
+def test_solver_failure_falls_back_to_the_greedy_proposal(monkeypatch: pytest.MonkeyPatch) -> None:
+    import replenishment.optimizer as core
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("solver crashed")
+
+    monkeypatch.setattr(core, "solve_milp", broken)
+    plan = optimize(problem([sku("TEE", 200, 95)], [item("TEE", "A", 100, case=10)]))
+    assert plan.status == "fallback"
+    assert units_of(plan, "TEE") == 100
+    assert any("solver highs failed: RuntimeError: solver crashed" in m for m in plan.messages)
+
+
+def test_cbc_and_highs_agree_on_a_small_instance() -> None:
+    p = problem(
+        [sku("TEE", 200, 800), sku("EDGE", 100, 300)],
+        [item("TEE", "A", 100, case=100), item("EDGE", "A", 71.5, case=10)],
+        [agreement("A", SUPPLIER_A_TIERS, 1_900_000)],
+    )
+    highs, cbc = optimize(p, solver="highs"), optimize(p, solver="cbc")
+    assert cbc.solver == "cbc" and highs.solver == "highs"
+    assert cbc.expected_profit == highs.expected_profit
