@@ -248,7 +248,7 @@ MID_HISTORY_LAUNCHES = {
 DISCONTINUED = {"CMC-011": date(2025, 12, 31), "SWM-020": date(2025, 9, 30)}
 ONGOING_STOCKOUTS = {"KIT-001": 6, "CMP-003": 4}  # SKU: days out of stock at the end of history
 BRUSHED_SKUS = ("SWM-007", "CMP-012", "KIT-011", "HTX-009", "CBN-016", "DJK-019")
-JACKET_PREBUILD_GAP_CNY = 80_000  # pre-build still to order on 2026-08-31, at list cost
+JACKET_PREBUILD_GAP_CNY = 700_000  # second pre-build wave still to order on 2026-08-31, at list cost
 
 
 @dataclass
@@ -880,9 +880,10 @@ def inventory_and_open_orders(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Stock on 2026-08-30 for every SKU, and the purchase orders still in transit.
 
-    Down jackets are nearly sold out before the season. The pre-build POs in transit cover last
-    September-February's genuine sales (+5 %) less stock, except about ¥80,000 at list cost
-    that the proposal of Monday 31 August still has to order.
+    Down jackets are nearly sold out before the season. The first pre-build wave in transit covers
+    last September-February's genuine sales (+5 %) less stock, except about ¥700,000 at list cost
+    (roughly 40 % of the season) that the proposal of Monday 31 August, the last one that can
+    still place it, has to order.
     """
     primary_supplier = {plan.code: _primary_supplier(plan) for plan in plans}
     is_primary = items.supplier_code == items.sku_code.map(primary_supplier)
