@@ -239,6 +239,9 @@ def main(argv: list[str] | None = None) -> Path:
         "both scored by replenishment.heuristics.evaluate (exact E[min(D, stock)] from the quantiles).",
         "gap = (proven bound − incumbent) / (incumbent − objective of ordering nothing) "
         "on the MILP objective.",
+        "proven bound = the smaller of HiGHS's MILP bound and the Lagrangian bound on the budget with "
+        "each agreement's tiers enumerated (replenishment.bounds; with the MILP held to the proposal's "
+        "tiers bounding that tier vector and the Lagrangian every other one).",
         "baseline order_up_to: service-level target, cheapest supplier, case-pack rounded, MOQ, budget taken "
         "by ABC class then days of cover; no margin-floor or rebate awareness.",
     ]

@@ -436,10 +436,14 @@ def solve_milp(
     return MilpResult(cases, status, objective_k, bound, elapsed, shortfall, build_s)
 
 
-def lp_tier_choice(instance: Instance) -> tuple[dict[int, int], float | None, float]:
+def lp_tier_choice(
+    instance: Instance, marginal: dict[int, float] | None = None
+) -> tuple[dict[int, int], float | None, float]:
     """Solve the LP relaxation and read a tier per agreement: the tier its LP purchases reach.
 
-    Returns (agreement index → tier, LP objective in k¥ incl. constants, seconds).
+    Returns (agreement index → tier, LP objective in k¥ incl. constants, seconds). When
+    `marginal` is given it is filled with each SKU's LP value of one more unit of stock
+    (CNY per unit, from the duals of its sales chords): the Lagrangian bound starts there.
     """
     started = time.perf_counter()
     model = build_milp(instance, relax=True)
@@ -458,8 +462,29 @@ def lp_tier_choice(instance: Instance) -> tuple[dict[int, int], float | None, fl
         reached = data.tier_of(total)
         leaning = max(z, key=lambda t: (z[t].varValue or 0.0, t))
         choice[a] = max(leaning, max((t for t in z if t <= reached), default=min(z)))
+    if marginal is not None:
+        _chord_marginals(instance, model, marginal)
     objective = (pulp.value(model.lp.objective) or 0.0) + model.objective_constant_k
     return choice, objective, time.perf_counter() - started
+
+
+def _chord_marginals(instance: Instance, model: MilpModel, marginal: dict[int, float]) -> None:
+    """Σ_k π_k × slope_k × K over a SKU's sales chords: the LP's marginal value of its stock."""
+    constraints = model.lp.constraints
+    for i, sku in enumerate(instance.skus):
+        points, values = sku.chord_points, sku.chord_values
+        weight = 0.0
+        value = 0.0
+        for k in range(len(points) - 1):
+            row = constraints.get(f"sales_{i}_{k}")
+            if row is None or row.pi is None:
+                continue
+            slope = (values[k + 1] - values[k]) / (points[k + 1] - points[k])
+            weight += row.pi
+            value += row.pi * slope
+        if weight != 0.0:
+            # the duals sum to the sales weight (k¥ per unit sold); their sign follows the solver's
+            marginal[i] = abs(value) * K if value * weight >= 0 else 0.0
 
 
 def fixed_tier_lp(instance: Instance, tiers: dict[int, int]) -> np.ndarray | None:

@@ -3,7 +3,9 @@
 Strategy (HiGHS): the terms-aware order-up-to proposal first (warm start, fallback);
 the LP relaxation picks a rebate tier per agreement; the LP with those tiers fixed
 is rounded into a feasible proposal; the full MILP starts from the better of the
-two, improves it and proves a bound within the time limit. CBC solves the full
+two, improves it and proves a bound within the time limit; the Lagrangian bound on the
+budget with each agreement's tier enumerated (replenishment.bounds) tightens the
+proven bound where the LP's tier relaxation is weak. CBC solves the full
 MILP directly. A solver failure falls back to the greedy proposal, never an exception.
 """
 
@@ -16,6 +18,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 
+from replenishment.bounds import bound_outside, lagrangian_bound, tighten_by_tiers
 from replenishment.heuristics import evaluate, order_up_to_cases, rounded_lp_cases
 from replenishment.instance import Instance, prepare
 from replenishment.milp import K, MilpResult, fixed_tier_lp, lp_tier_choice, solve_milp
@@ -24,6 +27,12 @@ from replenishment.problem import Exclusion, Problem
 from suppliers.rebates import rate_reached
 
 CENT = Decimal("0.01")
+# Share of the time limit (and most seconds) the Lagrangian bound may take from the MILP.
+LAGRANGIAN_SHARE = 0.2
+LAGRANGIAN_MAX_S = 8.0
+# Time share and relative gap (of the increment) for the MILP with every tier held fixed.
+FIXED_TIER_MILP_SHARE = 0.3
+FIXED_TIER_MILP_GAP = 0.002
 
 
 def optimize(problem: Problem, solver: str | None = None) -> Plan:
@@ -79,24 +88,38 @@ def optimize(problem: Problem, solver: str | None = None) -> Plan:
 
 
 def _solve_phased(instance: Instance, greedy_cases: np.ndarray) -> MilpResult:
-    """HiGHS in three steps within the time limit: (1) the LP relaxation picks a tier per
-    agreement (the tier its purchases reach); (2) a MILP restricted to that tier or the next
-    finds a good proposal fast; (3) the full MILP, started from the better of that and the
-    greedy proposal, improves it and proves the bound."""
+    """HiGHS in steps within the time limit: (1) the LP relaxation and the Lagrangian bound
+    each pick a tier per agreement; the LP with each choice fixed is rounded into a
+    proposal; (2) if neither beat the greedy one, a MILP restricted to the LP's tier or the
+    next finds a good proposal fast; (3) branching on tiers tightens the Lagrangian bound;
+    (4) the full MILP, started from the best proposal, improves it and proves its bound.
+    The smaller of the two proven bounds is reported."""
     problem = instance.problem
     started = time.perf_counter()
     limit = problem.time_limit_s
     best = greedy_cases
     build_s = 0.0
-    choice, _lp_bound, _lp_s = lp_tier_choice(instance)
-    fractional = fixed_tier_lp(instance, choice) if choice else None
-    if fractional is not None:
-        rounded = rounded_lp_cases(instance, fractional, choice)
-        if (
-            evaluate(instance, rounded, chord=True).expected_profit
-            > evaluate(instance, best, chord=True).expected_profit
-        ):
-            best = rounded
+    marginal: dict[int, float] = {}
+    choice, _lp_bound, _lp_s = lp_tier_choice(instance, marginal)
+    # The LP bound is weak where agreements sit between tiers; the Lagrangian bound keeps
+    # tiers integral (replenishment.bounds) and its tier choice is often better than the
+    # LP's: both tier vectors are tried. Its time comes out of the MILP's.
+    budget_s = min(LAGRANGIAN_SHARE * limit, LAGRANGIAN_MAX_S)
+    lagrangian = lagrangian_bound(instance, marginal, time_limit_s=budget_s / 2)
+    candidates = [choice] if choice else []
+    if lagrangian is not None and lagrangian.tiers and lagrangian.tiers != choice:
+        candidates.insert(0, lagrangian.tiers)
+    best_value = evaluate(instance, best, chord=True).expected_profit
+    for n, tiers in enumerate(candidates):
+        if n and time.perf_counter() - started > 0.35 * limit:
+            break  # the polishing MILP below needs the time more than a second rounding
+        fractional = fixed_tier_lp(instance, tiers)
+        if fractional is None:
+            continue
+        rounded = rounded_lp_cases(instance, fractional, tiers)
+        value = evaluate(instance, rounded, chord=True).expected_profit
+        if value > best_value:
+            best, best_value = rounded, value
     if choice and best is greedy_cases and time.perf_counter() - started < 0.2 * limit:
         restricted = solve_milp(
             instance,
@@ -112,11 +135,41 @@ def _solve_phased(instance: Instance, greedy_cases: np.ndarray) -> MilpResult:
             > evaluate(instance, best, chord=True).expected_profit
         ):
             best = restricted.cases
-    remaining = max(1.0, limit - (time.perf_counter() - started))
     # The MIP gap is asked of the increment over ordering nothing, not of an objective
     # inflated by the value of stock already held: pass it to HiGHS as an absolute gap.
     nothing = evaluate(instance, np.zeros(len(instance.lines), dtype=np.int64), chord=True)
     increment_k = (evaluate(instance, best, chord=True).expected_profit - nothing.expected_profit) / K
+    if best is not greedy_cases and instance.agreements and time.perf_counter() - started < 0.6 * limit:
+        # Rounding the fixed-tier LP loses up to ~1 % of the increment; with every tier held
+        # where the proposal reaches, the MILP has no tier binaries left and closes most of it.
+        scored = evaluate(instance, best, chord=True)
+        totals, best_value = scored.agreement_totals, scored.expected_profit
+        reached = {a: data.tier_of(data.base + totals[a]) for a, data in enumerate(instance.agreements)}
+        polished = solve_milp(
+            instance,
+            "highs",
+            max(1.0, FIXED_TIER_MILP_SHARE * limit),
+            problem.mip_gap,
+            best,
+            tier_ranges={a: (t, t) for a, t in reached.items()},
+            absolute_gap_k=FIXED_TIER_MILP_GAP * increment_k if increment_k > 0 else None,
+        )
+        build_s += polished.build_s
+        if lagrangian is not None and polished.bound_k is not None:
+            # The MILP's bound holds for the tier vector it was held to; the Lagrangian bounds
+            # every other vector (bound_outside): the larger of the two bounds the problem.
+            outside = bound_outside(lagrangian, reached, time_limit_s=budget_s / 2)
+            if outside is not None:
+                held = polished.bound_k * K - nothing.expected_profit
+                lagrangian.increment_bound = min(lagrangian.increment_bound, max(outside, held))
+        if polished.cases is not None:
+            value = evaluate(instance, polished.cases, chord=True).expected_profit
+            if value > best_value:
+                best, best_value = polished.cases, value
+                increment_k = (value - nothing.expected_profit) / K
+    if lagrangian is not None and increment_k > 0:
+        tighten_by_tiers(lagrangian, increment_k * K, budget_s / 2)
+    remaining = max(1.0, limit - (time.perf_counter() - started))
     result = solve_milp(
         instance,
         "highs",
@@ -127,6 +180,13 @@ def _solve_phased(instance: Instance, greedy_cases: np.ndarray) -> MilpResult:
     )
     result.build_s += build_s
     result.solve_s = time.perf_counter() - started - result.build_s
+    if lagrangian is not None and math.isfinite(lagrangian.increment_bound):
+        # both bounds are valid for the same MILP objective: the smaller one is kept; one below
+        # a feasible proposal's value would be a defect, never a proof, and is not used
+        lagrangian_k = nothing.expected_profit / K + lagrangian.increment_bound / K
+        incumbent_k = evaluate(instance, result.cases if result.cases is not None else best, chord=True)
+        if lagrangian_k >= incumbent_k.expected_profit / K - 1e-6:
+            result.bound_k = lagrangian_k if result.bound_k is None else min(result.bound_k, lagrangian_k)
     if result.cases is None:
         # no solution better than its start within the time: the start stands, the bound holds
         result.cases, result.status = best, "Time limit reached"

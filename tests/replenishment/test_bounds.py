@@ -1,0 +1,74 @@
+"""The Lagrangian bound is a valid upper bound and no weaker than the LP relaxation's.
+
+On tiny random instances (the brute-force test's generator) it is at least the
+enumerated optimum's increment over ordering nothing; started from the LP's duals
+it is at most the LP relaxation's bound wherever the instance has no constraint the
+bound drops (supplier minimum order values, fixed order costs); and the optimizer's
+split — the MILP held to one tier vector, `bound_outside` on every other — still
+bounds the optimum.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+
+from replenishment.bounds import bound_outside, lagrangian_bound
+from replenishment.heuristics import evaluate
+from replenishment.instance import prepare
+from replenishment.milp import K, lp_tier_choice, solve_milp
+from tests.replenishment.test_bruteforce import brute_force_best, tiny_problems
+
+TOLERANCE = 1e-6
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+@given(tiny_problems())
+def test_lagrangian_bound_between_optimum_and_lp_bound(p) -> None:  # type: ignore[no-untyped-def]
+    instance = prepare(p)
+    nothing = evaluate(instance, np.zeros(len(instance.lines), dtype=np.int64), chord=True).expected_profit
+    optimum = brute_force_best(p) - nothing
+    marginal: dict[int, float] = {}
+    _choice, lp_k, _s = lp_tier_choice(instance, marginal)
+    scale = 1.0 + abs(optimum)
+    # from scratch, from the LP's duals, and with tier branching pruned by a poor incumbent
+    for start, target in ((None, None), (marginal, None), (marginal, 0.5 * optimum if optimum > 0 else None)):
+        bound = lagrangian_bound(instance, start, target=target, iterations=15)
+        assert bound is not None
+        assert bound.increment_bound >= optimum - TOLERANCE * scale
+    started = lagrangian_bound(instance, marginal, iterations=15)
+    assert started is not None and lp_k is not None
+    if all(v == 0 for v in instance.min_order_value.values()):
+        assert started.increment_bound <= lp_k * K - nothing + 1e-6 * (1 + abs(lp_k * K))
+    # the optimizer's split: the MILP held to one tier vector, the Lagrangian on all others
+    if started.tiers and p.budget is not None:
+        tiers = {
+            a: started.tiers.get(a, instance.agreements[a].tier_of(instance.agreements[a].base))
+            for a in range(len(instance.agreements))
+        }
+        outside = bound_outside(started, tiers)
+        held = solve_milp(instance, "highs", 10.0, 1e-9, tier_ranges={a: (t, t) for a, t in tiers.items()})
+        if outside is not None:
+            inside = held.bound_k * K - nothing if held.bound_k is not None else -math.inf
+            assert max(outside, inside) >= optimum - TOLERANCE * scale
+
+
+def test_lagrangian_bound_tightens_the_lp_bound_between_tiers() -> None:
+    """Two agreements on the fence of a retroactive tier under one budget: the LP earns a share
+    of both jumps, the Lagrangian bound only what one whole tier pays."""
+    from tests.replenishment.builders import agreement, item, problem, sku
+
+    skus = [sku(f"S{i}", 100, 40.0) for i in range(4)]
+    items = [item(f"S{i}", "A" if i < 2 else "B", 60, case=10) for i in range(4)]
+    agreements = [agreement(s, [(20_000, 0.02)], 15_000) for s in ("A", "B")]
+    p = problem(skus, items, agreements, budget=6_000)
+    instance = prepare(p)
+    nothing = evaluate(instance, np.zeros(len(instance.lines), dtype=np.int64), chord=True).expected_profit
+    optimum = brute_force_best(p) - nothing
+    _choice, lp_k, _s = lp_tier_choice(instance, {})
+    assert lp_k is not None
+    bound = lagrangian_bound(instance, None)
+    assert bound is not None
+    assert optimum - 1e-6 <= bound.increment_bound < lp_k * K - nothing - 1.0
