@@ -1,11 +1,24 @@
-"""Tables the forecasting package owns: demand history, promotions (and forecast runs)."""
+"""Tables the forecasting package owns: demand history, promotions and forecast runs."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from restock.orm import MONEY, RATE, Base
@@ -32,7 +45,8 @@ class DailySales(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"), index=True)
+    # No index of its own: the unique (sku_id, date) index serves lookups by SKU.
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"))
     date: Mapped[date] = mapped_column(Date, index=True)
     units: Mapped[int] = mapped_column(Integer)
     revenue: Mapped[Decimal] = mapped_column(MONEY)
@@ -68,3 +82,74 @@ class Promotion(Base):
     category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"))
     sku_id: Mapped[int | None] = mapped_column(ForeignKey("skus.id"))
     discount_rate: Mapped[Decimal | None] = mapped_column(RATE)
+
+
+RUN_STATUSES = ("succeeded", "failed")
+
+
+class ForecastRun(Base):
+    """One nightly forecast: its as-of date, parameters, library versions, duration and outcome.
+
+    A succeeded run and all its rows are written in one transaction; a failed run
+    is recorded alone with its message.
+    """
+
+    __tablename__ = "forecast_runs"
+    __table_args__ = (
+        CheckConstraint("status IN ('succeeded', 'failed')", name="status_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    as_of: Mapped[date] = mapped_column(Date, index=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16))
+    freq: Mapped[str] = mapped_column(String(16), default="D")
+    horizon: Mapped[int] = mapped_column(Integer)
+    quantiles: Mapped[list[float]] = mapped_column(JSON)
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON)
+    library_versions: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Learnt event-window multipliers per category, so every forecast can be explained.
+    effects: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    duration_s: Mapped[float] = mapped_column(Float)
+    n_series: Mapped[int] = mapped_column(Integer, default=0)
+    n_fallbacks: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str | None] = mapped_column(Text)
+
+
+class ForecastSeries(Base):
+    """Per SKU in a run: demand class, chosen model, backtest scores, fallback reason, coverage.
+
+    `backtest_errors` / `backtest_forecasts` (origins × days, actual − forecast)
+    are what lead-time totals are calibrated on.
+    """
+
+    __tablename__ = "forecast_series"
+    __table_args__ = (UniqueConstraint("run_id", "sku_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("forecast_runs.id", ondelete="CASCADE"), index=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"), index=True)
+    demand_class: Mapped[str] = mapped_column(String(16))
+    model: Mapped[str] = mapped_column(String(100))
+    score: Mapped[float | None] = mapped_column(Float)
+    scores: Mapped[dict[str, Any]] = mapped_column(JSON)
+    fallback_reason: Mapped[str | None] = mapped_column(Text)
+    coverage: Mapped[dict[str, Any]] = mapped_column(JSON)
+    n_obs: Mapped[int] = mapped_column(Integer)
+    level: Mapped[float] = mapped_column(Float)
+    backtest_errors: Mapped[list[Any] | None] = mapped_column(JSON)
+    backtest_forecasts: Mapped[list[Any] | None] = mapped_column(JSON)
+
+
+class ForecastValue(Base):
+    """One SKU's forecast for one business date: mean units and quantiles ({"q10": ..., ...})."""
+
+    __tablename__ = "forecast_values"
+    __table_args__ = (UniqueConstraint("run_id", "sku_id", "date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("forecast_runs.id", ondelete="CASCADE"), index=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"))
+    date: Mapped[date] = mapped_column(Date)
+    mean: Mapped[float] = mapped_column(Float)
+    quantiles: Mapped[dict[str, float]] = mapped_column(JSON)

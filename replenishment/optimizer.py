@@ -20,7 +20,7 @@ import numpy as np
 
 from replenishment.bounds import bound_outside, lagrangian_bound, tighten_by_tiers
 from replenishment.heuristics import evaluate, order_up_to_cases, rounded_lp_cases
-from replenishment.instance import Instance, prepare
+from replenishment.instance import Instance, LineData, prepare
 from replenishment.milp import K, MilpResult, fixed_tier_lp, lp_tier_choice, solve_milp
 from replenishment.plan import Plan, PlanLine, SupplierSummary
 from replenishment.problem import Exclusion, Problem
@@ -324,7 +324,7 @@ def _make_plan(
     for i, sku in enumerate(instance.skus):
         if i in bought_skus or sku.need <= 0 or sku.sku.code in excluded:
             continue
-        exclusions.append(Exclusion(sku.sku.code, _left_out_reason(instance, i, budget_binding)))
+        exclusions.append(Exclusion(sku.sku.code, _left_out_reason(instance, i, budget_binding, totals)))
 
     summaries: list[SupplierSummary] = []
     by_supplier: dict[str, list[PlanLine]] = {}
@@ -391,9 +391,9 @@ def _line_reason(
     parts: list[str] = []
     if sku.sku.mode == "prebuild":
         parts.append(
-            f"{sku.sku.season or 'season'} pre-build: order by {sku.sku.order_by}; season demand "
-            f"{sku.sku.window_start}..{sku.sku.window_end}, newsvendor stock {sku.target:,.0f} "
-            f"at critical ratio {sku.critical_ratio:.2f}"
+            f"{sku.sku.season or 'season'} pre-build: order by {sku.sku.order_by}; demand "
+            f"{sku.sku.window_start}..{sku.sku.window_end} (to season end), "
+            f"newsvendor stock {sku.target:,.0f} at critical ratio {sku.critical_ratio:.2f}"
         )
     elif sku.sku.mode == "in_season":
         parts.append(
@@ -434,19 +434,31 @@ def _line_reason(
     return "; ".join(parts)
 
 
-def _left_out_reason(instance: Instance, i: int, budget_binding: bool) -> str:
+def _left_out_reason(
+    instance: Instance, i: int, budget_binding: bool, totals: Sequence[float]
+) -> str:
     sku = instance.skus[i]
     lines = [instance.lines[k] for k in sku.lines]
     admissible = [ln for ln in lines if ln.admissible and ln.tier_needed >= 0]
     need = sku.need
     if not admissible:
         return "no admissible supplier line"
-    if any(ln.tier_needed > 0 for ln in admissible) and all(ln.tier_needed > 0 for ln in admissible):
+
+    def tier_reached_by_plan(line: LineData) -> int:
+        if line.agreement < 0:
+            return 0
+        data = instance.agreements[line.agreement]
+        return data.tier_of(data.base + totals[line.agreement])
+
+    # A line that needs a tier only counts as blocked by the floor when the plan did not reach it.
+    open_lines = [ln for ln in admissible if ln.tier_needed <= tier_reached_by_plan(ln)]
+    if not open_lines:
         tiers = sorted({ln.tier_needed for ln in admissible})
         return (
             f"below margin floor {instance.problem.margin_floor:.0%} unless rebate tier {tiers[0]} "
             "is reached, which did not pay"
         )
+    admissible = open_lines
     smallest = min(ln.moq_cases * ln.case for ln in admissible)
     if smallest > 2 * need:
         return f"MOQ far above need: smallest order {smallest:,} units for a need of {need:,.0f}"

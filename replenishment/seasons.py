@@ -29,7 +29,10 @@ class SeasonalDecision:
     (this is the last proposal before the order-by date: buy the season quantity),
     in_season (past the order-by date, stock can still arrive before season end:
     top up for the rest of the season), too_late (nothing ordered now arrives in time).
-    `demand_start`/`demand_end` (inclusive) is the demand the buy must cover.
+    `demand_start`/`demand_end` (inclusive) is the demand the buy must cover: from the
+    proposal week to the season end. The position it is netted against is today's, and
+    pre-season sales (stock is on the shelf from the pre-build date, and Double 11 falls
+    before winter starts) draw on that same stock, so they belong in the window.
     """
 
     mode: SeasonalMode
@@ -64,8 +67,7 @@ def seasonal_decision(
         mode = "in_season"
     else:
         mode = "too_late"
-    demand_start = max(start, arrival)
-    return SeasonalDecision(mode, order_by, start, end, demand_start, end)
+    return SeasonalDecision(mode, order_by, start, end, week, end)
 
 
 def next_season(

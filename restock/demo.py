@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +25,17 @@ class DemoSummary:
     database: str
     steps: list[tuple[str, str]] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
+    headline: Table | None = None
 
     def __rich__(self) -> Group:
         table = Table("step", "result", title="restock demo", show_lines=False)
         for step, result in self.steps:
             table.add_row(step, result)
-        return Group(table, f"database: {self.database}  (try `restock status`)")
+        parts: list[Any] = [table]
+        if self.headline is not None:
+            parts.append(self.headline)
+        parts.append(f"database: {self.database}  (try `restock status`)")
+        return Group(*parts)
 
 
 def fresh_sqlite(database_file: Path) -> Engine:
@@ -54,21 +60,124 @@ def history_end(engine: Engine) -> date:
 
 
 def run_demo(settings: Settings, *, samples_dir: Path, database_file: Path, console: Console) -> DemoSummary:
-    """Build the demo database and run each pipeline step in order; return the summary."""
+    """Build the demo database and run each pipeline step in order; return the summary.
+
+    Steps: import the samples; forecast every SKU as of the last sales date;
+    build the proposal of the Monday after it. Each step is a recorded job run.
+    """
     from restock.importing import import_path
 
     engine = fresh_sqlite(database_file)
     summary = DemoSummary(database=engine.url.render_as_string(hide_password=True))
-    clock = lambda: now(settings.tz)  # noqa: E731 - the one clock, passed down
     samples = samples_dir if samples_dir.is_absolute() else PROJECT_ROOT / samples_dir
 
-    with job_run(engine, "import", as_of=None, now=clock) as run:
-        report = import_path(engine, samples, actor="demo", now=clock(), settings=settings)
-        run.message = report.headline()
-    summary.steps.append(("import", report.headline()))
+    def clock() -> datetime:
+        return now(settings.tz)
+
+    with (
+        console.status("importing the sample business…"),
+        job_run(engine, "import", as_of=None, now=clock) as run,
+    ):
+        report = import_path(engine, samples, actor="demo", now=clock(), season_names=list(settings.seasons))
+        run.message = f"{report.rows:,} rows from {len(report.files)} files"
+    summary.steps.append(("import", f"{report.rows:,} rows from {len(report.files)} files ({samples_dir})"))
 
     as_of = history_end(engine)
     week = as_of + timedelta(days=(7 - as_of.weekday()) % 7 or 7)
     summary.details.update(as_of=as_of, week=week)
-    summary.steps.append(("history", f"sales up to {as_of}; proposal week starts Monday {week}"))
+
+    forecast = _forecast_step(engine, settings, as_of, clock, console)
+    summary.steps.append(("forecast", forecast))
+
+    proposal, headline = _propose_step(engine, settings, week, clock, console)
+    summary.steps.append(("proposal", proposal))
+    summary.headline = headline
     return summary
+
+
+def _forecast_step(
+    engine: Engine, settings: Settings, as_of: date, clock: Callable[[], datetime], console: Console
+) -> str:
+    from forecasting.execution import make_runner
+    from forecasting.services import run_forecast
+
+    with (
+        console.status(f"forecasting every SKU as of {as_of}…"),
+        job_run(engine, "forecast", as_of=as_of, now=clock) as run,
+    ):
+        result = run_forecast(
+            engine, as_of, settings, runner=make_runner(settings.forecasting.executor), now=clock()
+        )
+        models = ", ".join(f"{name} {count}" for name, count in sorted(result.models.items()))
+        text = (
+            f"run {result.run_id}: {result.n_series} SKUs as of {as_of} in {result.duration_s:.0f} s; "
+            f"models: {models}; {result.n_fallbacks} fell back"
+        )
+        run.message = text
+    return text
+
+
+def _propose_step(
+    engine: Engine, settings: Settings, week: date, clock: Callable[[], datetime], console: Console
+) -> tuple[str, Table]:
+    from replenishment.services import build_proposal
+
+    with (
+        console.status(f"building the proposal for the week of {week}…"),
+        job_run(engine, "propose", as_of=week, now=clock) as run,
+    ):
+        result = build_proposal(engine, week, settings, now=clock())
+        plan = result.plan
+        text = (
+            f"proposal {result.proposal_id} (week {week}, v{result.version}): {len(plan.lines)} lines, "
+            f"¥{plan.spend:,.2f}, rebate ¥{plan.rebate:,.2f}, {len(plan.exclusions)} SKUs left out; "
+            f"{plan.status}, gap {_percent(plan.gap)} — see `restock proposal show {result.proposal_id}`"
+        )
+        run.message = text
+    return text, headline_table(plan)
+
+
+def headline_table(plan: Any, limit: int = 12) -> Table:
+    """The proposal lines a merchandiser looks at first: seasonal buys, tier raises, then value."""
+
+    def rank(line: Any) -> tuple[int, float]:
+        reason = line.reason.lower()
+        first = 0 if "pre-build" in reason else 1 if "tier" in reason else 2
+        return first, -float(line.value)
+
+    table = Table(
+        "SKU",
+        "supplier",
+        "units",
+        "value ¥",
+        "eff. cost ¥",
+        "margin",
+        "reason",
+        title="headline lines",
+        show_lines=False,
+    )
+    for line in sorted(plan.lines, key=rank)[:limit]:
+        table.add_row(
+            line.sku,
+            line.supplier,
+            f"{line.units:,}",
+            f"{line.value:,.2f}",
+            f"{line.effective_unit_cost:,.2f}",
+            f"{line.margin_pct:.1f} %",
+            line.reason,
+        )
+    for exclusion in sorted(plan.exclusions, key=_exclusion_rank)[:6]:
+        table.add_row(exclusion.sku, "—", "0", "", "", "", f"left out: {exclusion.reason}")
+    return table
+
+
+def _exclusion_rank(exclusion: Any) -> tuple[int, str]:
+    # A merchandiser acts on margin and supply problems; "a later week can still buy it" can wait.
+    order = ("margin floor", "moq", "budget", "supplier", "forecast")
+    reason = exclusion.reason.lower()
+    first = next((i for i, word in enumerate(order) if word in reason), len(order))
+    return first, exclusion.sku
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2%}"

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from restock.cli.common import err_console, is_debug, set_debug
 from restock.errors import RestockError
@@ -36,10 +37,11 @@ def _global_options(
 
 
 def _register() -> None:
-    # Each area contributes its commands; imports stay inside so `--help` is quick.
-    from restock.cli import admin
+    # Each area contributes its commands; heavy imports stay inside the commands.
+    from restock.cli import admin, forecast, importer, propose, samples
 
-    admin.register(app)
+    for area in (admin, importer, forecast, propose, samples):
+        area.register(app)
 
 
 _register()
@@ -56,13 +58,15 @@ def run() -> None:
     except RestockError as exc:
         if is_debug():
             raise
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        # The message may quote user data (a CSV cell such as "[red]x"): never read it as markup.
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except Exception as exc:  # noqa: BLE001 - the last edge: one line unless --debug
         if is_debug():
             raise
         err_console.print(
-            f"[bold red]internal error:[/] {type(exc).__name__}: {exc} (run with --debug for the traceback)",
+            f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))} "
+            "(run with --debug for the traceback)",
             highlight=False,
             soft_wrap=True,
         )

@@ -68,3 +68,12 @@ def test_after_winter_ends_the_next_winter_is_planned() -> None:
     season = next_season(week, lambda year: season_window(winter, year))
     assert season == (date(2027, 11, 15), date(2028, 2, 29))
     assert seasonal_decision(week, 7, season, 45, 30).mode == "not_yet"
+
+
+def test_the_pre_build_covers_demand_from_the_proposal_week_to_season_end() -> None:
+    # Today's stock also serves the pre-season weeks (on the shelf from 1 Oct, Double 11 on
+    # 11 Nov), so the window the order is netted against starts at the proposal, not at 15 Nov.
+    decision = seasonal_decision(
+        date(2026, 8, 31), 7, (date(2026, 11, 15), date(2027, 2, 28)), prebuild_days=45, lead_time_days=30
+    )
+    assert (decision.demand_start, decision.demand_end) == (date(2026, 8, 31), date(2027, 2, 28))

@@ -151,7 +151,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('daily_sales', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_daily_sales_date'), ['date'], unique=False)
-        batch_op.create_index(batch_op.f('ix_daily_sales_sku_id'), ['sku_id'], unique=False)
 
     op.create_table('inventory_snapshots',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -167,7 +166,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('inventory_snapshots', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_inventory_snapshots_date'), ['date'], unique=False)
-        batch_op.create_index(batch_op.f('ix_inventory_snapshots_sku_id'), ['sku_id'], unique=False)
 
     op.create_table('promotions',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -284,12 +282,10 @@ def downgrade() -> None:
     op.drop_table('purchase_order_lines')
     op.drop_table('promotions')
     with op.batch_alter_table('inventory_snapshots', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_inventory_snapshots_sku_id'))
         batch_op.drop_index(batch_op.f('ix_inventory_snapshots_date'))
 
     op.drop_table('inventory_snapshots')
     with op.batch_alter_table('daily_sales', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_daily_sales_sku_id'))
         batch_op.drop_index(batch_op.f('ix_daily_sales_date'))
 
     op.drop_table('daily_sales')

@@ -1,0 +1,312 @@
+"""Benchmark the forecasting engine: held-out accuracy on the sample business, and the nightly scale.
+
+`python -m bench.forecast [--quick]`. Accuracy: 3 origins 91 days apart before the
+sample's last date; at each, restock's whole engine sees only the history up to the
+origin (its own backtests included) and is scored on the next 91 days, beside
+statsforecast SeasonalNaive(7) and AutoETS(7) on the same cleansed history.
+Scale: a generated panel of 10,000 SKUs × 3 years daily through cleansing,
+backtest selection, final fit, quantiles and lead-time totals (process pool),
+beside AutoETS(season_length=7) fit + forecast alone on 1,000 of the same SKUs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bench._common import ROOT, RssSampler, write_results
+from forecasting.calendar import EVENT_NAMES, festival_date
+from forecasting.cleansing import remove_fraud
+from forecasting.columns import DS, GROUP, MEAN, UNIQUE_ID, Y
+from forecasting.engine import EngineConfig, forecast_panel
+from forecasting.execution import process_runner
+from forecasting.preparation import prepare_inputs
+from forecasting.totals import total_demand
+
+SEED = 7
+HORIZON = 91
+ORIGINS = 3
+SAMPLES = ROOT / "data" / "samples"
+LIBRARIES = ["numpy", "pandas", "statsforecast", "statsmodels", "prophet", "holidays", "lunardate"]
+
+
+# --------------------------------------------------------------------------- sample accuracy
+
+
+def load_samples(directory: Path, limit: int | None = None
+                 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Sales, SKUs and promotions from the sample CSVs, in the preparation module's columns."""
+    sales = pd.read_csv(directory / "sales.csv", parse_dates=["date"])
+    skus = pd.read_csv(directory / "skus.csv")
+    if limit:
+        keep = sorted(skus["sku_code"])[:: max(1, len(skus) // limit)][:limit]
+        skus = skus[skus["sku_code"].isin(keep)]
+    skus = skus.assign(sku_id=np.arange(len(skus))).rename(
+        columns={"sku_code": UNIQUE_ID, "category_code": GROUP})
+    sales = sales.rename(columns={"date": DS, "sku_code": UNIQUE_ID})
+    sales = sales[sales[UNIQUE_ID].isin(skus[UNIQUE_ID])]
+    sales["stockout"] = sales["stockout"].astype(str).str.lower().isin(["true", "1"])
+    promotions = pd.DataFrame(columns=["start_date", "end_date", "sku_id", GROUP])
+    path = directory / "promotions.csv"
+    if path.exists():
+        raw = pd.read_csv(path, parse_dates=["start_date", "end_date"])
+        ids = skus.set_index(UNIQUE_ID)["sku_id"]
+        promotions = pd.DataFrame({
+            "start_date": raw["start_date"].dt.date, "end_date": raw["end_date"].dt.date,
+            "sku_id": raw["sku_code"].map(ids), GROUP: raw["category_code"],
+        })
+        # A promotion scoped to a SKU outside the (quick) subset is dropped, not widened.
+        promotions = promotions[raw["sku_code"].isna() | promotions["sku_id"].notna()]
+    return sales, skus, promotions
+
+
+def _mase_scale(train: np.ndarray, lag: int = 7) -> float:
+    diffs = np.abs(train[lag:] - train[:-lag])
+    diffs = diffs[~np.isnan(diffs)]
+    if diffs.size and diffs.mean() > 0:
+        return float(diffs.mean())
+    observed = train[~np.isnan(train)]
+    return float(observed.mean()) if observed.size and observed.mean() > 0 else 1.0
+
+
+def _statsforecast_baselines(history: pd.DataFrame, horizon: int, n_jobs: int = 1
+                             ) -> tuple[pd.DataFrame, float, float]:
+    from statsforecast import StatsForecast
+    from statsforecast.models import AutoETS, SeasonalNaive
+
+    frame = history[[UNIQUE_ID, DS, Y]].copy()
+    started = time.perf_counter()
+    naive = StatsForecast(models=[SeasonalNaive(season_length=7)], freq="D", n_jobs=1).forecast(
+        df=frame, h=horizon)
+    naive_s = time.perf_counter() - started
+    started = time.perf_counter()
+    ets = StatsForecast(models=[AutoETS(season_length=7)], freq="D", n_jobs=n_jobs).forecast(
+        df=frame, h=horizon)
+    ets_s = time.perf_counter() - started
+    out = naive.merge(ets, on=[UNIQUE_ID, DS])
+    out["AutoETS"] = out["AutoETS"].clip(lower=0)
+    return out, naive_s, ets_s
+
+
+def accuracy(sales: pd.DataFrame, skus: pd.DataFrame, promotions: pd.DataFrame,
+             origins: int = ORIGINS, horizon: int = HORIZON) -> dict[str, Any]:
+    """Held-out MASE / WAPE / q90 coverage of restock vs seasonal naive vs AutoETS over `origins`."""
+    last = sales[DS].max()
+    actual_all = remove_fraud(sales)
+    actual_all.loc[actual_all["stockout"].astype(bool), Y] = np.nan  # censored: not scored
+    actual = actual_all.set_index([UNIQUE_ID, DS])[Y]
+    rows = []
+    timing = {"restock_s": 0.0, "seasonal_naive_s": 0.0, "autoets_s": 0.0}
+    for k in range(origins, 0, -1):
+        cutoff = (last - pd.Timedelta(days=k * horizon)).date()
+        window = sales[sales[DS] <= pd.Timestamp(cutoff)]
+        config = EngineConfig(horizon=horizon, freq="D", events=EVENT_NAMES, chunk_size=500)
+        # SKUs still selling at the origin (discontinued ones are not forecast).
+        last_sale = window.groupby(UNIQUE_ID)[DS].max()
+        active = skus[skus[UNIQUE_ID].isin(last_sale[last_sale >= pd.Timestamp(cutoff)].index)]
+        prepared = prepare_inputs(window[window[UNIQUE_ID].isin(active[UNIQUE_ID])], active,
+                                  promotions, cutoff, config)
+        started = time.perf_counter()
+        result = forecast_panel(prepared.history, horizon, "D", future=prepared.future,
+                                events=prepared.events, groups=prepared.groups, config=config)
+        timing["restock_s"] += time.perf_counter() - started
+        history = prepared.history
+        long_enough = history.groupby(UNIQUE_ID)[Y].size()
+        eligible = set(long_enough[long_enough >= 28].index)
+        baselines, naive_s, ets_s = _statsforecast_baselines(history[history[UNIQUE_ID].isin(eligible)],
+                                                             horizon)
+        timing["seasonal_naive_s"] += naive_s
+        timing["autoets_s"] += ets_s
+        merged = result.forecasts.merge(baselines, on=[UNIQUE_ID, DS])
+        merged["actual"] = actual.reindex(pd.MultiIndex.from_frame(merged[[UNIQUE_ID, DS]])).to_numpy()
+        train = history.pivot(index=DS, columns=UNIQUE_ID, values=Y)
+        for uid, part in merged.groupby(UNIQUE_ID):
+            ok = part["actual"].notna()
+            if not ok.any():
+                continue
+            scale = _mase_scale(train[uid].dropna().to_numpy())
+            a = part.loc[ok, "actual"].to_numpy()
+            rows.append({
+                "origin": cutoff, UNIQUE_ID: uid, "scale": scale, "actual": a.sum(), "n": int(ok.sum()),
+                "ae_restock": np.abs(part.loc[ok, MEAN].to_numpy() - a).sum(),
+                "ae_naive": np.abs(part.loc[ok, "SeasonalNaive"].to_numpy() - a).sum(),
+                "ae_ets": np.abs(part.loc[ok, "AutoETS"].to_numpy() - a).sum(),
+                "covered_q90": int((a <= part.loc[ok, "q90"].to_numpy() + 1e-9).sum()),
+                "covered_q50": int((a <= part.loc[ok, "q50"].to_numpy() + 1e-9).sum()),
+                "covered_q99": int((a <= part.loc[ok, "q99"].to_numpy() + 1e-9).sum()),
+                "model": part["model"].iloc[0],
+            })
+    scores = pd.DataFrame(rows)
+    for name in ("restock", "naive", "ets"):
+        scores[f"mase_{name}"] = scores[f"ae_{name}"] / scores["n"] / scores["scale"]
+    n = scores["n"].sum()
+    return {
+        "series_origins": len(scores),
+        "mase": float(scores["mase_restock"].mean()),
+        "wape": float(scores["ae_restock"].sum() / scores["actual"].sum()),
+        "q90_coverage": float(scores["covered_q90"].sum() / n),
+        "q50_coverage": float(scores["covered_q50"].sum() / n),
+        "q99_coverage": float(scores["covered_q99"].sum() / n),
+        "naive_mase": float(scores["mase_naive"].mean()),
+        "naive_wape": float(scores["ae_naive"].sum() / scores["actual"].sum()),
+        "ets_mase": float(scores["mase_ets"].mean()),
+        "ets_wape": float(scores["ae_ets"].sum() / scores["actual"].sum()),
+        "models": scores["model"].value_counts().to_dict(),
+        **timing,
+    }
+
+
+# --------------------------------------------------------------------------- scale
+
+
+def generate_sales(n_skus: int, days: int = 1096, seed: int = SEED,
+                   end: date = date(2026, 8, 30)) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A deterministic synthetic shop: smooth seasonal, intermittent and new SKUs in 20 categories,
+    with Double 11 / 618 / member-day jumps, a Spring Festival dip, stockouts and brushing."""
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range(end=pd.Timestamp(end), periods=days, freq="D")
+    doy = dates.dayofyear.to_numpy()
+    weekday = dates.dayofweek.to_numpy()
+    event = np.ones(days)
+    event[(dates.month == 11) & (dates.day == 11)] = 4.0
+    event[(dates.month == 6) & (dates.day == 18)] = 2.5
+    event[dates.day == 18] *= 1.3
+    for year in range(dates[0].year, dates[-1].year + 1):
+        spring = pd.Timestamp(festival_date("spring_festival", year))
+        dip = (dates >= spring - pd.Timedelta(days=5)) & (dates <= spring + pd.Timedelta(days=10))
+        event[dip] *= 0.5
+    categories = 20
+    peak = rng.uniform(0, 365, categories)
+    amplitude = rng.uniform(0.0, 0.8, categories)
+    category = rng.integers(0, categories, n_skus)
+    level = np.exp(rng.normal(0.0, 1.3, n_skus)).clip(0.03, 200)
+    trend = rng.normal(0, 0.15, n_skus) / 365
+    weekly = 1 + rng.normal(0, 0.1, (n_skus, 7))
+    start = np.where(rng.random(n_skus) < 0.05, rng.integers(days - 300, days - 20, n_skus), 0)
+    units = np.zeros((n_skus, days), dtype=np.int32)
+    t = np.arange(days)
+    for i in range(n_skus):
+        season = 1 + amplitude[category[i]] * np.cos(2 * np.pi * (doy - peak[category[i]]) / 365)
+        mean = level[i] * season * weekly[i, weekday] * event * np.exp(trend[i] * (t - days))
+        draws = rng.negative_binomial(2.0, 2.0 / (2.0 + mean))
+        draws[: start[i]] = -1
+        units[i] = draws
+    sku_index, day_index = np.nonzero(units >= 0)
+    values = units[sku_index, day_index]
+    stockout = rng.random(values.size) < 0.01
+    fraud = np.where(rng.random(values.size) < 0.002, rng.integers(1, 20, values.size), 0)
+    codes = np.array([f"SKU{i:05d}" for i in range(n_skus)])
+    sales = pd.DataFrame({
+        UNIQUE_ID: pd.Categorical.from_codes(sku_index, categories=codes),
+        DS: dates[day_index],
+        "units": values + fraud,
+        "returned_units": 0,
+        "fraud_units": fraud,
+        "stockout": stockout,
+    })
+    sales.loc[stockout, "units"] = (sales.loc[stockout, "units"] // 3).astype(np.int64)
+    skus = pd.DataFrame({UNIQUE_ID: codes, "sku_id": np.arange(n_skus),
+                         GROUP: [f"C{c:02d}" for c in category]})
+    return sales, skus
+
+
+def nightly_path(sales: pd.DataFrame, skus: pd.DataFrame, as_of: date, workers: int | None) -> dict[str, Any]:
+    """Cleanse → backtest selection → final fit → quantiles → lead-time totals; timings per step."""
+    config = EngineConfig(horizon=182, freq="D", events=EVENT_NAMES, chunk_size=250)
+    started = time.perf_counter()
+    prepared = prepare_inputs(sales, skus, pd.DataFrame(columns=["start_date", "end_date", "sku_id", GROUP]),
+                              as_of, config)
+    cleansed_s = time.perf_counter() - started
+    result = forecast_panel(prepared.history, config.horizon, "D", events=prepared.events,
+                            groups=prepared.groups, config=config, runner=process_runner(workers))
+    forecast_s = time.perf_counter() - started - cleansed_s
+    first = pd.Timestamp(as_of) + pd.Timedelta(days=1)
+    windows = pd.DataFrame({UNIQUE_ID: skus[UNIQUE_ID], "window_start": first,
+                            "window_end": first + pd.Timedelta(days=36)})
+    totals = total_demand(result, windows)
+    total_s = time.perf_counter() - started - cleansed_s - forecast_s
+    return {"cleanse_s": cleansed_s, "forecast_s": forecast_s, "totals_s": total_s,
+            "series": len(result.series), "windows": len(totals),
+            "models": result.series["model"].value_counts().to_dict(),
+            "wall_s": time.perf_counter() - started}
+
+
+def autoets_alone(sales: pd.DataFrame, n: int, horizon: int = 182) -> float:
+    """Wall seconds of statsforecast AutoETS(season_length=7) fit + forecast on the first n SKUs (2 jobs)."""
+    from statsforecast import StatsForecast
+    from statsforecast.models import AutoETS
+
+    codes = sales[UNIQUE_ID].cat.categories[:n]
+    frame = sales[sales[UNIQUE_ID].isin(codes)].rename(columns={"units": Y})[[UNIQUE_ID, DS, Y]]
+    frame[UNIQUE_ID] = frame[UNIQUE_ID].astype(str)
+    frame[Y] = frame[Y].astype(float)
+    started = time.perf_counter()
+    StatsForecast(models=[AutoETS(season_length=7)], freq="D", n_jobs=min(2, os.cpu_count() or 1)
+                  ).forecast(df=frame, h=horizon)
+    return time.perf_counter() - started
+
+
+def main(argv: list[str] | None = None) -> Path:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a small CI smoke run (< 60 s)")
+    parser.add_argument("--out", type=Path, default=None, help="results directory (default bench/results)")
+    parser.add_argument("--samples", type=Path, default=SAMPLES)
+    args = parser.parse_args(argv)
+    quick = args.quick
+    n_scale = 60 if quick else 10_000
+    n_autoets = 10 if quick else 1_000
+    sample_limit = 8 if quick else None
+    figures: dict[str, Any] = {}
+    baselines: dict[str, dict[str, Any]] = {"seasonal_naive": {}, "autoets": {}}
+    notes: list[str] = []
+    if (args.samples / "sales.csv").exists():
+        sales, skus, promotions = load_samples(args.samples, sample_limit)
+        acc = accuracy(sales, skus, promotions, ORIGINS, HORIZON)
+        figures.update(mase=acc["mase"], wape=acc["wape"], q90_coverage=acc["q90_coverage"],
+                       q50_coverage=acc["q50_coverage"], q99_coverage=acc["q99_coverage"],
+                       accuracy_series_origins=acc["series_origins"], accuracy_wall_s=acc["restock_s"])
+        baselines["seasonal_naive"].update(mase=acc["naive_mase"], wape=acc["naive_wape"],
+                                           wall_s=acc["seasonal_naive_s"])
+        baselines["autoets"].update(mase=acc["ets_mase"], wape=acc["ets_wape"], wall_s=acc["autoets_s"])
+        notes.append(f"models chosen on the sample (all origins): {acc['models']}")
+    else:
+        notes.append(f"no sample data at {args.samples}: accuracy part skipped")
+    scale_sales, scale_skus = generate_sales(n_scale)
+    as_of = scale_sales[DS].max().date()
+    with RssSampler() as sampler:
+        path = nightly_path(scale_sales, scale_skus, as_of, workers=None)
+    # --quick keeps the keys (CI checks the shape); params.scale_skus says how many SKUs ran.
+    figures["wall_s_10k"] = path["wall_s"]
+    figures["peak_rss_gib_10k"] = sampler.peak_gib
+    figures.update(cleanse_s=path["cleanse_s"], forecast_s=path["forecast_s"], totals_s=path["totals_s"])
+    notes.append(f"models chosen on the generated panel: {path['models']}")
+    ets_wall = autoets_alone(scale_sales, n_autoets)
+    baselines["autoets"]["wall_s_per_1k"] = ets_wall * 1000 / n_autoets
+    restock_per_1k = path["wall_s"] * 1000 / n_scale
+    figures["wall_s_per_1k"] = restock_per_1k
+    ratios: dict[str, Any] = {
+        "wall_per_sku_vs_autoets": restock_per_1k / baselines["autoets"]["wall_s_per_1k"]}
+    if "mase" in figures:
+        ratios["mase_vs_seasonal_naive"] = figures["mase"] / baselines["seasonal_naive"]["mase"]
+        ratios["mase_vs_autoets"] = figures["mase"] / baselines["autoets"]["mase"]
+    params = {"quick": quick, "seed": SEED, "horizon_accuracy_days": HORIZON, "origins": ORIGINS,
+              "scale_skus": n_scale, "scale_days": 1096, "scale_horizon_days": 182,
+              "autoets_skus": n_autoets, "cores": os.cpu_count(), "sample_skus_limit": sample_limit}
+    return write_results("forecast", params=params, figures=_rounded(figures),
+                         baselines={k: _rounded(v) for k, v in baselines.items()},
+                         ratios=_rounded(ratios), libraries=LIBRARIES, notes=notes, out_dir=args.out)
+
+
+def _rounded(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in values.items()}
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,426 @@
+"""Use cases of the nightly forecast: run it for every SKU and store it, load a stored run, score it.
+
+Each opens one unit of work, loads frames, calls the pure engine and writes
+the run with all its rows in one transaction.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from importlib import metadata
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from forecasting.calendar import enabled_events
+from forecasting.columns import (
+    DS,
+    FRAUD_UNITS,
+    GROUP,
+    MEAN,
+    MODEL,
+    RETURNED_UNITS,
+    STOCKOUT,
+    UNIQUE_ID,
+    UNITS,
+    quantile_column,
+)
+from forecasting.engine import ChunkRunner, EngineConfig, ForecastResult, forecast_panel
+from forecasting.models import DailySales, ForecastRun, ForecastSeries, ForecastValue, Promotion
+from forecasting.preparation import HISTORY_DAYS, fill_zero_days, prepare_inputs
+from restock.catalog import Category, Sku
+from restock.db import unit_of_work
+from restock.errors import InvalidInput, NotFound, RestockError
+from restock.settings import Settings
+
+LIBRARIES = ("restock", "numpy", "pandas", "statsforecast", "statsmodels", "prophet", "holidays",
+             "lunardate", "scipy")
+
+
+class ForecastFailed(RestockError):
+    """The nightly forecast could not run (no SKUs, no sales); the message says why."""
+
+    exit_code = 7
+
+
+@dataclass
+class RunSummary:
+    """What `restock forecast` reports at the end of a run."""
+
+    run_id: int
+    as_of: date
+    n_series: int
+    models: dict[str, int]
+    classes: dict[str, int]
+    n_fallbacks: int
+    fallback_reasons: dict[str, int]
+    duration_s: float
+    effects: list[dict[str, Any]] = field(default_factory=list)
+
+
+def library_versions() -> dict[str, str | None]:
+    """Installed versions of the libraries a forecast depends on (stored with each run)."""
+    versions: dict[str, str | None] = {}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def engine_config(settings: Settings) -> EngineConfig:
+    """The engine's parameters from restock's `[forecasting]` and `[calendar]` settings."""
+    section = settings.forecasting
+    return EngineConfig(
+        horizon=section.horizon_days,
+        freq="D",
+        quantiles=tuple(section.quantiles),
+        backtest_origins=section.backtest_origins,
+        selection_metric=section.selection_metric,
+        events=tuple(enabled_events(settings.calendar)),
+        chunk_size=section.chunk_size,
+    )
+
+
+def _session_scope(target: Engine | Session) -> Any:
+    if isinstance(target, Session):
+        from contextlib import nullcontext
+
+        return nullcontext(target)
+    return unit_of_work(target)
+
+
+def load_history(session: Session, as_of: date, sku_codes: Sequence[str] | None = None
+                 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Sales (up to 3 years to `as_of` inclusive), active SKUs with their category, promotions.
+
+    A day without a sales row between a SKU's first row (or launch date) and
+    `as_of` counts as zero sales: the importer writes sales, not absences.
+    """
+    sku_query = select(Sku.id, Sku.code, Sku.status, Sku.launch_date, Category.code).join(
+        Category, Sku.category_id == Category.id, isouter=True)
+    skus = pd.DataFrame(session.execute(sku_query).all(),
+                        columns=["sku_id", UNIQUE_ID, "status", "launch_date", GROUP])
+    if sku_codes:
+        unknown = sorted(set(sku_codes) - set(skus[UNIQUE_ID]))
+        if unknown:
+            raise NotFound(f"unknown SKU code(s): {', '.join(unknown)}")
+        skus = skus[skus[UNIQUE_ID].isin(sku_codes)]
+    else:
+        skus = skus[skus["status"] == "active"]
+    first_day = as_of - timedelta(days=HISTORY_DAYS - 1)
+    sales_query = (
+        select(DailySales.sku_id, DailySales.date, DailySales.units, DailySales.returned_units,
+               DailySales.fraud_units, DailySales.stockout)
+        .where(DailySales.date >= first_day, DailySales.date <= as_of)
+        .where(DailySales.sku_id.in_(skus["sku_id"].tolist()))
+    )
+    sales = pd.DataFrame(session.execute(sales_query).all(),
+                         columns=["sku_id", DS, UNITS, RETURNED_UNITS, FRAUD_UNITS, STOCKOUT])
+    sales[DS] = pd.to_datetime(sales[DS])
+    sales = sales.merge(skus[["sku_id", UNIQUE_ID]], on="sku_id")
+    promotions = pd.DataFrame(
+        session.execute(select(Promotion.start_date, Promotion.end_date, Promotion.sku_id,
+                               Promotion.category_id, Promotion.discount_rate)).all(),
+        columns=["start_date", "end_date", "sku_id", "category_id", "discount_rate"])
+    categories = pd.DataFrame(session.execute(select(Category.id, Category.code)).all(),
+                              columns=["category_id", GROUP])
+    promotions = promotions.merge(categories, on="category_id", how="left")
+    return fill_zero_days(sales, skus, as_of), skus, promotions
+
+
+def run_forecast(
+    target: Engine | Session,
+    as_of: date,
+    settings: Settings,
+    skus: Sequence[str] | None = None,
+    runner: ChunkRunner | None = None,
+    progress: Callable[[int], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
+    now: datetime | None = None,
+) -> RunSummary:
+    """Read history up to `as_of`, cleanse, forecast every active SKU (or `skus`) and store the run.
+
+    The run row, its per-SKU rows and every forecast value are written in one
+    transaction. `on_start(n_series)` is called once the panel is known (for a
+    progress bar); `progress(n)` after each chunk of n series.
+    """
+    started = time.perf_counter()
+    started_at = now or datetime.now().astimezone()
+    config = engine_config(settings)
+    with _session_scope(target) as session:
+        sales, sku_table, promotions = load_history(session, as_of, skus)
+        if sku_table.empty:
+            raise ForecastFailed("no active SKUs to forecast")
+        last_sale = session.execute(select(func.max(DailySales.date))).scalar_one()
+        if last_sale is not None and last_sale < as_of:
+            # Missing days count as zero sales: a late import must not read as a collapse in demand.
+            raise ForecastFailed(f"sales end on {last_sale}, before the as-of date {as_of}: "
+                                 "import the missing days first or pass an earlier --as-of")
+        missing_category = sku_table[sku_table[GROUP].isna()]
+        sku_table = sku_table.assign(**{GROUP: sku_table[GROUP].fillna("uncategorised")})
+        prepared = prepare_inputs(
+            sales, sku_table, promotions, as_of, config,
+            returns_as_demand=settings.forecasting.returns_as_demand,
+            use_promotions=settings.calendar.promotions,
+        )
+        if prepared.history.empty:
+            raise ForecastFailed(f"no sales history up to {as_of} for the selected SKUs")
+        if on_start:
+            on_start(len(sku_table))
+        result = forecast_panel(
+            prepared.history, config.horizon, "D", future=prepared.future, events=prepared.events,
+            quantiles=config.quantiles, groups=prepared.groups, new_series=prepared.new_series,
+            config=config, runner=runner, progress=progress,
+        )
+        duration = time.perf_counter() - started
+        for uid in missing_category[UNIQUE_ID]:
+            mask = result.series[UNIQUE_ID] == uid
+            result.series.loc[mask, "fallback_reason"] = (
+                "SKU has no category: it borrows the whole shop's curve; "
+                + result.series.loc[mask, "fallback_reason"].fillna(""))
+        run_id = store_run(session, result, as_of, started_at, duration, sku_table)
+    return summarise(result, run_id, as_of, duration)
+
+
+def summarise(result: ForecastResult, run_id: int, as_of: date, duration: float) -> RunSummary:
+    """Counts for the end-of-run summary: models chosen, classes, fallbacks by first reason."""
+    series = result.series
+    reasons = series["fallback_reason"].dropna()
+    fallback_kinds = Counter(_reason_kind(r) for r in reasons)
+    return RunSummary(
+        run_id=run_id, as_of=as_of, n_series=len(series),
+        models=dict(Counter(series[MODEL])), classes=dict(Counter(series["demand_class"])),
+        n_fallbacks=int(len(reasons)), fallback_reasons=dict(fallback_kinds), duration_s=duration,
+        effects=result.effects[result.effects["multiplier"] != 1.0].to_dict("records"),
+    )
+
+
+def _reason_kind(reason: str) -> str:
+    """The first reason without its specifics: "theta failed in backtest", "too short to backtest"."""
+    first = reason.split(";")[0].split(":")[0]
+    return re.sub(r"\s*\(.*?\)|\s+at \d{4}-\d{2}-\d{2}", "", first).strip()
+
+
+def _json_floats(array: np.ndarray | None) -> list[list[float | None]] | None:
+    if array is None:
+        return None
+    return [[None if not np.isfinite(v) else round(float(v), 4) for v in row] for row in np.asarray(array)]
+
+
+def _clean_json(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _clean_json(v) for k, v in value.items()}
+    if isinstance(value, float):
+        return None if not np.isfinite(value) else round(value, 6)
+    return value
+
+
+def store_run(session: Session, result: ForecastResult, as_of: date, started_at: datetime,
+              duration_s: float, skus: pd.DataFrame) -> int:
+    """Write the run, its per-SKU rows and its forecast values; returns the run id (no commit)."""
+    sku_id = skus.set_index(UNIQUE_ID)["sku_id"].astype(int).to_dict()
+    series = result.series
+    run = ForecastRun(
+        as_of=as_of, started_at=started_at, status="succeeded", freq=result.freq,
+        horizon=int(result.forecasts.groupby(UNIQUE_ID).size().max()),
+        quantiles=list(result.quantiles), parameters=_clean_json(result.params),
+        library_versions=library_versions(), effects=_clean_json(result.effects.to_dict("records")),
+        duration_s=round(duration_s, 3), n_series=len(series),
+        n_fallbacks=int(series["fallback_reason"].notna().sum()),
+    )
+    session.add(run)
+    session.flush()
+    session.execute(insert(ForecastSeries), [
+        {
+            "run_id": run.id, "sku_id": sku_id[row[UNIQUE_ID]], "demand_class": row["demand_class"],
+            "model": row[MODEL], "score": _clean_json(float(row["score"])),
+            "scores": _clean_json(row["scores"]), "fallback_reason": row["fallback_reason"],
+            "coverage": _clean_json(row["coverage"]), "n_obs": int(row["n_obs"]),
+            "level": float(row["level"]),
+            "backtest_errors": _json_floats(row["backtest_errors"]),
+            "backtest_forecasts": _json_floats(row["backtest_forecasts"]),
+        }
+        for row in series.to_dict("records")
+    ])
+    columns = [quantile_column(q) for q in result.quantiles]
+    frame = result.forecasts
+    ids = frame[UNIQUE_ID].map(sku_id).to_numpy()
+    dates = frame[DS].dt.date.to_numpy()
+    means = frame[MEAN].round(4).to_numpy()
+    quantiles = frame[columns].round(4).to_numpy()
+    batch = 20_000
+    for start in range(0, len(frame), batch):
+        session.execute(insert(ForecastValue), [
+            {"run_id": run.id, "sku_id": int(ids[k]), "date": dates[k], "mean": float(means[k]),
+             "quantiles": dict(zip(columns, map(float, quantiles[k]), strict=True))}
+            for k in range(start, min(start + batch, len(frame)))
+        ])
+    return int(run.id)
+
+
+def record_failed_run(engine: Engine, as_of: date, started_at: datetime, message: str,
+                      settings: Settings) -> int:
+    """Store a failed run with its message (its own transaction: nothing else was written)."""
+    with unit_of_work(engine) as session:
+        config = engine_config(settings)
+        run = ForecastRun(as_of=as_of, started_at=started_at, status="failed", freq="D",
+                          horizon=config.horizon, quantiles=list(config.quantiles),
+                          parameters={"engine": _clean_json(config.to_json())},
+                          library_versions=library_versions(), effects=[], duration_s=0.0,
+                          n_series=0, n_fallbacks=0, message=message[:4000])
+        session.add(run)
+        session.flush()
+        return int(run.id)
+
+
+def load_run(target: Engine | Session, run_id: int) -> ForecastResult:
+    """A stored run as a `ForecastResult` (forecasts, per-SKU selection, backtests) for `total_demand`."""
+    with _session_scope(target) as session:
+        run = session.get(ForecastRun, run_id)
+        if run is None:
+            raise NotFound(f"no forecast run {run_id}")
+        if run.status != "succeeded":
+            raise NotFound(f"forecast run {run_id} failed: {run.message}")
+        codes = dict(session.execute(select(Sku.id, Sku.code)).all())
+        categories = dict(session.execute(
+            select(Sku.code, Category.code).join(Category, Sku.category_id == Category.id)).all())
+        series_rows = session.execute(select(ForecastSeries).where(ForecastSeries.run_id == run_id)
+                                      ).scalars().all()
+        series = pd.DataFrame([{
+            UNIQUE_ID: codes[r.sku_id], GROUP: categories.get(codes[r.sku_id]),
+            "demand_class": r.demand_class, MODEL: r.model,
+            "score": float("nan") if r.score is None else r.score, "scores": r.scores,
+            "fallback_reason": r.fallback_reason, "coverage": r.coverage, "n_obs": r.n_obs,
+            "level": r.level,
+            "backtest_errors": None if r.backtest_errors is None
+            else np.array(r.backtest_errors, dtype=float),
+            "backtest_forecasts": None if r.backtest_forecasts is None
+            else np.array(r.backtest_forecasts, dtype=float),
+        } for r in series_rows])
+        values = session.execute(
+            select(ForecastValue.sku_id, ForecastValue.date, ForecastValue.mean, ForecastValue.quantiles)
+            .where(ForecastValue.run_id == run_id)
+            .order_by(ForecastValue.sku_id, ForecastValue.date)
+        ).all()
+        models = series.set_index(UNIQUE_ID)[MODEL] if not series.empty else pd.Series(dtype=str)
+        columns = [quantile_column(q) for q in run.quantiles]
+        forecasts = pd.DataFrame({
+            UNIQUE_ID: [codes[v.sku_id] for v in values],
+            DS: pd.to_datetime([v.date for v in values]),
+            MEAN: [v.mean for v in values],
+        })
+        forecasts.insert(2, MODEL, forecasts[UNIQUE_ID].map(models))
+        for column in columns:
+            forecasts[column] = [v.quantiles[column] for v in values]
+        effects = pd.DataFrame(run.effects, columns=[GROUP, "event", "window", "multiplier"])
+        params = dict(run.parameters)
+        params.update({"run_id": run.id, "as_of": run.as_of.isoformat(),
+                       "library_versions": run.library_versions})
+        return ForecastResult(forecasts, series, effects, run.freq, tuple(run.quantiles), params,
+                              run.duration_s)
+
+
+def latest_run(target: Engine | Session, as_of: date | None = None) -> ForecastResult:
+    """The most recent succeeded run (with as-of on or before `as_of` when given)."""
+    with _session_scope(target) as session:
+        query = select(ForecastRun.id).where(ForecastRun.status == "succeeded")
+        if as_of is not None:
+            query = query.where(ForecastRun.as_of <= as_of)
+        run_id = session.execute(query.order_by(ForecastRun.as_of.desc(), ForecastRun.id.desc())
+                                 ).scalars().first()
+        if run_id is None:
+            raise NotFound("no succeeded forecast run yet: run `restock forecast`")
+        return load_run(session, run_id)
+
+
+def delete_run(target: Engine | Session, run_id: int) -> None:
+    """Remove a run and its rows (housekeeping)."""
+    with _session_scope(target) as session:
+        for table in (ForecastValue, ForecastSeries):
+            session.execute(delete(table).where(table.run_id == run_id))
+        session.execute(delete(ForecastRun).where(ForecastRun.id == run_id))
+
+
+def accuracy_report(result: ForecastResult) -> dict[str, Any]:
+    """Backtest accuracy of a run by category and by model, next to seasonal naive on the same series.
+
+    MASE (Hyndman & Koehler 2006) is the mean of per-series MASE; WAPE = Σ|error| /
+    Σactual and bias = (Σforecast − Σactual) / Σactual pooled over the group;
+    coverage = share of backtest actuals at or below each quantile (leave-one-origin-out).
+    The chosen model's scores were also used to choose it, so they are slightly
+    optimistic; `bench/forecast` measures on held-out origins.
+    """
+    series = result.series[result.series["backtest_errors"].notna()]
+    if series.empty:
+        raise InvalidInput("this run has no backtested series to score")
+    rows = []
+    for row in series.to_dict("records"):
+        errors = np.asarray(row["backtest_errors"], float)
+        forecasts = np.asarray(row["backtest_forecasts"], float)
+        ok = ~np.isnan(errors)
+        naive = (row["scores"] or {}).get("seasonal_naive") or {}
+        chosen = (row["scores"] or {}).get(row[MODEL]) or {}
+        actual_total = float(np.sum((errors + forecasts)[ok]))
+        rows.append({
+            GROUP: row[GROUP], MODEL: row[MODEL], "mase": chosen.get("mase"),
+            "abs_error": float(np.sum(np.abs(errors[ok]))), "forecast": float(np.sum(forecasts[ok])),
+            "actual": actual_total,
+            "naive_mase": naive.get("mase"),
+            "naive_abs_error": (naive.get("wape") or 0.0) * actual_total if naive else None,
+            "naive_bias": naive.get("bias"),
+            **{f"cov_{k}": v for k, v in (row["coverage"] or {}).items()},
+        })
+    frame = pd.DataFrame(rows)
+
+    def summarise_group(part: pd.DataFrame) -> dict[str, Any]:
+        actual = part["actual"].sum()
+        with_naive = part[part["naive_mase"].notna()]
+        out = {
+            "series": int(len(part)),
+            "mase": _round(part["mase"].astype(float).mean()),
+            "wape": _round(part["abs_error"].sum() / actual) if actual > 0 else None,
+            "bias": _round((part["forecast"].sum() - actual) / actual) if actual > 0 else None,
+            "seasonal_naive_mase": _round(with_naive["naive_mase"].astype(float).mean())
+            if not with_naive.empty else None,
+            "seasonal_naive_wape": _round(with_naive["naive_abs_error"].astype(float).sum()
+                                          / with_naive["actual"].sum())
+            if not with_naive.empty and with_naive["actual"].sum() > 0 else None,
+            "mase_same_series": _round(with_naive["mase"].astype(float).mean())
+            if not with_naive.empty else None,
+        }
+        for column in [c for c in part.columns if c.startswith("cov_")]:
+            out["coverage_" + column[4:]] = _round(part[column].astype(float).mean())
+        return out
+
+    return {
+        "run_id": result.params.get("run_id"),
+        "as_of": result.params.get("as_of"),
+        "overall": summarise_group(frame),
+        "by_category": {str(k): summarise_group(v) for k, v in frame.groupby(GROUP, dropna=False)},
+        "by_model": {str(k): summarise_group(v) for k, v in frame.groupby(MODEL)},
+    }
+
+
+def _round(value: float | None) -> float | None:
+    if value is None or not np.isfinite(value):
+        return None
+    return round(float(value), 4)
+
+
+def latest_sales_date(target: Engine | Session) -> date:
+    """The last business date with any sales row (the default as-of of a run)."""
+    with _session_scope(target) as session:
+        last = session.execute(select(func.max(DailySales.date))).scalar_one()
+    if last is None:
+        raise ForecastFailed("no sales in the database: import sales first (`restock import`)")
+    return last

@@ -1,0 +1,49 @@
+"""`restock forecast` and `restock forecast accuracy` run end to end on a small SQLite database."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import Engine
+from typer.testing import CliRunner
+
+from restock.db import dispose_engines
+from restock.settings import reset_settings
+
+from .test_services import _seed
+
+
+@pytest.fixture
+def cli_env(sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("RESTOCK_DATABASE_URL", sqlite_engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("RESTOCK_FORECASTING__HORIZON_DAYS", "28")
+    monkeypatch.setenv("RESTOCK_FORECASTING__BACKTEST_ORIGINS", "2")
+    reset_settings()
+    _seed(sqlite_engine)
+    yield
+    reset_settings()
+    dispose_engines()
+
+
+def test_forecast_then_accuracy_as_json(cli_env) -> None:  # type: ignore[no-untyped-def]
+    from restock.cli.main import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["forecast", "--executor", "serial", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["n_series"] == 4 and summary["as_of"] == "2026-08-30"
+    report = runner.invoke(app, ["forecast", "accuracy", "--json"])
+    assert report.exit_code == 0, report.output
+    assert json.loads(report.output)["overall"]["series"] == 3
+    table = runner.invoke(app, ["forecast", "accuracy"])
+    assert table.exit_code == 0 and "accuracy by category" in table.output
+
+
+def test_bad_executor_is_a_user_error(cli_env) -> None:  # type: ignore[no-untyped-def]
+    from restock.cli.main import app
+
+    result = CliRunner().invoke(app, ["forecast", "--executor", "threads"])
+    assert result.exit_code != 0
+    assert "--executor" in str(result.exception) or "--executor" in result.output

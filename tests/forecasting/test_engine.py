@@ -1,0 +1,255 @@
+"""The engine forecasts any panel, recovers known patterns, selects by backtest and falls back."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecasting import EngineConfig, forecast, forecast_panel
+from forecasting.engine import ROUTES, demand_class
+from forecasting.forecasters import WindowAverage, register
+
+from .conftest import seasonal_series, truth_curve
+
+QUANTILE_COLUMNS = ["q10", "q50", "q80", "q90", "q95", "q99"]
+NO_EVENTS = pd.DataFrame(columns=["event", "ds"])
+
+
+def _only(model: str, horizon: int = 91) -> EngineConfig:
+    models = (model,)
+    return EngineConfig(horizon=horizon, smooth_models=models, intermittent_models=models,
+                        short_models=models, prophet_max_series=1 if model == "prophet" else 0)
+
+
+@pytest.mark.parametrize("model", sorted(set(ROUTES) - {"prophet"}))
+def test_each_model_recovers_a_known_weekly_and_yearly_pattern(model: str) -> None:
+    history = seasonal_series("A", days=1000, noise=False)
+    result = forecast_panel(history, 91, "D", events=NO_EVENTS, config=_only(model))
+    truth = truth_curve(pd.DatetimeIndex(result.forecasts["ds"]))
+    mean = result.forecasts["mean"].to_numpy()
+    assert result.series["model"].iloc[0] == model
+    assert np.mean(np.abs(mean - truth)) / truth.mean() < 0.08
+    weekday_profile = pd.Series(mean).groupby(result.forecasts["ds"].dt.dayofweek).mean()
+    assert weekday_profile.idxmax() == 5  # Saturday, as in the pattern
+
+
+def test_prophet_recovers_the_pattern_where_it_is_allowed() -> None:
+    history = seasonal_series("A", days=800, noise=False)
+    result = forecast_panel(history, 28, "D", events=NO_EVENTS,
+                            config=EngineConfig(horizon=28, smooth_models=("prophet",),
+                                                prophet_max_series=1, backtest_origins=1))
+    truth = truth_curve(pd.DatetimeIndex(result.forecasts["ds"]))
+    assert result.series["model"].iloc[0] == "prophet"
+    assert np.mean(np.abs(result.forecasts["mean"].to_numpy() - truth)) / truth.mean() < 0.1
+
+
+def test_forecast_returns_one_row_per_series_and_day_with_the_documented_columns(seasonal_panel) -> None:
+    out = forecast(seasonal_panel, 14, "D")
+    assert list(out.columns) == ["unique_id", "ds", "model", "mean", *QUANTILE_COLUMNS]
+    assert len(out) == 3 * 14
+    assert out["ds"].min() == pd.Timestamp("2026-08-31")
+
+
+def test_quantiles_are_monotone_non_negative_and_cover_held_out_demand() -> None:
+    panel = pd.concat([seasonal_series(f"S{i}", days=1091, level=8 + 4 * i, seed=10 + i)
+                       for i in range(4)])
+    cutoff = pd.Timestamp("2026-08-30") - pd.Timedelta(days=91)
+    train, test = panel[panel["ds"] <= cutoff], panel[panel["ds"] > cutoff]
+    result = forecast_panel(train, 91, "D", events=NO_EVENTS)
+    frame = result.forecasts
+    values = frame[QUANTILE_COLUMNS].to_numpy()
+    assert np.all(np.diff(values, axis=1) >= -1e-9)
+    assert np.all(values >= 0)
+    scored = frame.merge(test, on=["unique_id", "ds"])
+    coverage = (scored["y"] <= scored["q90"]).mean()
+    assert 0.82 <= coverage <= 0.97
+    stored = pd.DataFrame(list(result.series["coverage"]))
+    assert stored["q90"].between(0.8, 0.98).all()
+
+
+def test_same_input_gives_the_same_output(seasonal_panel) -> None:
+    first = forecast(seasonal_panel, 30, "D")
+    second = forecast(seasonal_panel.sample(frac=1.0, random_state=3), 30, "D")
+    pd.testing.assert_frame_equal(first, second)
+
+
+class _Broken(WindowAverage):
+    name = "broken"
+
+    def _mean(self, h, X_future):  # type: ignore[no-untyped-def]
+        raise RuntimeError("solver exploded")
+
+
+class _Negative(WindowAverage):
+    name = "negative"
+
+    def _mean(self, h, X_future):  # type: ignore[no-untyped-def]
+        return np.full(h, -1.0)
+
+
+def test_a_failing_model_falls_back_to_the_next_and_the_reason_is_stored() -> None:
+    register("broken", _Broken)
+    register("negative", _Negative)
+    ROUTES.update(broken="period", negative="period")
+    try:
+        history = seasonal_series("A", days=600)
+        config = EngineConfig(horizon=28, smooth_models=("broken", "negative", "seasonal_naive"))
+        result = forecast_panel(history, 28, "D", events=NO_EVENTS, config=config)
+    finally:
+        ROUTES.pop("broken")
+        ROUTES.pop("negative")
+    row = result.series.iloc[0]
+    assert row["model"] == "seasonal_naive"
+    assert "broken failed in backtest" in row["fallback_reason"]
+    assert "solver exploded" in row["fallback_reason"]
+    assert "negative values" in row["fallback_reason"]
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ([5, 6, 5, 7, 6, 5, 6, 5] * 10, "smooth"),
+        ([1, 30, 2, 25, 1, 40, 3, 20] * 10, "erratic"),
+        ([0, 0, 5, 0, 0, 5, 0, 4] * 10, "intermittent"),
+        ([0, 0, 1, 0, 0, 30, 0, 2] * 10, "lumpy"),
+        ([0, 0, 0, 0] * 20, "zero"),
+        ([3, 4, 5], "short"),
+    ],
+)
+def test_syntetos_boylan_classes(values: list[int], expected: str) -> None:
+    assert demand_class(np.array(values, dtype=float), season_periods=40) == expected
+
+
+def test_intermittent_series_get_croston_family_candidates() -> None:
+    rng = np.random.default_rng(4)
+    ds = pd.date_range(end="2026-08-30", periods=700)
+    y = np.where(rng.random(700) < 0.1, rng.integers(1, 4, 700), 0).astype(float)
+    result = forecast_panel(pd.DataFrame({"unique_id": "P", "ds": ds, "y": y}), 28, "D", events=NO_EVENTS)
+    row = result.series.iloc[0]
+    assert row["demand_class"] == "intermittent"
+    assert {"sba", "tsb", "seasonal_naive"} <= set(row["scores"])
+    assert "theta" not in row["scores"]
+
+
+def test_weekly_and_monthly_panels_work() -> None:
+    weeks = pd.date_range(end="2026-08-30", periods=160, freq="W-SUN")
+    season = 1 + 0.3 * np.sin(2 * np.pi * np.arange(160) / 52)
+    weekly = pd.DataFrame({"unique_id": "W", "ds": weeks, "y": 100 * season})
+    out = forecast(weekly, 13, "W-SUN")
+    assert len(out) == 13 and (out["ds"].dt.dayofweek == 6).all()
+    assert np.allclose(out["mean"], 100 * (1 + 0.3 * np.sin(2 * np.pi * np.arange(160, 173) / 52)), rtol=0.1)
+    months = pd.date_range(end="2026-08-01", periods=48, freq="MS")
+    monthly = pd.DataFrame({"unique_id": "M", "ds": months,
+                            "y": 50 + 20 * (months.month.isin([11, 12]))})
+    out = forecast(monthly, 6, "MS")
+    assert list(out["ds"].dt.month) == [9, 10, 11, 12, 1, 2]
+    assert out["mean"].iloc[2] > out["mean"].iloc[0] + 10
+
+
+def test_gaps_all_zero_single_point_and_short_series_are_forecast() -> None:
+    gappy = seasonal_series("gappy", days=500)
+    gappy = gappy.drop(gappy.index[100:160])
+    zero = pd.DataFrame({"unique_id": "zero", "ds": pd.date_range(end="2026-08-30", periods=300), "y": 0.0})
+    single = pd.DataFrame({"unique_id": "single", "ds": [pd.Timestamp("2026-08-30")], "y": [4.0]})
+    short = seasonal_series("short", days=40)
+    result = forecast_panel(pd.concat([gappy, zero, single, short]), 28, "D", events=NO_EVENTS)
+    series = result.series.set_index("unique_id")
+    assert series.loc["zero", "model"] == "zero" and "no demand" in series.loc["zero", "fallback_reason"]
+    assert series.loc["single", "demand_class"] == "short"
+    assert "too short to backtest" in series.loc["single", "fallback_reason"]
+    assert series.loc["short", "demand_class"] == "short"
+    assert series.loc["gappy", "demand_class"] == "smooth"
+    forecasts = result.forecasts.set_index("unique_id")
+    assert (forecasts.loc["zero", "mean"] == 0).all()
+    assert forecasts.loc["single", "mean"].mean() == pytest.approx(4.0, rel=0.5)
+    assert forecasts.loc["gappy", "mean"].mean() > 20
+
+
+def test_a_new_series_gets_its_group_curve_times_a_share() -> None:
+    panel = pd.concat([seasonal_series(f"S{i}", days=500, level=20, seed=i) for i in range(3)])
+    groups = pd.Series({"S0": "g", "S1": "g", "S2": "g"})
+    new = pd.DataFrame({"unique_id": ["N1", "N2"], "group": ["g", "g"], "share": [1.0, 0.5]})
+    result = forecast_panel(panel, 28, "D", events=NO_EVENTS, groups=groups, new_series=new)
+    means = result.forecasts.groupby("unique_id")["mean"].mean()
+    assert means["N1"] == pytest.approx(means[["S0", "S1", "S2"]].median(), rel=0.25)
+    assert means["N2"] == pytest.approx(means["N1"] / 2, rel=1e-6)
+    assert result.series.set_index("unique_id").loc["N1", "demand_class"] == "new"
+
+
+def test_promotion_regressor_lifts_the_forecast_on_promotion_days() -> None:
+    rng = np.random.default_rng(2)
+    frames, futures = [], []
+    for i in range(6):
+        ds = pd.date_range(end="2026-08-30", periods=600)
+        promo = ((ds.day >= 5) & (ds.day <= 7)).astype(float)
+        y = rng.poisson(10 * (1 + 1.5 * promo)).astype(float)
+        frames.append(pd.DataFrame({"unique_id": f"S{i}", "ds": ds, "y": y, "promo": promo}))
+        fds = pd.date_range("2026-08-31", periods=28)
+        futures.append(pd.DataFrame({"unique_id": f"S{i}", "ds": fds,
+                                     "promo": ((fds.day >= 5) & (fds.day <= 7)).astype(float)}))
+    out = forecast(pd.concat(frames), 28, "D", future=pd.concat(futures), events=NO_EVENTS)
+    on_promo = out["ds"].dt.day.between(5, 7)
+    assert out.loc[on_promo, "mean"].mean() > 1.8 * out.loc[~on_promo, "mean"].mean()
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda h: pd.concat([h, h.iloc[[3]]]), "series 'A': column 'ds' has duplicate date"),
+        (lambda h: h.assign(y=h["y"].where(h.index != 5, -1.0)), "series 'A': column 'y' is negative"),
+        (lambda h: h.assign(y=h["y"].astype(object).where(h.index != 5, "many")),
+         "series 'A': column 'y' is not numeric"),
+        (lambda h: h.drop(columns="y"), "no column 'y'"),
+    ],
+)
+def test_bad_history_is_refused_naming_series_and_column(mutate, message: str) -> None:
+    history = seasonal_series("A", days=60)
+    with pytest.raises(ValueError, match=message):
+        forecast(mutate(history), 7, "D")
+
+
+def test_a_regressor_missing_in_future_is_refused() -> None:
+    history = seasonal_series("A", days=60).assign(promo=0.0)
+    with pytest.raises(ValueError, match="future"):
+        forecast(history, 7, "D")
+    future = pd.DataFrame({"unique_id": "A", "ds": pd.date_range("2026-08-31", periods=7)})
+    with pytest.raises(ValueError, match="regressor column 'promo' is missing in future"):
+        forecast(history, 7, "D", future=future)
+    future = future.assign(promo=0.0).iloc[:5]
+    with pytest.raises(ValueError, match="series 'A': regressor column 'promo' has no future value"):
+        forecast(history, 7, "D", future=future)
+
+
+def test_dates_off_the_weekly_grid_are_refused() -> None:
+    history = pd.DataFrame({"unique_id": "A", "ds": pd.date_range("2026-01-05", periods=20, freq="W-MON"),
+                            "y": 1.0})
+    with pytest.raises(ValueError, match="not on the W-SUN grid"):
+        forecast(history, 4, "W-SUN")
+
+
+def test_quantiles_widen_beyond_the_backtest_horizon_only_when_errors_grew_there() -> None:
+    rng = np.random.default_rng(8)
+    ds = pd.date_range(end="2026-08-30", periods=900)
+    steady = pd.DataFrame({"unique_id": "steady", "ds": ds, "y": rng.poisson(30, 900).astype(float)})
+    level = 30 * np.exp(np.cumsum(rng.normal(0, 0.03, 900)))
+    drifting = pd.DataFrame({"unique_id": "drifting", "ds": ds, "y": rng.poisson(level).astype(float)})
+    result = forecast_panel(pd.concat([steady, drifting]), 182, "D", events=NO_EVENTS)
+    width = ((result.forecasts["q90"] - result.forecasts["q10"]) / result.forecasts["mean"]).groupby(
+        result.forecasts["unique_id"])
+    early = width.apply(lambda w: w.iloc[:60].mean())
+    late = width.apply(lambda w: w.iloc[-60:].mean())
+    assert late["steady"] / early["steady"] < 1.15
+    assert late["drifting"] / early["drifting"] > 1.15
+
+
+def test_a_series_whose_last_periods_are_missing_is_forecast_from_where_its_data_ends() -> None:
+    months = pd.date_range(end="2026-08-01", periods=40, freq="MS")
+    steady = pd.DataFrame({"unique_id": "steady", "ds": months, "y": 100.0})
+    stopped = steady.assign(unique_id="stopped").iloc[:-2]
+    result = forecast_panel(pd.concat([steady, stopped]), 4, "MS", events=NO_EVENTS)
+    row = result.series.set_index("unique_id").loc["stopped"]
+    assert row["model"] != "history_mean" and row["fallback_reason"] is None
+    stopped_forecast = result.forecasts[result.forecasts["unique_id"] == "stopped"]
+    assert list(stopped_forecast["ds"].dt.month) == [9, 10, 11, 12]
+    assert np.allclose(stopped_forecast["mean"], 100.0, rtol=0.05)
