@@ -27,3 +27,12 @@ def test_upgrading_twice_changes_nothing(engine: Engine) -> None:
     before = sorted(inspect(engine).get_table_names())
     upgrade(engine)
     assert sorted(inspect(engine).get_table_names()) == before
+
+
+def test_the_migrations_have_a_single_head() -> None:
+    from alembic.script import ScriptDirectory
+
+    from restock.db import alembic_config
+
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    assert script.get_heads() == ["0004_merge"]
