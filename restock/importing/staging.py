@@ -346,7 +346,33 @@ class StagedFile:
                     f"{row[f'first_{column}']} on line {row['first_line']}",
                 )
             )
+        problems += self._restock_purchase_order_problems(limit - len(problems))
         return problems
+
+    def _restock_purchase_order_problems(self, limit: int) -> list[Problem]:
+        """Rows naming a purchase order that restock raised from a proposal: an import of open
+        orders must never overwrite those (they are exported to suppliers exactly once)."""
+        if limit <= 0:
+            return []
+        stage = self.table
+        orders = _tables()["purchase_orders"]
+        query = (
+            select(stage.c.line, stage.c.po_number, orders.c.proposal_id)
+            .join(orders, orders.c.po_number == stage.c.po_number)
+            .where(orders.c.proposal_id.is_not(None))
+            .order_by(stage.c.line)
+            .limit(limit)
+        )
+        return [
+            Problem(
+                self.file_name,
+                row["line"],
+                "po_number",
+                f"purchase order {row['po_number']} was raised by restock from proposal "
+                f"{row['proposal_id']}; an import of open orders cannot change it",
+            )
+            for row in self.session.execute(query).mappings()
+        ]
 
     # -- writing ---------------------------------------------------------------------------
 

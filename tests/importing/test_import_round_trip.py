@@ -165,3 +165,20 @@ def test_kind_must_be_known_and_only_names_a_single_file(engine: Engine, tmp_pat
         _import(engine, directory, kind="sales")
     with pytest.raises(InvalidInput, match="no such file"):
         _import(engine, tmp_path / "missing.csv")
+
+
+def test_an_import_cannot_overwrite_a_purchase_order_restock_raised(engine: Engine, tmp_path: Path) -> None:
+    from restock.errors import ImportValidationError
+
+    _import(engine, write_files(tmp_path / "in", BASE_FILES))
+    with unit_of_work(engine) as session:
+        order = session.scalars(select(PurchaseOrder).where(PurchaseOrder.po_number == "PO-1")).one()
+        order.proposal_id = 7  # as if restock had raised PO-1 from proposal 7
+    before = snapshot(engine)
+    changed = BASE_FILES["open_purchase_orders.csv"].replace(",500,", ",900,")
+    path = write_files(tmp_path / "again", {"open_purchase_orders.csv": changed})
+    with pytest.raises(ImportValidationError) as refused:
+        _import(engine, path)
+    assert refused.value.problems[0].startswith("open_purchase_orders.csv:2:po_number: purchase order PO-1")
+    assert "proposal 7" in refused.value.problems[0]
+    assert snapshot(engine) == before
