@@ -10,6 +10,7 @@ from typing import Any
 
 from rich.console import Console, Group
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy import Engine, func, select
 
 from restock.clock import now
@@ -25,7 +26,7 @@ class DemoSummary:
     database: str
     steps: list[tuple[str, str]] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
-    headline: Table | None = None
+    headline: Group | None = None
 
     def __rich__(self) -> Group:
         table = Table("step", "result", title="restock demo", show_lines=False)
@@ -119,7 +120,7 @@ def _forecast_step(
 
 def _propose_step(
     engine: Engine, settings: Settings, week: date, clock: Callable[[], datetime], console: Console
-) -> tuple[str, Table]:
+) -> tuple[str, Group]:
     from replenishment.services import build_proposal
 
     with (
@@ -137,38 +138,28 @@ def _propose_step(
     return text, headline_table(plan)
 
 
-def headline_table(plan: Any, limit: int = 12) -> Table:
-    """The proposal lines a merchandiser looks at first: seasonal buys, tier raises, then value."""
+def headline_table(plan: Any, limit: int = 12) -> Group:
+    """The proposal lines a merchandiser looks at first (seasonal buys, tier raises, then value),
+    and the most important SKUs left out; one paragraph each so it reads at any terminal width."""
 
     def rank(line: Any) -> tuple[int, float]:
         reason = line.reason.lower()
         first = 0 if "pre-build" in reason else 1 if "tier" in reason else 2
         return first, -float(line.value)
 
-    table = Table(
-        "SKU",
-        "supplier",
-        "units",
-        "value ¥",
-        "eff. cost ¥",
-        "margin",
-        "reason",
-        title="headline lines",
-        show_lines=False,
-    )
+    parts: list[Any] = [Text("headline lines", style="bold")]
     for line in sorted(plan.lines, key=rank)[:limit]:
-        table.add_row(
-            line.sku,
-            line.supplier,
-            f"{line.units:,}",
-            f"{line.value:,.2f}",
-            f"{line.effective_unit_cost:,.2f}",
-            f"{line.margin_pct:.1f} %",
-            line.reason,
+        text = Text(f"{line.sku} ← {line.supplier}: ", style="bold")
+        text.append(
+            f"{line.units:,} units, ¥{line.value:,.2f}, effective cost ¥{line.effective_unit_cost:,.2f}, "
+            f"margin {line.margin_pct:.1f} % — {line.reason}",
+            style="default",
         )
+        parts.append(text)
+    parts.append(Text("left out", style="bold"))
     for exclusion in sorted(plan.exclusions, key=_exclusion_rank)[:6]:
-        table.add_row(exclusion.sku, "—", "0", "", "", "", f"left out: {exclusion.reason}")
-    return table
+        parts.append(Text(f"{exclusion.sku}: {exclusion.reason}"))
+    return Group(*parts)
 
 
 def _exclusion_rank(exclusion: Any) -> tuple[int, str]:
