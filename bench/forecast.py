@@ -163,6 +163,100 @@ def accuracy(sales: pd.DataFrame, skus: pd.DataFrame, promotions: pd.DataFrame,
     }
 
 
+# --------------------------------------------------------------------------- seasonal peaks
+
+# The sample categories' selling seasons (config/restock.toml [seasons]): fixed month-days, or
+# days around a lunar festival. Kept here so the bench needs no settings file.
+SEASONS: dict[str, tuple[str, Any, Any]] = {
+    "down_jackets": ("fixed", (11, 15), (2, 28)),
+    "swimwear": ("fixed", (6, 1), (8, 31)),
+    "mooncakes": ("mid_autumn", -35, 0),
+    "cny_gift_boxes": ("spring_festival", -40, 0),
+}
+# One year before the demo's origin (2026-08-30) sees winter, Mid-Autumn and Spring Festival
+# in its 182 days; summer needs an origin before June.
+SEASON_ORIGINS = (date(2025, 8, 30), date(2025, 5, 30))
+# The demo's own origin: its seasons are in the future, so only `ratio_last_year` is defined.
+DEMO_ORIGIN = date(2026, 8, 30)
+SEASON_HORIZON = 182
+
+
+def season_window(category: str, year: int) -> tuple[date, date]:
+    """The category's season starting in (fixed) or anchored on the festival of (lunar) `year`."""
+    kind, a, b = SEASONS[category]
+    if kind != "fixed":
+        anchor = festival_date(kind, year)
+        return anchor + pd.Timedelta(days=a), anchor + pd.Timedelta(days=b)
+    end_year = year + 1 if b < a else year
+    # "02-28" means the end of February, 29 Feb in leap years (config/restock.toml).
+    end = (pd.Timestamp(end_year, 3, 1) - pd.Timedelta(days=1)).date() if b == (2, 28) else date(end_year, *b)
+    return date(year, *a), end
+
+
+def season_windows(category: str, first: date, last: date) -> list[tuple[int, date, date]]:
+    """(year, start, end) of the category's season windows lying wholly inside [first, last]."""
+    windows = []
+    for year in range(first.year - 1, last.year + 1):
+        start, end = season_window(category, year)
+        if start >= first and end <= last:
+            windows.append((year, start, end))
+    return windows
+
+
+def _total(frame: pd.DataFrame, column: str, span: tuple[pd.Timestamp, ...], members: set[str]) -> float:
+    inside = frame[frame[DS].between(*span) & frame[UNIQUE_ID].isin(members)]
+    return float(inside[column].sum())
+
+
+def season_peak_check(sales: pd.DataFrame, skus: pd.DataFrame, promotions: pd.DataFrame,
+                      origins: tuple[date, ...] = SEASON_ORIGINS, horizon: int = SEASON_HORIZON
+                      ) -> pd.DataFrame:
+    """Forecast every SKU from each origin (history before it only) and compare, per seasonal
+    category, the forecast total over each season window inside the horizon with what happened.
+
+    `genuine` = units − fraud_units as sold (censored by stockouts, so a floor on demand);
+    `demand` = the cleansed series of the whole sample over the window (stockout days imputed),
+    an estimate of uncensored demand. Ratios > 1 over-forecast.
+    """
+    genuine = remove_fraud(sales)
+    config = EngineConfig(horizon=horizon, freq="D", events=EVENT_NAMES, chunk_size=500)
+    full = prepare_inputs(sales, skus, promotions, sales[DS].max().date(), config).history
+    category = skus.set_index(UNIQUE_ID)[GROUP]
+    rows = []
+    for origin in origins:
+        window = sales[sales[DS] <= pd.Timestamp(origin)]
+        last_sale = window.groupby(UNIQUE_ID)[DS].max()
+        active = skus[skus[UNIQUE_ID].isin(last_sale[last_sale >= pd.Timestamp(origin)].index)]
+        prepared = prepare_inputs(window[window[UNIQUE_ID].isin(active[UNIQUE_ID])], active,
+                                  promotions, origin, config)
+        result = forecast_panel(prepared.history, horizon, "D", future=prepared.future,
+                                events=prepared.events, groups=prepared.groups, config=config)
+        fc = result.forecasts
+        ids = set(fc[UNIQUE_ID])
+        first, last = origin + pd.Timedelta(days=1), origin + pd.Timedelta(days=horizon)
+        for cat in SEASONS:
+            for year, start, end in season_windows(cat, first, last):
+                span = (pd.Timestamp(start), pd.Timestamp(end))
+                prior = tuple(pd.Timestamp(d) for d in season_window(cat, year - 1))
+                members = ids & set(category.index[category == cat])
+                sold = genuine[genuine[DS].between(*span) & genuine[UNIQUE_ID].isin(members)]
+                rows.append({
+                    "origin": origin, GROUP: cat, "start": start, "end": end,
+                    "forecast": _total(fc, MEAN, span, members), "genuine": float(sold[Y].sum()),
+                    "demand": _total(full, Y, span, members), "stockout_days": int(sold["stockout"].sum()),
+                    # The season a year earlier, as sold: the yardstick where the future is unknown.
+                    "last_year": _total(genuine, Y, prior, members),
+                    "skus": len(members),
+                })
+    out = pd.DataFrame(rows)
+    out["ratio_genuine"] = out["forecast"] / out["genuine"]
+    out["ratio_demand"] = out["forecast"] / out["demand"]
+    out["ratio_last_year"] = out["forecast"] / out["last_year"]
+    future = out["genuine"] == 0  # seasons after the data's end: only last year compares
+    out.loc[future, ["genuine", "demand", "ratio_genuine", "ratio_demand"]] = np.nan
+    return out
+
+
 # --------------------------------------------------------------------------- scale
 
 
@@ -258,7 +352,13 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--quick", action="store_true", help="a small CI smoke run (< 60 s)")
     parser.add_argument("--out", type=Path, default=None, help="results directory (default bench/results)")
     parser.add_argument("--samples", type=Path, default=SAMPLES)
+    parser.add_argument("--seasons-only", action="store_true",
+                        help="print the seasonal-peak check on the sample and exit (no results written)")
     args = parser.parse_args(argv)
+    if args.seasons_only:
+        peaks = season_peak_check(*load_samples(args.samples), (*SEASON_ORIGINS, DEMO_ORIGIN))
+        print(peaks.round(3).to_string(index=False))
+        return args.out or Path()
     quick = args.quick
     n_scale = 60 if quick else 10_000
     n_autoets = 10 if quick else 1_000
@@ -276,6 +376,22 @@ def main(argv: list[str] | None = None) -> Path:
                                            wall_s=acc["seasonal_naive_s"])
         baselines["autoets"].update(mase=acc["ets_mase"], wape=acc["ets_wape"], wall_s=acc["autoets_s"])
         notes.append(f"models chosen on the sample (all origins): {acc['models']}")
+        peaks = season_peak_check(sales, skus, promotions, (*SEASON_ORIGINS, DEMO_ORIGIN))
+        # Each category's first season after the one-year-back origins (mooncakes appear twice).
+        back = peaks[peaks["origin"] != DEMO_ORIGIN].drop_duplicates(GROUP)
+        # forecast / genuine sales over each seasonal category's next season, one year back
+        # (genuine sales are censored by stockouts: ratio_demand uses imputed demand instead).
+        figures["season_peak_bias_by_category"] = {
+            row.group: round(float(row.ratio_genuine), 4) for row in back.itertuples()}
+        figures["season_peak_bias_vs_imputed_demand_by_category"] = {
+            row.group: round(float(row.ratio_demand), 4) for row in back.itertuples()}
+        figures["season_peak_vs_last_year_at_demo_origin"] = {
+            row.group: round(float(row.ratio_last_year), 4)
+            for row in peaks[peaks["origin"] == DEMO_ORIGIN].itertuples()}
+        for row in peaks.itertuples():
+            notes.append(f"season check origin {row.origin} {row.group} {row.start}..{row.end}: "
+                         f"forecast {row.forecast:.0f}, genuine {row.genuine:.0f} "
+                         f"({row.stockout_days} stockout SKU-days), last year {row.last_year:.0f}")
     else:
         notes.append(f"no sample data at {args.samples}: accuracy part skipped")
     scale_sales, scale_skus = generate_sales(n_scale)

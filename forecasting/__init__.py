@@ -2,11 +2,34 @@
 
 Public API: `forecast` (a frame), `forecast_panel` (a `ForecastResult` with the
 per-series selection), `total_demand` (window totals for the optimizer).
+
+The names are imported on first use (PEP 562 module `__getattr__`): importing
+`forecasting.models` (the ORM tables) must not pull statsforecast and the engine
+into every CLI start.
 """
 
-from forecasting.engine import EngineConfig, ForecastResult, forecast, forecast_panel
-from forecasting.forecasters import REGISTRY, Forecaster, make_forecaster
-from forecasting.totals import total_demand, total_quantile
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from forecasting.engine import EngineConfig, ForecastResult, forecast, forecast_panel
+    from forecasting.forecasters import REGISTRY, Forecaster, make_forecaster
+    from forecasting.totals import total_demand, total_quantile
+
+# public name → the submodule defining it
+_LAZY = {
+    "EngineConfig": "forecasting.engine",
+    "ForecastResult": "forecasting.engine",
+    "forecast": "forecasting.engine",
+    "forecast_panel": "forecasting.engine",
+    "REGISTRY": "forecasting.forecasters",
+    "Forecaster": "forecasting.forecasters",
+    "make_forecaster": "forecasting.forecasters",
+    "total_demand": "forecasting.totals",
+    "total_quantile": "forecasting.totals",
+}
 
 __all__ = [
     "REGISTRY",
@@ -19,3 +42,16 @@ __all__ = [
     "total_demand",
     "total_quantile",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'forecasting' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

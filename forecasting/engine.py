@@ -49,6 +49,7 @@ ADI_CUTOFF = 1.32
 CV2_CUTOFF = 0.49
 
 # Lowest seasonal index a model divides by: off-season weeks of seasonal goods sit near zero.
+# Level models on weeks divide by the floored index; rate models on days skip days below it.
 SEASON_FLOOR = 0.2
 INTERMITTENT_CLASSES = ("intermittent", "lumpy")
 
@@ -319,12 +320,17 @@ def _run_model_quietly(name: str, task: ChunkTask, view: _CutoffView, i: int, st
         return (per_target / layout.block * shape)[:steps]
     if route == "direct":
         # A rate model sees demand with weekday, yearly season and events divided out.
-        season = np.maximum(view.own_index[i][view.target_positions], SEASON_FLOOR)
+        season = view.own_index[i][view.target_positions]
         shape = view.weekday_factor[i] * season
-        series = view.adjusted[i] / shape[:cutoff]
-        series = series[~np.isnan(series)]
+        series = view.adjusted[i, :cutoff] / shape[:cutoff]
+        # Off-season days (index below the floor) say almost nothing about the level and
+        # dividing by a floored index would read them as a level near zero: a seasonal
+        # good's history ends in its off-season, so the rate models would carry that low
+        # level into the next peak (the down-jacket under-forecast). They are left out.
+        in_season = season[:cutoff] >= SEASON_FLOOR
+        series = series[in_season & ~np.isnan(series)]
         if series.size == 0:
-            raise ValueError("no observed periods")
+            raise ValueError("no observed in-season periods")
         rate = make_forecaster(name).fit(series).predict(steps).mean
         ahead_slice = slice(cutoff, cutoff + steps)
         return rate * shape[ahead_slice] * view.multiplier[i, ahead_slice]

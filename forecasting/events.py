@@ -22,6 +22,12 @@ from forecasting.columns import DS, EVENT
 from forecasting.numeric import nanmean
 
 T_MIN = 2.5
+# Largest |log multiplier| an event window may get. Festival goods (mooncakes, Spring Festival
+# gift boxes) sell 50–150× their off-season rate in the weeks before the festival; a cap at
+# e^3 ≈ 20× truncated that, and the remainder fell to a week-of-year season index that cannot
+# follow a lunar date (it moves by up to ~3 weeks a year): the peak was under-forecast by ~half.
+# The t ≥ 2.5 and seen-twice rules guard against noise; the cap only stops absurd values.
+MAX_LOG_EFFECT = 6.0
 MIN_OCCURRENCES = 2
 
 
@@ -152,7 +158,7 @@ def learn_group_effects(
     effects = GroupEffects(np.ones(n_grid), {name: 0.0 for name in regressors})
     log_multiplier = np.zeros(n_grid)
     for k, name in enumerate(names):
-        coefficient = float(np.clip(beta[k], -3.0, 3.0)) if kept[k] else 0.0
+        coefficient = float(np.clip(beta[k], -MAX_LOG_EFFECT, MAX_LOG_EFFECT)) if kept[k] else 0.0
         if isinstance(name, tuple):
             effects.window_multipliers[name] = float(np.exp(coefficient))
             if coefficient:

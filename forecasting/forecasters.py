@@ -122,7 +122,15 @@ class WindowAverage(_Base):
             return np.full(h, float(recent.mean()))
         if X_future is None:
             raise ValueError(f"{self.name} was fitted against a curve but got no future curve")
-        curve = self._X[-self.window:, 0]
+        # The window holds `window` periods' worth of curve, not `window` periods: in a
+        # seasonal good's off-season the last 8 weeks carry almost no curve (Σ curve ≈ 0),
+        # so their share is noise; reaching back until the curve sums to `window` (an
+        # average period is 1) reads the level from the last peak. Flat curves: unchanged.
+        mass = np.cumsum(self._X[::-1, 0])
+        reach = int(np.searchsorted(mass, self.window)) + 1
+        span = max(self.window, min(reach, self._X.shape[0]))
+        recent = self._y[-span:]
+        curve = self._X[-span:, 0]
         share = float(recent.sum() / curve.sum()) if curve.sum() > 0 else float(recent.mean())
         return share * np.asarray(X_future, dtype=float)[:h, 0]
 

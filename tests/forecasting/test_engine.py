@@ -253,3 +253,35 @@ def test_a_series_whose_last_periods_are_missing_is_forecast_from_where_its_data
     stopped_forecast = result.forecasts[result.forecasts["unique_id"] == "stopped"]
     assert list(stopped_forecast["ds"].dt.month) == [9, 10, 11, 12]
     assert np.allclose(stopped_forecast["mean"], 100.0, rtol=0.05)
+
+
+def _winter_rate(dates: pd.DatetimeIndex, peak: float) -> np.ndarray:
+    """A down-jacket-like daily rate: a smooth winter bump (mid-Nov to end of Feb), ~0 in summer."""
+    # Days from 15 Nov, wrapping over the year end; the season lasts 106 days.
+    since = (dates - pd.to_datetime(dates.year.astype(str) + "-11-15")).days.to_numpy() % 365
+    bump = np.where(since < 106, np.sin(np.pi * (since + 0.5) / 106), 0.0)
+    return 0.02 + peak * bump
+
+
+def test_a_strongly_seasonal_intermittent_series_is_forecast_near_its_peak_total() -> None:
+    # Near-zero summers end the history, so the backtest origins see no peak and a level read
+    # from the off-season would carry into the winter: the whole-season total is what a
+    # pre-build buys, so it must land within ±15 % of the known expected demand.
+    rng = np.random.default_rng(11)
+    dates = pd.date_range("2023-08-31", "2026-08-30", freq="D")
+    peaks = [1.5, 2.5, 4.0, 6.0]
+    history = pd.concat([
+        pd.DataFrame({"unique_id": f"DJK-{k}", "ds": dates,
+                      "y": rng.poisson(_winter_rate(dates, peak)).astype(float)})
+        for k, peak in enumerate(peaks)
+    ])
+    result = forecast_panel(history, 182, "D", events=NO_EVENTS,
+                            groups=pd.Series("down_jackets", index=[f"DJK-{k}" for k in range(len(peaks))]))
+    assert set(result.series["demand_class"]) <= {"intermittent", "lumpy"}
+    frame = result.forecasts
+    winter = frame[(frame["ds"] >= "2026-11-15") & (frame["ds"] <= "2027-02-28")]
+    season = pd.date_range("2026-11-15", "2027-02-28", freq="D")
+    expected = sum(_winter_rate(season, peak).sum() for peak in peaks)
+    assert winter["mean"].sum() == pytest.approx(expected, rel=0.15)
+    summer_rate = frame.loc[frame["ds"] < "2026-10-15", "mean"].sum() / len(peaks) / 45
+    assert summer_rate < 0.2  # the off-season stays near zero: the level is not smeared flat

@@ -35,6 +35,21 @@ def test_window_average_is_the_mean_of_the_last_eight_periods() -> None:
     assert make_forecaster("window_average").fit(y).predict(2).mean.tolist() == [2.0, 2.0]
 
 
+def test_window_average_against_a_curve_reaches_back_to_eight_periods_of_curve() -> None:
+    # A winter good in summer: the last 8 weeks carry 0.16 of curve and one stray sale,
+    # which read alone would put the level at 6× the truth; the window reaches back
+    # over the last peak until it holds 8 periods' worth of curve.
+    curve = np.array([3.0] * 4 + [0.02] * 8)
+    y = 5.0 * curve
+    y[-1] += 1.0
+    future = np.array([[3.0], [3.0]])
+    mean = make_forecaster("window_average").fit(y, curve[:, None]).predict(2, future).mean
+    assert mean == pytest.approx([15.0 + 3.0 / (0.16 + 3 * 3.0)] * 2)
+    flat = np.ones(12)
+    share = make_forecaster("window_average").fit(flat * 4.0, flat[:, None]).predict(1, flat[:1, None])
+    assert share.mean.tolist() == [4.0]  # a flat curve keeps the last eight periods
+
+
 def test_a_series_with_gaps_is_refused_by_a_model() -> None:
     with pytest.raises(ValueError, match="missing"):
         make_forecaster("theta").fit(np.array([1.0, np.nan, 2.0]))
