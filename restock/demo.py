@@ -142,13 +142,16 @@ def headline_table(plan: Any, limit: int = 12) -> Group:
     """The proposal lines a merchandiser looks at first (seasonal buys, tier raises, then value),
     and the most important SKUs left out; one paragraph each so it reads at any terminal width."""
 
-    def rank(line: Any) -> tuple[int, float]:
-        reason = line.reason.lower()
-        first = 0 if "pre-build" in reason else 1 if "tier" in reason else 2
-        return first, -float(line.value)
+    # One group per story a merchandiser checks first, each by value, then the largest of the rest.
+    by_value = sorted(plan.lines, key=lambda line: -float(line.value))
+    groups = (("pre-build", 4), ("only with tier", 3), ("to reach tier", 3), ("", limit))
+    chosen: list[Any] = []
+    for phrase, most in groups:
+        chosen += [line for line in by_value if phrase in line.reason and line not in chosen][:most]
+    chosen = chosen[:limit]
 
     parts: list[Any] = [Text("headline lines", style="bold")]
-    for line in sorted(plan.lines, key=rank)[:limit]:
+    for line in chosen:
         text = Text(f"{line.sku} ← {line.supplier}: ", style="bold")
         text.append(
             f"{line.units:,} units, ¥{line.value:,.2f}, effective cost ¥{line.effective_unit_cost:,.2f}, "
