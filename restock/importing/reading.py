@@ -182,7 +182,7 @@ class CsvFileReader:
         width = len(self.header)
         header = self.header
         lines: list[int] = []
-        rows: list[list[str]] = []
+        rows: list[tuple[str, ...]] = []
         next_line = reader.line_num + 1
         any_rows = False
         while True:
@@ -220,7 +220,10 @@ class CsvFileReader:
                     )
                 continue
             lines.append(line)
-            rows.append(row)
+            # A tuple of strings drops out of the garbage collector's tracking the first time it
+            # survives a collection; the csv module's lists never do, and with a chunk's 50,000
+            # of them alive every full collection re-walked them all (~40% of parsing time).
+            rows.append(tuple(row))
             if len(rows) >= self.chunk_rows:
                 yield self._chunk(lines, rows, binary)
                 lines, rows = [], []
@@ -229,7 +232,7 @@ class CsvFileReader:
         if not any_rows:
             self.problems.append(Problem(name, 1, WHOLE_ROW, "header only: the file has no data rows"))
 
-    def _chunk(self, lines: list[int], rows: list[list[str]], binary: io.BufferedReader) -> RawChunk:
+    def _chunk(self, lines: list[int], rows: list[tuple[str, ...]], binary: io.BufferedReader) -> RawChunk:
         columns = zip(*rows, strict=True)
         cells = dict(zip(self.header, columns, strict=True))
         return RawChunk(lines=lines, cells=cells, bytes_read=min(binary.tell(), self.size_bytes))

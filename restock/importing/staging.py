@@ -4,6 +4,15 @@ Rows go to a per-file temporary table (COPY on PostgreSQL, executemany on
 SQLite), so duplicate keys and references of a file of any size are checked
 by the database, not in memory, and the upsert is one INSERT … SELECT …
 ON CONFLICT DO UPDATE that only touches rows whose values differ.
+
+On PostgreSQL the import's own cost sits close to the server's floor for
+inserting into the target (heap, three indexes, the foreign-key trigger), so
+the rest is trimmed around it: each chunk is one COPY and one statement (the
+upsert with the key-keeping INSERT as a CTE), and when every row of a
+chunk-written file came back from the upsert as a fresh insert — the usual
+first import — the whole-file duplicate-key and required-reference scans are
+skipped, because that outcome already proves them (see
+`_all_rows_inserted_fresh`).
 """
 
 from __future__ import annotations
@@ -81,6 +90,12 @@ CHUNK_WRITTEN_KINDS = frozenset(
 )
 
 
+# Per sort/hash node of the import's statements: a 50k-row chunk's key-order sort fits in it.
+# More does not pay: the whole-file duplicate check's hash aggregate over a million keys ran
+# slower in 128MB (page faults) than spilling a few batches.
+IMPORT_WORK_MEM = "16MB"
+
+
 class StagedFile:
     """A temporary table holding one file's validated rows, plus the SQL checks and upsert on it."""
 
@@ -94,6 +109,11 @@ class StagedFile:
         name = f"import_{schema.kind}_{uuid.uuid4().hex[:8]}"
         self.written = WriteCounts()
         self.rows_written = 0
+        if self.dialect == "postgresql":
+            # The default 4MB makes each chunk's key-order sort and the whole-file duplicate
+            # check's hash aggregate spill to temp files. SET LOCAL ends with the import's
+            # transaction, so other work on the pooled connection keeps the server's setting.
+            session.execute(text(f"SET LOCAL work_mem = '{IMPORT_WORK_MEM}'"))
         if schema.kind in CHUNK_WRITTEN_KINDS:
             # Rows are upserted from the chunk table; the stage keeps only what the whole-file
             # checks read (keys and references), so the big file is not held twice.
@@ -150,12 +170,18 @@ class StagedFile:
             self.session.execute(self.chunk_table.delete())
         self._load(self.chunk_table, chunk)
         checked = [column.name for column in self.table.columns]
-        self.session.execute(
-            self.table.insert().from_select(checked, select(*[self.chunk_table.c[n] for n in checked]))
-        )
+        keep = self.table.insert().from_select(checked, select(*[self.chunk_table.c[n] for n in checked]))
         if chunk.has_duplicate_key(self.schema.key):
-            return  # one statement may not upsert a key twice; the whole-file check reports it
-        counts = self._write_from(self.chunk_table, len(chunk))
+            # One statement may not upsert a key twice; the whole-file check reports it.
+            self.session.execute(keep)
+            return
+        if self.dialect == "postgresql":
+            # Keeping the chunk's keys rides along with the upsert as a data-modifying CTE:
+            # one statement and round trip per chunk instead of two.
+            counts = self._write_from(self.chunk_table, len(chunk), also=keep)
+        else:
+            self.session.execute(keep)
+            counts = self._write_from(self.chunk_table, len(chunk))
         self.written.inserted += counts.inserted
         self.written.updated += counts.updated
         self.written.unchanged += counts.unchanged
@@ -180,6 +206,24 @@ class StagedFile:
             finally:
                 cursor.close()
 
+    def _all_rows_inserted_fresh(self) -> bool:
+        """Whether the chunk-by-chunk upsert already proves the file's keys distinct.
+
+        Every staged row went through the upsert and every one came back as a fresh insert
+        (none met an existing row under the target's unique key, not even one written by an
+        earlier chunk of this file). Two rows sharing a file key would share the target key
+        (a code resolves to one id), so the second would have conflicted. Only holds when no
+        key column is an optional reference, whose unresolved NULL ids a unique index lets repeat.
+        """
+        if self.chunk_table is None or self.rows_written != self.rows:
+            return False
+        if self.written.inserted != self.rows:
+            return False
+        return all(
+            self.schema.column(name).references is None or self.schema.column(name).required
+            for name in self.schema.key
+        )
+
     def _has_duplicate_key(self, table: Table) -> bool:
         keys = [table.c[name] for name in self.schema.key]
         query = select(literal(1)).select_from(table).group_by(*keys).having(func.count() > 1).limit(1)
@@ -191,7 +235,7 @@ class StagedFile:
         """Rows whose natural key appeared on an earlier line of the same file."""
         stage = self.table
         keys = [stage.c[name] for name in self.schema.key]
-        if not self._has_duplicate_key(stage):
+        if self._all_rows_inserted_fresh() or not self._has_duplicate_key(stage):
             return []
         first_line = func.min(stage.c.line).over(partition_by=keys).label("first_line")
         ranked = select(stage.c.line, first_line, *keys).subquery()
@@ -218,6 +262,10 @@ class StagedFile:
                 continue
             if column.type is ColumnType.CODE_LIST:
                 problems += self._unknown_listed(column.name, column.references, staged)
+                continue
+            if column.required and self._all_rows_inserted_fresh():
+                # Each row reached the target through an inner join on this code, so the
+                # code is in the database (written by this import or before).
                 continue
             stage_value = self.table.c[column.name]
             known = [stage_value.in_(select(_code_column(column.references)))]
@@ -394,11 +442,12 @@ class StagedFile:
             counts.deleted = self._delete_tiers_not_in_file()
         return counts
 
-    def _write_from(self, staged: Table, staged_rows: int) -> WriteCounts:
+    def _write_from(self, staged: Table, staged_rows: int, also: Any = None) -> WriteCounts:
         """Upsert the `staged_rows` rows of `staged` (the stage or the current chunk) into the target.
 
         Counts assume every staged reference resolves; when one does not, the
         whole-file reference check refuses the import and the counts are moot.
+        `also` (PostgreSQL only) is a further INSERT run in the same statement as a CTE.
         """
         target = _tables()[self.schema.table]
         source, values = self._source_columns(staged)
@@ -410,12 +459,13 @@ class StagedFile:
         # PostgreSQL counts in the upsert itself: xmax = 0 marks a freshly inserted row, and rows
         # the ON CONFLICT ... WHERE leaves alone are not returned at all.
         written = self._insert_on_conflict(target, source, values, key, returning=True).cte("written")
-        inserted, updated = self.session.execute(
-            select(
-                func.count().filter(written.c.fresh),
-                func.count().filter(~written.c.fresh),
-            )
-        ).one()
+        query = select(
+            func.count().filter(written.c.fresh),
+            func.count().filter(~written.c.fresh),
+        )
+        if also is not None:
+            query = query.add_cte(also.cte("kept"))
+        inserted, updated = self.session.execute(query).one()
         return WriteCounts(inserted=inserted, updated=updated, unchanged=staged_rows - inserted - updated)
 
     def _source_columns(self, staged: Table) -> tuple[FromClause, dict[str, ColumnElement]]:
