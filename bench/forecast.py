@@ -107,7 +107,8 @@ def accuracy(sales: pd.DataFrame, skus: pd.DataFrame, promotions: pd.DataFrame,
     for k in range(origins, 0, -1):
         cutoff = (last - pd.Timedelta(days=k * horizon)).date()
         window = sales[sales[DS] <= pd.Timestamp(cutoff)]
-        config = EngineConfig(horizon=horizon, freq="D", events=EVENT_NAMES, chunk_size=500)
+        config = EngineConfig(horizon=horizon, freq="D", events=EVENT_NAMES, chunk_size=500,
+                              season_anchors=SEASON_ANCHORS)
         # SKUs still selling at the origin (discontinued ones are not forecast).
         last_sale = window.groupby(UNIQUE_ID)[DS].max()
         active = skus[skus[UNIQUE_ID].isin(last_sale[last_sale >= pd.Timestamp(cutoff)].index)]
@@ -173,6 +174,9 @@ SEASONS: dict[str, tuple[str, Any, Any]] = {
     "mooncakes": ("mid_autumn", -35, 0),
     "cny_gift_boxes": ("spring_festival", -40, 0),
 }
+# Festival categories' seasons are measured in weeks from their festival (EngineConfig.season_anchors),
+# as forecasting.services does from the settings' `anchor`.
+SEASON_ANCHORS = {category: kind for category, (kind, _, _) in SEASONS.items() if kind != "fixed"}
 # One year before the demo's origin (2026-08-30) sees winter, Mid-Autumn and Spring Festival
 # in its 182 days; summer needs an origin before June.
 SEASON_ORIGINS = (date(2025, 8, 30), date(2025, 5, 30))
@@ -219,7 +223,8 @@ def season_peak_check(sales: pd.DataFrame, skus: pd.DataFrame, promotions: pd.Da
     an estimate of uncensored demand. Ratios > 1 over-forecast.
     """
     genuine = remove_fraud(sales)
-    config = EngineConfig(horizon=horizon, freq="D", events=EVENT_NAMES, chunk_size=500)
+    config = EngineConfig(horizon=horizon, freq="D", events=EVENT_NAMES, chunk_size=500,
+                          season_anchors=SEASON_ANCHORS)
     full = prepare_inputs(sales, skus, promotions, sales[DS].max().date(), config).history
     category = skus.set_index(UNIQUE_ID)[GROUP]
     rows = []

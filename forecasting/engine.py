@@ -16,14 +16,14 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from forecasting.calendar import EVENT_NAMES
+from forecasting.calendar import EVENT_NAMES, LUNAR_FESTIVALS
 from forecasting.calibration import calibrate, poisson_quantiles, residual_weights, standardised
 from forecasting.columns import DS, GROUP, MEAN, MODEL, UNIQUE_ID, quantile_column
 from forecasting.forecasters import ModelContext, make_forecaster
@@ -98,8 +98,23 @@ class EngineConfig:
     events: tuple[str, ...] = EVENT_NAMES
     new_series_share: float | None = None
     chunk_size: int = 500
+    # Group → lunar festival (spring_festival, mid_autumn, dragon_boat) its season is anchored
+    # on: that group's yearly index is measured in weeks from the festival, not weeks of the
+    # year (festival goods peak on a date that moves by up to ~4 weeks). A mapping is accepted.
+    season_anchors: tuple[tuple[str, str], ...] = ()
+    # Leave the anchor festival's windows out of an anchored group's event regression (the
+    # season index then carries the festival alone).
+    drop_anchor_events: bool = False
 
     def __post_init__(self) -> None:
+        anchors = self.season_anchors
+        pairs = anchors.items() if isinstance(anchors, Mapping) else anchors
+        anchors = tuple(sorted((str(group), str(name)) for group, name in pairs))
+        for group, name in anchors:
+            if name not in LUNAR_FESTIVALS:
+                raise ValueError(f"season anchor of group {group!r} must be a lunar festival "
+                                 f"({sorted(LUNAR_FESTIVALS)}), got {name!r}")
+        object.__setattr__(self, "season_anchors", anchors)
         if self.horizon < 1:
             raise ValueError(f"horizon must be at least 1 period, got {self.horizon}")
         for metric in (self.selection_metric, self.intermittent_selection_metric or "mase"):
@@ -111,6 +126,11 @@ class EngineConfig:
         for name in (*self.smooth_models, *self.intermittent_models, *self.short_models):
             if name not in ROUTES:
                 raise ValueError(f"unknown model {name!r}; known: {sorted(ROUTES)}")
+
+    @property
+    def anchors(self) -> dict[str, str]:
+        """Group → festival its season is anchored on."""
+        return dict(self.season_anchors)
 
     @property
     def step_horizon(self) -> int:
@@ -234,12 +254,26 @@ class _CutoffView:
         raw_periods, _ = period_sums(history, cutoff, layout.block)
         self.period_first = first
         ends = task.grid[first + layout.block - 1:cutoff:layout.block]
-        self.positions = season_position(ends, layout.positions)
         n_future = math.ceil(config.horizon / layout.block) + 1
         future_ends = task.grid[cutoff + layout.block - 1::layout.block][:n_future]
-        self.future_positions = season_position(future_ends, layout.positions)
-        self.target_positions = season_position(task.grid, layout.positions)
-        raw, counts, spread = season_ratios(periods, self.positions, layout.positions)
+        # Season positions per row (n × periods): anchored groups count weeks from their festival.
+        anchors = config.anchors
+        row_anchor = [anchors.get(str(g)) for g in task.groups]
+        kinds = sorted(set(row_anchor), key=lambda a: a or "")
+        code = np.array([kinds.index(a) for a in row_anchor], dtype=np.intp)
+        self.anchored = np.array([a is not None for a in row_anchor], dtype=bool)
+        self.positions = np.vstack([season_position(ends, layout.positions, a) for a in kinds])[code]
+        self.future_positions = np.vstack(
+            [season_position(future_ends, layout.positions, a) for a in kinds])[code]
+        self.target_positions = np.vstack(
+            [season_position(task.grid, layout.positions, a) for a in kinds])[code]
+        raw = np.full((n, layout.positions), np.nan)
+        counts = np.zeros((n, layout.positions))
+        spread = np.full((n, layout.positions), np.nan)
+        for k in range(len(kinds)):
+            rows = code == k
+            raw[rows], counts[rows], spread[rows] = season_ratios(
+                periods[rows], self.positions[np.argmax(rows)], layout.positions)
         group_index = np.vstack([profiles[g].season_index for g in task.groups])
         self.own_index = shrink_season_index(raw, counts, spread, group_index)
         self.group_index = group_index
@@ -288,13 +322,19 @@ def _run_model_quietly(name: str, task: ChunkTask, view: _CutoffView, i: int, st
         gap = periods.size - 1 - end
         series = interpolate_rows(periods[None, start:end + 1])[0]
         index = view.group_index[i] if name == "category_profile" else view.own_index[i]
-        season_past = index[view.positions[start:end + 1]]
-        season_future = index[np.concatenate([view.positions[end + 1:],
-                                              view.future_positions[:n_periods]])]
+        season_past = index[view.positions[i, start:end + 1]]
+        season_future = index[np.concatenate([view.positions[i, end + 1:],
+                                              view.future_positions[i, :n_periods]])]
         ahead = gap + n_periods
         context = ModelContext(season_length=layout.positions if route == "period_raw" else 1)
         model = make_forecaster(name, context)
-        if route == "period_raw":
+        if route == "period_raw" and view.anchored[i]:
+            # A festival group's seasonal naive: the last period at the same week from its
+            # festival (a lunar year is 50–55 weeks, so "52 periods back" would miss the peak).
+            period_mean = _same_position_naive(series, view.positions[i, start:end + 1],
+                                               np.concatenate([view.positions[i, end + 1:],
+                                                               view.future_positions[i, :n_periods]]))
+        elif route == "period_raw":
             period_mean = model.fit(series).predict(ahead).mean
         elif route == "period_share":
             # Level = Σ demand / Σ curve over the recent window: the SKU's share of the curve.
@@ -320,7 +360,7 @@ def _run_model_quietly(name: str, task: ChunkTask, view: _CutoffView, i: int, st
         return (per_target / layout.block * shape)[:steps]
     if route == "direct":
         # A rate model sees demand with weekday, yearly season and events divided out.
-        season = view.own_index[i][view.target_positions]
+        season = view.own_index[i][view.target_positions[i]]
         shape = view.weekday_factor[i] * season
         series = view.adjusted[i, :cutoff] / shape[:cutoff]
         # Off-season days (index below the floor) say almost nothing about the level and
@@ -341,6 +381,14 @@ def _run_model_quietly(name: str, task: ChunkTask, view: _CutoffView, i: int, st
     series = interpolate_rows(history[None, start:end + 1])[0]
     context = ModelContext(1, task.grid[start], task.config.freq, task.holidays)
     return make_forecaster(name, context).fit(series).predict(steps + gap).mean[gap:]
+
+
+def _same_position_naive(series: np.ndarray, past: np.ndarray, ahead: np.ndarray) -> np.ndarray:
+    """Each ahead period takes the latest past value at its season position (else the last value)."""
+    latest = np.full(int(max(past.max(initial=0), ahead.max(initial=0))) + 1, -1)
+    np.maximum.at(latest, past, np.arange(past.size))
+    source = latest[ahead]
+    return np.where(source >= 0, series[np.maximum(source, 0)], series[-1])
 
 
 def _period_intensity(view: _CutoffView, i: int, cutoff: int, block: int, n_periods: int
@@ -559,7 +607,8 @@ def forecast_panel(
     steps = config.step_horizon
     cutoffs = [panel.n_history - k * steps for k in range(config.backtest_origins, 0, -1)]
     cutoffs = [c for c in cutoffs if c >= 2 * layout.block]
-    profiles = [learn_profiles(panel, c, config.freq, events) for c in [*cutoffs, panel.n_history]]
+    profiles = [learn_profiles(panel, c, config.freq, events, config.anchors, config.drop_anchor_events)
+                for c in [*cutoffs, panel.n_history]]
     holidays = _prophet_holidays(events)
     prophet_allowed = np.zeros(len(panel.ids), dtype=bool)
     if config.prophet_max_series > 0:
@@ -611,7 +660,7 @@ def _new_series_outcomes(new_series: pd.DataFrame | None, panel: Panel,
         if share is None or (isinstance(share, float) and math.isnan(share)):
             share = config.new_series_share if config.new_series_share is not None else 1.0
         period_mean = profile.typical_level * float(share) * profile.season_index[
-            season_position(ends, layout.positions)]
+            season_position(ends, layout.positions, config.anchors.get(group))]
         per_target = np.repeat(period_mean, layout.block)[:config.horizon] / layout.block
         future = slice(cutoff, cutoff + config.horizon)
         weekday = (7 * profile.weekday_share[panel.grid.dayofweek.to_numpy()[future]]

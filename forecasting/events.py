@@ -98,13 +98,15 @@ def learn_group_effects(
     cutoff: int,
     freq: str,
     regressors: dict[str, np.ndarray] | None = None,
+    skip_events: set[str] | None = None,
 ) -> GroupEffects:
     """Learn event multipliers and promotion betas for one group from `values[:, :cutoff]`.
 
     `values` (series × grid) holds demand with NaN for missing periods;
     `regressors` maps a name to a (series × grid) array where 0 means "no
     effect" (promotion flag, discount depth). Returns multipliers for the whole
-    grid, so that future periods get the effects learnt from the past.
+    grid, so that future periods get the effects learnt from the past. Events named in
+    `skip_events` get no effect (their season index carries them).
     """
     n_grid = design.matrix.shape[0]
     regressors = regressors or {}
@@ -126,6 +128,8 @@ def learn_group_effects(
     blocks: list[np.ndarray] = []
     names: list[tuple[str, str] | str] = []
     for k, column in enumerate(design.columns):
+        if skip_events and column[0] in skip_events:
+            continue
         seen = sum(1 for first, last in design.occurrences[k] if last < cutoff and first >= 0)
         if seen >= MIN_OCCURRENCES:
             blocks.append(design.matrix[:cutoff, k])

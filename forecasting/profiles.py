@@ -8,11 +8,13 @@ shrunk to its group's curve.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from forecasting.calendar import festival_date
 from forecasting.events import GroupEffects, event_design, learn_group_effects
 from forecasting.numeric import nanmean, nanmedian
 from forecasting.panel import Panel
@@ -46,11 +48,36 @@ class Layout:
         return Layout(1, 52, 52)
 
 
-def season_position(dates: pd.DatetimeIndex, positions: int) -> np.ndarray:
-    """Week-of-year (0–51, by day of year) or month (0–11) of each period end."""
+# Position of the festival's own week in an anchored (lunar) season index: mid-cycle, so the
+# build-up before and the dip after the festival are contiguous positions.
+FESTIVAL_POSITION = 26
+
+
+def season_position(dates: pd.DatetimeIndex, positions: int, anchor: str | None = None) -> np.ndarray:
+    """Week-of-year (0–51, by day of year) or month (0–11) of each period end.
+
+    With `anchor` (a lunar festival such as spring_festival) and weekly positions, the
+    position is the week relative to the nearest occurrence of that festival instead:
+    the week of days festival … festival+6 is `FESTIVAL_POSITION`, the week before it
+    one less, and so on (mod 52). Festival goods peak on the moving festival, not on a
+    fixed week of the year, so their season is measured and projected on that clock.
+    """
     if positions == 12:
         return dates.month.to_numpy() - 1
-    return np.minimum((dates.dayofyear.to_numpy() - 1) // 7, 51)
+    if anchor is None or len(dates) == 0:
+        return np.minimum((dates.dayofyear.to_numpy() - 1) // 7, 51)
+    days = festival_days(anchor, int(dates.year.min()) - 1, int(dates.year.max()) + 1)
+    day = dates.normalize().to_numpy().astype("datetime64[D]").astype(np.int64)
+    right = np.clip(np.searchsorted(days, day), 1, len(days) - 1)
+    before, after = days[right - 1], days[right]
+    nearest = np.where(day - before <= after - day, before, after)
+    return ((day - nearest) // 7 + FESTIVAL_POSITION) % positions
+
+
+def festival_days(anchor: str, first_year: int, last_year: int) -> np.ndarray:
+    """Days since the epoch of the festival `anchor` in each year first_year…last_year (sorted)."""
+    return np.array([np.datetime64(festival_date(anchor, year), "D").astype(np.int64)
+                     for year in range(first_year, last_year + 1)], dtype=np.int64)
 
 
 def period_sums(adjusted: np.ndarray, cutoff: int, block: int) -> tuple[np.ndarray, int]:
@@ -173,9 +200,16 @@ def weekday_share(adjusted: np.ndarray, weekdays: np.ndarray, cutoff: int, pseud
     return share / share.sum(axis=1, keepdims=True)
 
 
-def learn_profiles(panel: Panel, cutoff: int, freq: str, events: pd.DataFrame | None
+def learn_profiles(panel: Panel, cutoff: int, freq: str, events: pd.DataFrame | None,
+                   anchors: Mapping[str, str] | None = None, drop_anchor_events: bool = False
                    ) -> dict[str, GroupProfile]:
-    """Event effects, weekday shares, season curve and typical level per group, from periods < cutoff."""
+    """Event effects, weekday shares, season curve and typical level per group, from periods < cutoff.
+
+    `anchors` maps a group to the lunar festival its season is measured from (see
+    `season_position`); with `drop_anchor_events` that festival's windows are left out
+    of the group's event regression, the season index carrying them instead.
+    """
+    anchors = anchors or {}
     layout = Layout.for_freq(freq)
     design = event_design(panel.grid, freq, events)
     weekdays = panel.grid.dayofweek.to_numpy()
@@ -184,7 +218,9 @@ def learn_profiles(panel: Panel, cutoff: int, freq: str, events: pd.DataFrame | 
         rows = panel.groups == group
         values = panel.values[rows]
         regs = {name: matrix[rows] for name, matrix in panel.regressors.items()}
-        effects = learn_group_effects(values, design, cutoff, freq, regs)
+        anchor = anchors.get(str(group))
+        skip = {anchor} if anchor and drop_anchor_events else None
+        effects = learn_group_effects(values, design, cutoff, freq, regs, skip)
         adjusted = values[:, :cutoff] / effects.multiplier[None, :cutoff]
         with np.errstate(all="ignore"):
             level = nanmean(adjusted, axis=1)
@@ -202,7 +238,7 @@ def learn_profiles(panel: Panel, cutoff: int, freq: str, events: pd.DataFrame | 
                 aggregate = nanmean(normalised, axis=0, keepdims=True)
             periods, first = period_sums(aggregate, cutoff, layout.block)
             ends = panel.grid[first + layout.block - 1:cutoff:layout.block]
-            raw, counts = season_index_raw(periods, season_position(ends, layout.positions),
+            raw, counts = season_index_raw(periods, season_position(ends, layout.positions, anchor),
                                              layout.positions)
             if np.isfinite(raw).sum() >= layout.positions // 2:
                 season = smooth_index(np.where(np.isnan(raw), 1.0, raw)[0])
@@ -210,7 +246,7 @@ def learn_profiles(panel: Panel, cutoff: int, freq: str, events: pd.DataFrame | 
         if usable.any():
             series_periods, first = period_sums(adjusted[usable], cutoff, layout.block)
             ends = panel.grid[first + layout.block - 1:cutoff:layout.block]
-            recent = series_periods[:, -8:] / season[season_position(ends[-8:], layout.positions)]
+            recent = series_periods[:, -8:] / season[season_position(ends[-8:], layout.positions, anchor)]
             with np.errstate(all="ignore"):
                 typical = float(nanmedian(nanmean(recent, axis=1)))
             typical = 0.0 if not np.isfinite(typical) else typical

@@ -10,7 +10,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from importlib import metadata
 from typing import Any
@@ -91,6 +91,17 @@ def engine_config(settings: Settings) -> EngineConfig:
     )
 
 
+def season_anchors(session: Session, settings: Settings) -> dict[str, str]:
+    """Category code → lunar festival its season is anchored on (`[seasons.x] anchor`)."""
+    rows = session.execute(select(Category.code, Category.season)).all()
+    anchors = {}
+    for code, season in rows:
+        spec = settings.seasons.get(season) if season else None
+        if spec is not None and spec.anchor != "fixed":
+            anchors[str(code)] = spec.anchor
+    return anchors
+
+
 def _session_scope(target: Engine | Session) -> Any:
     if isinstance(target, Session):
         from contextlib import nullcontext
@@ -159,6 +170,7 @@ def run_forecast(
     config = engine_config(settings)
     with _session_scope(target) as session:
         sales, sku_table, promotions = load_history(session, as_of, skus)
+        config = replace(config, season_anchors=season_anchors(session, settings))
         if sku_table.empty:
             raise ForecastFailed("no active SKUs to forecast")
         last_sale = session.execute(select(func.max(DailySales.date))).scalar_one()

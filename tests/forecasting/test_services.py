@@ -12,7 +12,14 @@ from sqlalchemy import Engine, func, select
 
 from forecasting import total_demand
 from forecasting.models import DailySales, ForecastRun, ForecastSeries, ForecastValue, Promotion
-from forecasting.services import accuracy_report, latest_run, load_run, record_failed_run, run_forecast
+from forecasting.services import (
+    accuracy_report,
+    latest_run,
+    load_run,
+    record_failed_run,
+    run_forecast,
+    season_anchors,
+)
 from restock.catalog import Category, Sku
 from restock.db import unit_of_work
 from restock.errors import NotFound
@@ -110,3 +117,18 @@ def test_a_run_past_the_last_sales_day_is_refused(sqlite_engine: Engine) -> None
     _seed(sqlite_engine)
     with pytest.raises(ForecastFailed, match="before the as-of date"):
         run_forecast(sqlite_engine, date(2026, 9, 5), _settings(), now=NOW)
+
+
+def test_festival_categories_get_their_season_anchor(sqlite_engine: Engine) -> None:
+    with unit_of_work(sqlite_engine) as session:
+        session.add_all([
+            Category(code="mooncakes", name="Mooncakes", season="mid_autumn", salvage_rate=Decimal("0.1")),
+            Category(code="jackets", name="Jackets", season="winter", salvage_rate=Decimal("0.4")),
+            Category(code="pans", name="Pans", salvage_rate=Decimal("0.5")),
+        ])
+        session.flush()
+        settings = load_settings(seasons={
+            "mid_autumn": {"anchor": "mid_autumn", "start_offset_days": -35, "end_offset_days": 0},
+            "winter": {"start": "11-15", "end": "02-28"},
+        })
+        assert season_anchors(session, settings) == {"mooncakes": "mid_autumn"}
