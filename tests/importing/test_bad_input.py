@@ -270,18 +270,35 @@ def test_problems_are_capped_and_the_refusal_says_more_were_left_out(
     assert snapshot(loaded_engine) == before
 
 
-# Keys no earlier import wrote, so every row up to the repeat is a fresh insert: the whole-file
-# duplicate check may only be skipped when none conflicted, and here the repeat does.
+# Keys no earlier import wrote, so every row is a fresh insert: the whole-file duplicate and
+# reference scans may only be skipped when no row conflicted or was dropped, and here one is.
+NEW_ROWS_REFUSED = {
+    "a key repeated in a later chunk": (
+        [
+            "2026-06-01,DJ-001,1,599.00,0,0,false\n",
+            "2026-06-02,DJ-001,1,599.00,0,0,false\n",
+            "2026-06-03,DJ-001,1,599.00,0,0,false\n",
+            "2026-06-01,DJ-001,2,1198.00,0,0,false\n",
+        ],
+        "sales.csv:5:date: duplicate key (sku_code=DJ-001, date=2026-06-01): already on line 2",
+    ),
+    "an unknown sku": (
+        [
+            "2026-06-01,DJ-001,1,599.00,0,0,false\n",
+            "2026-06-02,NO-SUCH-SKU,1,599.00,0,0,false\n",
+            "2026-06-03,DJ-001,1,599.00,0,0,false\n",
+        ],
+        "sales.csv:3:sku_code: unknown sku 'NO-SUCH-SKU': not in skus.csv nor in the database",
+    ),
+}
+
+
 @pytest.mark.parametrize("chunk_rows", [1, 2, 50])
-def test_a_key_repeated_in_a_later_chunk_of_new_rows_is_still_refused(
-    loaded_engine: Engine, tmp_path: Path, chunk_rows: int
+@pytest.mark.parametrize("case", sorted(NEW_ROWS_REFUSED))
+def test_new_rows_are_still_checked_whole_file(
+    loaded_engine: Engine, tmp_path: Path, case: str, chunk_rows: int
 ) -> None:
-    rows = [
-        "2026-06-01,DJ-001,1,599.00,0,0,false\n",
-        "2026-06-02,DJ-001,1,599.00,0,0,false\n",
-        "2026-06-03,DJ-001,1,599.00,0,0,false\n",
-        "2026-06-01,DJ-001,2,1198.00,0,0,false\n",
-    ]
+    rows, expected = NEW_ROWS_REFUSED[case]
     before = snapshot(loaded_engine)
 
     with pytest.raises(ImportValidationError) as refused:
@@ -294,34 +311,5 @@ def test_a_key_repeated_in_a_later_chunk_of_new_rows_is_still_refused(
             chunk_rows=chunk_rows,
         )
 
-    assert refused.value.problems == [
-        "sales.csv:5:date: duplicate key (sku_code=DJ-001, date=2026-06-01): already on line 2"
-    ]
-    assert snapshot(loaded_engine) == before
-
-
-@pytest.mark.parametrize("chunk_rows", [1, 2, 50])
-def test_an_unknown_sku_among_new_rows_is_still_refused(
-    loaded_engine: Engine, tmp_path: Path, chunk_rows: int
-) -> None:
-    rows = [
-        "2026-06-01,DJ-001,1,599.00,0,0,false\n",
-        "2026-06-02,NO-SUCH-SKU,1,599.00,0,0,false\n",
-        "2026-06-03,DJ-001,1,599.00,0,0,false\n",
-    ]
-    before = snapshot(loaded_engine)
-
-    with pytest.raises(ImportValidationError) as refused:
-        import_path(
-            loaded_engine,
-            write_files(tmp_path / "in", {"sales.csv": SALES_HEADER + "".join(rows)}),
-            actor="tester",
-            now=datetime(2026, 9, 1, tzinfo=UTC),
-            season_names=SEASONS,
-            chunk_rows=chunk_rows,
-        )
-
-    assert refused.value.problems == [
-        "sales.csv:3:sku_code: unknown sku 'NO-SUCH-SKU': not in skus.csv nor in the database"
-    ]
+    assert refused.value.problems == [expected]
     assert snapshot(loaded_engine) == before
