@@ -25,7 +25,6 @@ class DemoSummary:
 
     database: str
     steps: list[tuple[str, str]] = field(default_factory=list)
-    details: dict[str, Any] = field(default_factory=dict)
     headline: Group | None = None
 
     def __rich__(self) -> Group:
@@ -85,7 +84,6 @@ def run_demo(settings: Settings, *, samples_dir: Path, database_file: Path, cons
 
     as_of = history_end(engine)
     week = as_of + timedelta(days=(7 - as_of.weekday()) % 7 or 7)
-    summary.details.update(as_of=as_of, week=week)
 
     forecast = _forecast_step(engine, settings, as_of, clock, console)
     summary.steps.append(("forecast", forecast))

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -24,7 +24,9 @@ class JobRunHandle:
 
 
 @contextmanager
-def job_run(engine: Engine, job: str, *, as_of: date | None, now: callable) -> Iterator[JobRunHandle]:  # type: ignore[valid-type]
+def job_run(
+    engine: Engine, job: str, *, as_of: date | None, now: Callable[[], datetime]
+) -> Iterator[JobRunHandle]:
     """Record a run of `job`: 'running' at start (own transaction), then 'succeeded' or 'failed'.
 
     `now()` returns the current aware datetime (passed in so replays are testable).

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import date
 from typing import Any
 
 from rich.console import Console
+
+from restock.errors import InvalidInput
 
 console = Console()
 err_console = Console(stderr=True)
@@ -26,3 +29,13 @@ def print_json(value: Any) -> None:
     """Print `value` as JSON on stdout, nothing else (for scripts)."""
     sys.stdout.write(json.dumps(value, indent=2, default=str, sort_keys=True) + "\n")
     sys.stdout.flush()
+
+
+def parse_date_option(value: str | None, option: str) -> date | None:
+    """A business date given as YYYY-MM-DD on the command line; `InvalidInput` names the option."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidInput(f"{option}: expected a date YYYY-MM-DD, got {value!r}") from exc

@@ -5,14 +5,13 @@ Thin adapter: parse options, call one service, render a summary.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from restock.cli.common import console, print_json
+from restock.cli.common import console, parse_date_option, print_json
 from restock.errors import InvalidInput
 
 forecast_app = typer.Typer(
@@ -24,15 +23,6 @@ forecast_app = typer.Typer(
 def register(app: typer.Typer) -> None:
     """Add the `forecast` command (and its `accuracy` sub-command) to the restock app."""
     app.add_typer(forecast_app, name="forecast")
-
-
-def _parse_date(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise InvalidInput(f"{option}: expected a date YYYY-MM-DD, got {value!r}") from exc
 
 
 @forecast_app.callback()
@@ -65,7 +55,7 @@ def run_command(
         raise InvalidInput("--address only applies to --executor dask")
     engine = get_engine()
     ensure_ready(engine)
-    day = _parse_date(as_of, "--as-of") or latest_sales_date(engine)
+    day = parse_date_option(as_of, "--as-of") or latest_sales_date(engine)
     started_at = now(settings.tz)
     runner = make_runner(chosen, address, workers)
     with Progress(TextColumn("forecasting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

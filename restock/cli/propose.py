@@ -19,7 +19,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from restock.cli.common import console, print_json
+from restock.cli.common import console, parse_date_option, print_json
 from restock.errors import InvalidInput
 
 proposal_app = typer.Typer(help="Stored weekly proposals.", no_args_is_help=True)
@@ -53,10 +53,9 @@ def _parse_week(value: str | None) -> date:
 
         today = business_today(get_settings().tz)
         return today - timedelta(days=today.weekday())
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise InvalidInput(f"--week: expected a date YYYY-MM-DD, got {value!r}") from exc
+    week = parse_date_option(value, "--week")
+    assert week is not None
+    return week
 
 
 def _parse_budget(value: str | None) -> Decimal | None:
