@@ -112,13 +112,13 @@ class _Table:
 
 
 def _sku_gain_points(instance: Instance, i: int, most_units: float) -> tuple[np.ndarray, np.ndarray]:
-    """Breakpoints u (units bought, 0..most_units) and G(u) = sales weight × (chord(pos+u) − chord(pos))."""
+    """Breakpoints u (units bought, 0..most_units) and G(u) = chord Φ(pos + u) − chord Φ(pos) (CNY)."""
     sku = instance.skus[i]
-    points, values = sku.chord_points, sku.chord_values
+    points, values = sku.value_points, sku.value_values
     pos = float(sku.position)
     inner = points[(points > pos) & (points < pos + most_units)] - pos
     u = np.concatenate(([0.0], inner, [most_units]))
-    g = sku.sales_weight * (np.interp(pos + u, points, values) - np.interp(pos, points, values))
+    g = np.interp(pos + u, points, values) - np.interp(pos, points, values)
     return u, g
 
 
@@ -197,7 +197,7 @@ class _Model:
                 slopes = np.diff(g)[keep] / du[keep]
                 for slope, d in zip(slopes, du[keep], strict=True):
                     local.setdefault(line.agreement, []).append(
-                        ((slope + sku.stock_weight) / line.cost, d * line.cost, line.tier_needed)
+                        (slope / line.cost, d * line.cost, line.tier_needed)
                     )
             else:
                 self.split.append(i)
@@ -217,7 +217,7 @@ class _Model:
                 rates = [0.0] + data.rates
                 thresholds = [0.0] + data.thresholds
                 cumulative = [K * c for c in _cumulative_k(data)]
-                base_rebate = K * _rebate_at_k(data, data.base)
+                base_rebate = K * _rebate_at_k(data, data.base_exact)
                 rate = [rates[t] for t in tiers]
                 # rebate in tier t at period total T = base + S is cum_t + r_t (T − thr_t);
                 # only what it adds to the base's rebate is this proposal's
@@ -256,7 +256,6 @@ class _Model:
             total += float(values[at])
             y = float(u[at])
             best_units[j] = y
-            sku = self.instance.skus[i]
             g_at_y = float(g[at])
             for k in self.split_lines_of[j]:
                 line = self.instance.lines[k]
@@ -273,7 +272,7 @@ class _Model:
                 slopes = np.diff(hull_h)[keep] / du[keep]
                 out = pieces.setdefault(line.agreement, [])
                 for slope, d in zip(slopes, du[keep], strict=True):
-                    out.append(((slope + sku.stock_weight) / line.cost, d * line.cost, line.tier_needed, k))
+                    out.append((slope / line.cost, d * line.cost, line.tier_needed, k))
         arrays = {
             a: tuple(np.array([p[n] for p in rows], dtype=float if n < 2 else int) for n in range(4))
             for a, rows in pieces.items()
@@ -520,18 +519,17 @@ def _branch_on_tiers(model: _Model, mu: np.ndarray, incumbent: float, time_limit
 
 
 def _priced_mu(model: _Model, margins: dict[int, tuple[int, float]]) -> np.ndarray:
-    """Per split SKU: the least effective price per unit, cost × θ of the line's block − stock
-    weight, over its lines allowed at their block's tier (its first chord slope if none)."""
+    """Per split SKU: the least effective price per unit, cost × θ of the line's block, over its
+    lines allowed at their block's tier (its first chord slope if none)."""
     instance = model.instance
     mu = np.zeros(len(instance.skus))
     for j, i in enumerate(model.split):
-        sku = instance.skus[i]
         prices = []
         for k in model.split_lines_of[j]:
             line = instance.lines[k]
             tier, theta = margins.get(line.agreement, (0, math.inf))
             if line.tier_needed <= tier and math.isfinite(theta):
-                prices.append(line.cost * theta - sku.stock_weight)
+                prices.append(line.cost * theta)
         u, g = model.split_points[j]
         first = float(g[1] / u[1]) if len(u) > 1 and u[1] > 0 else 0.0
         mu[i] = min(prices) if prices else first

@@ -9,20 +9,25 @@ the fallback when the solver fails.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
 
 import numpy as np
 
-from replenishment.instance import ABC_PRIORITY, Instance
+from replenishment.instance import ABC_PRIORITY, Instance, LineData
 
 
 @dataclass
 class Evaluation:
     """Expected outcome of buying `cases` (per line). Money in CNY, units in units.
 
-    expected_profit = Σ price × E[sold] + (carry value − holding) × E[left over]
-    − purchase cost − fixed order costs + rebate gained; `incremental_profit` is that
-    minus the same for ordering nothing. `fill_rate` = Σ E[sold] / Σ E[demand].
+    expected_profit = Σ Φ(stock) (replenishment.value) − purchase cost − fixed order
+    costs (one per supplier ordered from) + rebate gained; `incremental_profit` is that
+    minus the same for ordering nothing. `penalty`: the shortfall penalty of committed
+    units left uncovered (`uncovered`, units per SKU index); `objective` = expected
+    profit − penalty is what plans are compared on. Agreement totals and the rebate are
+    exact decimals. `fill_rate` = Σ E[sold] / Σ E[demand].
     """
 
     expected_profit: float
@@ -31,8 +36,16 @@ class Evaluation:
     rebate: float
     fill_rate: float
     units: int
-    agreement_totals: list[float]
+    agreement_totals: list[Decimal]
     sku_stock: np.ndarray
+    purchase_exact: Decimal = Decimal(0)
+    rebate_exact: Decimal = Decimal(0)
+    uncovered: dict[int, float] = field(default_factory=dict)
+    penalty: float = 0.0
+
+    @property
+    def objective(self) -> float:
+        return self.expected_profit - self.penalty
 
 
 def sku_stock(instance: Instance, cases: np.ndarray) -> np.ndarray:
@@ -44,44 +57,111 @@ def sku_stock(instance: Instance, cases: np.ndarray) -> np.ndarray:
     return stock
 
 
+def agreement_totals(instance: Instance, cases: np.ndarray) -> list[Decimal]:
+    """This proposal's purchase per agreement (CNY, exact: whole cases × exact case value)."""
+    totals = [Decimal(0)] * len(instance.agreements)
+    for index, line in enumerate(instance.lines):
+        if cases[index] and line.agreement >= 0:
+            totals[line.agreement] += int(cases[index]) * line.case_value_exact
+    return totals
+
+
+def suppliers_ordered(instance: Instance, cases: np.ndarray) -> set[str]:
+    return {instance.lines[int(k)].supplier for k in np.flatnonzero(cases)}
+
+
 def evaluate(instance: Instance, cases: np.ndarray, chord: bool = False) -> Evaluation:
-    """Score a proposal with the exact expected-sales curve (or the MILP's chords)."""
+    """Score a proposal with the exact stock value Φ (or the MILP's chords of it)."""
     stock = sku_stock(instance, cases)
     profit = 0.0
     nothing = 0.0
     sold_total = 0.0
     demand_total = 0.0
+    penalty = 0.0
+    uncovered: dict[int, float] = {}
     for i, sku in enumerate(instance.skus):
-        sales_of = sku.curve.expected_sales_chord if chord else sku.curve.expected_sales
-        sold = sales_of(stock[i])
-        sold0 = sales_of(sku.position)
-        profit += sku.sales_weight * sold + sku.stock_weight * stock[i]
-        nothing += sku.sales_weight * sold0 + sku.stock_weight * sku.position
-        sold_total += max(sold, 0.0)
+        value_of = sku.value_chord if chord else sku.value
+        profit += value_of(stock[i])
+        nothing += value_of(float(sku.position))
+        sold_total += sku.curve.expected_sales(stock[i])
         demand_total += sku.curve.mean
-    purchase = 0.0
+        if stock[i] < 0:
+            uncovered[i] = -float(stock[i])
+            penalty += sku.shortfall_penalty * -float(stock[i])
+    purchase = Decimal(0)
     units = 0
     for index, line in enumerate(instance.lines):
         if cases[index]:
-            purchase += cases[index] * line.case_value
+            purchase += int(cases[index]) * line.case_value_exact
             units += int(cases[index]) * line.case
-    fixed = float(instance.problem.fixed_order_cost) * int(np.count_nonzero(cases))
-    totals = [0.0] * len(instance.agreements)
-    for index, line in enumerate(instance.lines):
-        if cases[index] and line.agreement >= 0:
-            totals[line.agreement] += cases[index] * line.case_value
-    rebate = sum(a.rebate_gain(totals[k]) for k, a in enumerate(instance.agreements))
-    profit += rebate - purchase - fixed
+    fixed = float(instance.problem.fixed_order_cost) * len(suppliers_ordered(instance, cases))
+    totals = agreement_totals(instance, cases)
+    rebate = sum((a.rebate_gain_exact(totals[k]) for k, a in enumerate(instance.agreements)), Decimal(0))
+    profit += float(rebate) - float(purchase) - fixed
     return Evaluation(
         expected_profit=profit,
         incremental_profit=profit - nothing,
-        purchase_value=purchase,
-        rebate=rebate,
+        purchase_value=float(purchase),
+        rebate=float(rebate),
         fill_rate=sold_total / demand_total if demand_total > 0 else 1.0,
         units=units,
         agreement_totals=totals,
         sku_stock=stock,
+        purchase_exact=purchase,
+        rebate_exact=rebate,
+        uncovered=uncovered,
+        penalty=penalty,
     )
+
+
+def violations(instance: Instance, cases: np.ndarray) -> list[str]:
+    """Every hard rule the proposal breaks (empty when feasible), money compared exactly:
+    whole cases within 0 or MOQ..max, budget, category budgets, capacity, supplier minimum
+    order value, and the margin floor at the rebate rate the purchase earns (rule 5)."""
+    problem = instance.problem
+    out: list[str] = []
+    spend = Decimal(0)
+    by_category: dict[str, Decimal] = {}
+    by_supplier: dict[str, Decimal] = {}
+    units = 0
+    for k, line in enumerate(instance.lines):
+        n = int(cases[k])
+        if not n:
+            continue
+        if n < line.moq_cases or n > line.max_cases or not line.admissible:
+            out.append(f"line {k}: {n} cases outside 0 or {line.moq_cases}..{line.max_cases}")
+        value = n * line.case_value_exact
+        spend += value
+        category = instance.skus[line.sku].sku.category
+        by_category[category] = by_category.get(category, Decimal(0)) + value
+        by_supplier[line.supplier] = by_supplier.get(line.supplier, Decimal(0)) + value
+        units += n * line.case
+    if problem.budget is not None and spend > problem.budget:
+        out.append(f"budget: {spend} > {problem.budget}")
+    for category, limit in problem.category_budgets.items():
+        if by_category.get(category, Decimal(0)) > limit:
+            out.append(f"category {category}: {by_category[category]} > {limit}")
+    if problem.capacity_units is not None and units > problem.capacity_units:
+        out.append(f"capacity: {units} > {problem.capacity_units}")
+    minimums = {s.code: s.min_order_value for s in problem.suppliers}
+    for supplier, value in by_supplier.items():
+        if 0 < value < minimums.get(supplier, Decimal(0)):
+            out.append(f"supplier {supplier}: {value} below minimum order value")
+    totals = agreement_totals(instance, cases)
+    for k, line in enumerate(instance.lines):
+        if cases[k] and line.tier_needed > 0 and not margin_floor_holds(instance, line, totals):
+            out.append(f"line {k}: margin floor not met at the rebate it earns")
+    return out
+
+
+def margin_floor_holds(instance: Instance, line: LineData, totals: list[Decimal]) -> bool:
+    """Whether a line that needs a rebate to clear the floor gets it from this proposal."""
+    if line.tier_needed == 0:
+        return True
+    if line.tier_needed < 0 or line.agreement < 0:
+        return False
+    data = instance.agreements[line.agreement]
+    return data.effective_rate(totals[line.agreement]) >= line.needed_rate
 
 
 def order_up_to_cases(instance: Instance, terms_aware: bool) -> np.ndarray:
@@ -95,7 +175,7 @@ def order_up_to_cases(instance: Instance, terms_aware: bool) -> np.ndarray:
     """
     problem = instance.problem
     cases = np.zeros(len(instance.lines), dtype=np.int64)
-    base_tier = [a.tier_of(a.base) for a in instance.agreements]
+    base_tier = [a.tier_of(a.base_exact) for a in instance.agreements]
     wishes: list[tuple[tuple, int, int]] = []
     for sku in instance.skus:
         if sku.need <= 0:
@@ -125,11 +205,7 @@ def order_up_to_cases(instance: Instance, terms_aware: bool) -> np.ndarray:
             continue
         if terms_aware:
             stock_after = sku.position + want * line.case
-            gain = (
-                sku.sales_weight
-                * (sku.curve.expected_sales(stock_after) - sku.curve.expected_sales(sku.position))
-                + (sku.stock_weight - line.cost) * want * line.case
-            )
+            gain = sku.value(stock_after) - sku.value(sku.position) - line.cost * want * line.case
             if gain <= 0:
                 continue
             priority: tuple = (sku.position >= 0, -gain / (want * line.case_value))
@@ -171,8 +247,7 @@ def _line_gain(instance: Instance, k: int, stock: float, extra_cases: int) -> fl
     line = instance.lines[k]
     sku = instance.skus[line.sku]
     units = extra_cases * line.case
-    sold = sku.curve.expected_sales_chord(stock + units) - sku.curve.expected_sales_chord(stock)
-    return sku.sales_weight * sold + (sku.stock_weight - line.cost) * units
+    return sku.value_chord(stock + units) - sku.value_chord(stock) - line.cost * units
 
 
 def rounded_lp_cases(
@@ -189,12 +264,12 @@ def rounded_lp_cases(
         if 0 < cases[k] < line.moq_cases:
             cases[k] = 0
     spend = float(sum(cases[k] * ln.case_value for k, ln in enumerate(instance.lines)))
-    totals = _agreement_totals(instance, cases)
+    totals = agreement_totals(instance, cases)
     for a, tier in sorted((target_tiers or {}).items()):
         data = instance.agreements[a]
-        if tier == 0 or data.tier_of(data.base + totals[a]) >= tier:
+        if tier == 0 or data.tier_after(totals[a]) >= tier:
             continue
-        deficit = data.thresholds[tier - 1] - data.base - totals[a]
+        deficit = float(data.agreement.tiers[tier - 1].threshold - data.base_exact - totals[a])
         order = sorted(data.lines, key=lambda k: -(lp_cases[k] - cases[k]))
         for k in order:
             line = instance.lines[k]
@@ -209,25 +284,19 @@ def rounded_lp_cases(
                 continue
             cases[k] += step
             spend += step * line.case_value
-            totals[a] += step * line.case_value
+            totals[a] += step * line.case_value_exact
             deficit -= step * line.case_value
     for _ in range(5):
-        totals = _agreement_totals(instance, cases)
+        totals = agreement_totals(instance, cases)
         dropped = False
         for k, line in enumerate(instance.lines):
-            if cases[k] and line.tier_needed != 0:
-                data = instance.agreements[line.agreement] if line.agreement >= 0 else None
-                if (
-                    data is None
-                    or line.tier_needed < 0
-                    or data.tier_of(data.base + totals[line.agreement]) < line.tier_needed
-                ):
-                    cases[k] = 0
-                    dropped = True
+            if cases[k] and not margin_floor_holds(instance, line, totals):
+                cases[k] = 0
+                dropped = True
         if not dropped:
             break
     stock = sku_stock(instance, cases)
-    totals = _agreement_totals(instance, cases)
+    totals = agreement_totals(instance, cases)
     spend = float(sum(cases[k] * ln.case_value for k, ln in enumerate(instance.lines)))
     if (
         problem.category_budgets
@@ -241,14 +310,13 @@ def rounded_lp_cases(
             continue
         if line.tier_needed > 0:
             data = instance.agreements[line.agreement]
-            if data.tier_of(data.base + totals[line.agreement]) < line.tier_needed:
+            if not margin_floor_holds(instance, line, totals):
                 continue
         step = 1 if cases[k] else line.moq_cases
         rate = 0.0
         if line.agreement >= 0:
             data = instance.agreements[line.agreement]
-            reached = data.tier_of(data.base + totals[line.agreement])
-            rate = data.rates[reached - 1] if reached else 0.0
+            rate = float(data.effective_rate(totals[line.agreement]))
         gain = _line_gain(instance, k, stock[line.sku], step) + rate * step * line.case_value
         if gain > 0:
             candidates.append((-gain / (step * line.case_value), k, step))
@@ -267,9 +335,119 @@ def rounded_lp_cases(
     return cases
 
 
-def _agreement_totals(instance: Instance, cases: np.ndarray) -> list[float]:
-    totals = [0.0] * len(instance.agreements)
+def polish(instance: Instance, cases: np.ndarray, time_limit_s: float = 5.0) -> np.ndarray:
+    """Local search on the exact objective (Φ, exact rebate, shortfall penalty): single-line
+    moves of one case up or down (0 ↔ MOQ), or to zero, kept while they stay feasible
+    (`violations`' rules, checked incrementally) and raise the objective.
+
+    The MILP optimises the chords of Φ; where a SKU's chords are not exact at every
+    whole-case level this recovers what the approximation misjudged near the plan."""
+    problem = instance.problem
+    started = time.perf_counter()
+    cases = cases.astype(np.int64).copy()
+    stock = sku_stock(instance, cases)
+    totals = agreement_totals(instance, cases)
+    budget = problem.budget
+    spend = sum((int(cases[k]) * ln.case_value_exact for k, ln in enumerate(instance.lines)), Decimal(0))
+    category: dict[str, Decimal] = {}
+    supplier_value: dict[str, Decimal] = {}
+    units = 0
     for k, line in enumerate(instance.lines):
-        if cases[k] and line.agreement >= 0:
-            totals[line.agreement] += cases[k] * line.case_value
-    return totals
+        if cases[k]:
+            name = instance.skus[line.sku].sku.category
+            category[name] = category.get(name, Decimal(0)) + int(cases[k]) * line.case_value_exact
+            supplier_value[line.supplier] = (
+                supplier_value.get(line.supplier, Decimal(0)) + int(cases[k]) * line.case_value_exact
+            )
+            units += int(cases[k]) * line.case
+    minimums = {s.code: s.min_order_value for s in problem.suppliers}
+    fixed = float(problem.fixed_order_cost)
+
+    def value_of(i: int, y: float) -> float:
+        sku = instance.skus[i]
+        short = sku.shortfall_penalty * max(0.0, -y)
+        return sku.value(y) - short
+
+    needy = {
+        a: [j for j in data.lines if instance.lines[j].tier_needed > 0]
+        for a, data in enumerate(instance.agreements)
+    }
+
+    def floor_ok(a: int, total: Decimal, k: int, new: int) -> bool:
+        for j in needy[a]:
+            n = new if j == k else int(cases[j])
+            line = instance.lines[j]
+            if n and line.tier_needed > 0 and not _floor_at(instance, line, total):
+                return False
+        return True
+
+    def delta(k: int, new: int) -> float | None:
+        line = instance.lines[k]
+        old = int(cases[k])
+        d = new - old
+        if new and (new < line.moq_cases or new > line.max_cases or not line.admissible):
+            return None
+        value = d * line.case_value_exact
+        if budget is not None and d > 0 and spend + value > budget:
+            return None
+        name = instance.skus[line.sku].sku.category
+        limit = problem.category_budgets.get(name)
+        if limit is not None and d > 0 and category.get(name, Decimal(0)) + value > limit:
+            return None
+        if problem.capacity_units is not None and d > 0 and units + d * line.case > problem.capacity_units:
+            return None
+        before_supplier = supplier_value.get(line.supplier, Decimal(0))
+        after_supplier = before_supplier + value
+        if 0 < after_supplier < minimums.get(line.supplier, Decimal(0)):
+            return None
+        gain = value_of(line.sku, stock[line.sku] + d * line.case) - value_of(line.sku, stock[line.sku])
+        gain -= float(value)
+        if before_supplier == 0 and after_supplier > 0:
+            gain -= fixed
+        elif before_supplier > 0 and after_supplier == 0:
+            gain += fixed
+        if line.agreement >= 0:
+            a = line.agreement
+            data = instance.agreements[a]
+            total = totals[a] + value
+            if not floor_ok(a, total, k, new):
+                return None
+            gain += float(data.rebate_gain_exact(total) - data.rebate_gain_exact(totals[a]))
+        return gain
+
+    improved = True
+    while improved and time.perf_counter() - started < time_limit_s:
+        improved = False
+        for k, line in enumerate(instance.lines):
+            if not line.admissible:
+                continue
+            old = int(cases[k])
+            options = {0, old + 1 if old else line.moq_cases, old - 1 if old - 1 >= line.moq_cases else 0}
+            options.discard(old)
+            best, best_gain = None, 1e-7
+            for new in sorted(options):
+                gain = delta(k, new)
+                if gain is not None and gain > best_gain:
+                    best, best_gain = new, gain
+            if best is None:
+                continue
+            d = best - old
+            value = d * line.case_value_exact
+            cases[k] = best
+            stock[line.sku] += d * line.case
+            spend += value
+            name = instance.skus[line.sku].sku.category
+            category[name] = category.get(name, Decimal(0)) + value
+            supplier_value[line.supplier] = supplier_value.get(line.supplier, Decimal(0)) + value
+            units += d * line.case
+            if line.agreement >= 0:
+                totals[line.agreement] += value
+            improved = True
+            if time.perf_counter() - started > time_limit_s:
+                break
+    return cases
+
+
+def _floor_at(instance: Instance, line: LineData, total: Decimal) -> bool:
+    data = instance.agreements[line.agreement]
+    return data.effective_rate(total) >= line.needed_rate

@@ -21,36 +21,55 @@ from replenishment.problem import (
     SkuProblem,
     SupplierItemTerms,
 )
+from replenishment.value import StockValue
 from restock.errors import InvalidInput
 from suppliers.rebates import AGREEMENT_KINDS, rebate_earned, tier_reached, validate_tiers
 
 ABC_PRIORITY = {"A": 0, "B": 1, "C": 2}
-# Most stock a line may bring a SKU to, as a multiple of the top of its window's demand
-# curve (F = 1): beyond demand, stock only pays through a rebate tier.
+# Most stock a seasonal buy may reach, as a multiple of the top of its season's demand
+# curve (F = 1): beyond demand, stock only pays through a rebate tier. Replenishment stock
+# is capped in days of cover instead (`Problem.max_cover_days`).
 OVERBUY_FACTOR = 2.0
+# Breakpoints of a SKU's piecewise-linear value: every whole-case stock level when there
+# are at most `EXACT_LEVELS`, else levels chosen until the chords are nowhere more than
+# `CHORD_TOLERANCE` CNY below Φ (or `MAX_BREAKPOINTS` is reached; replenishment.value).
+EXACT_LEVELS = 96
+MAX_BREAKPOINTS = 64
+MEASURED_LEVELS = 2000
+CHORD_TOLERANCE = 1.0
+# Objective cost of a committed customer unit left uncovered, per unit: this many times
+# (price + the SKU's dearest smallest order) + one fixed order cost — more than covering
+# it can ever cost, so every plan covers committed orders whenever the limits allow.
+SHORTFALL_PENALTY_PER_PRICE = 10.0
 
 
 @dataclass
 class SkuData:
-    """One SKU's demand curve, position (units) and per-unit economics (CNY).
+    """One SKU's demand curve, position (units), per-unit economics (CNY) and stock value.
 
     `carry_value`: what a unit left at the end of the window is worth (its cost for
     stock that sells on, the salvage value at season end); `holding`: holding cost
-    of such a unit (held two windows when it sells on, the season when seasonal).
-    `target`: order-up-to level at the service level
-    (replenish) or the newsvendor stock at the critical ratio (seasonal).
+    of such a unit (held two windows when it sells on, the season when seasonal);
+    leftovers held longer than that age (`replenishment.value`). `target`: order-up-to
+    level at the service level (replenish) or the newsvendor stock at the critical
+    ratio (seasonal). `value_points` / `value_values`: the whole-case stock levels and
+    Φ at them — the MILP's concave chords.
     """
 
     sku: SkuProblem
     curve: DemandCurve
-    chord_points: np.ndarray
-    chord_values: np.ndarray
+    stock_value: StockValue
     position: int
     reference_cost: float
     carry_value: float
     holding: float
     target: float
     critical_ratio: float | None
+    max_stock: float
+    value_points: np.ndarray = field(default_factory=lambda: np.zeros(1))
+    value_values: np.ndarray = field(default_factory=lambda: np.zeros(1))
+    chord_error: float = 0.0
+    shortfall_penalty: float = 0.0
     lines: list[int] = field(default_factory=list)
 
     @property
@@ -76,11 +95,25 @@ class SkuData:
     def daily_demand(self) -> float:
         return self.curve.mean / max(self.sku.window_days, 1)
 
+    def value(self, stock: float) -> float:
+        """Φ(stock), exact (CNY)."""
+        return self.stock_value.value(stock)
+
+    def value_chord(self, stock: float) -> float:
+        """Φ by its chords (the MILP's value); linear at the price below the first point."""
+        points, values = self.value_points, self.value_values
+        if stock < points[0]:
+            return float(values[0] + self.price * (stock - points[0]))
+        return float(np.interp(stock, points, values))
+
 
 @dataclass
 class LineData:
     """One SKU × supplier option. `tier_needed`: 0 when the margin floor holds at list cost,
-    t when it holds only once tier t of `agreement` is reached, -1 when never."""
+    t when it holds only once tier t of `agreement` is reached, -1 when never;
+    `needed_rate`: the least rebate rate on this purchase that clears the floor (0 when
+    none is needed). Under an incremental agreement reaching tier t is not enough: the
+    rate the proposal's purchase actually earns must reach `needed_rate` (rule 5)."""
 
     sku: int
     item: SupplierItemTerms
@@ -91,6 +124,7 @@ class LineData:
     agreement: int
     tier_needed: int
     margin_at_cost: float
+    needed_rate: Decimal = Decimal(0)
 
     @property
     def supplier(self) -> str:
@@ -104,27 +138,69 @@ class LineData:
     def case_value(self) -> float:
         return self.cost * self.case
 
+    @property
+    def case_value_exact(self) -> Decimal:
+        """One case at the unit cost, exact (CNY): tiers are judged on these."""
+        return self.item.unit_cost * self.case
+
 
 @dataclass
 class AgreementData:
-    """An agreement with thresholds and base (purchases so far + expected further) in CNY."""
+    """An agreement with thresholds and base (purchases so far + expected further) in CNY.
+
+    Floats (`thresholds`, `rates`, `base`) feed the MILP; tiers and rebates are judged on
+    exact decimals (`base_exact` + an exact purchase total), never through a float.
+    """
 
     agreement: Agreement
     thresholds: list[float]
     rates: list[float]
     base: float
+    base_exact: Decimal = Decimal(0)
     lines: list[int] = field(default_factory=list)
 
-    def tier_of(self, total: float) -> int:
-        return tier_reached(Decimal(str(total)), self.agreement.tiers)
+    def tier_of(self, total: Decimal) -> int:
+        """Tier reached by a period total (CNY, exact)."""
+        return tier_reached(_exact(total), self.agreement.tiers)
 
-    def rebate_gain(self, purchase: float) -> float:
-        """Rebate (CNY) this proposal's purchase adds on top of what the base already earns."""
+    def tier_after(self, purchase: Decimal) -> int:
+        """Tier the period reaches with this proposal's purchase (CNY, exact) on top of the base."""
+        return self.tier_of(self.base_exact + _exact(purchase))
+
+    def rebate_gain_exact(self, purchase: Decimal) -> Decimal:
+        """Rebate (CNY) this proposal's purchase adds on top of what the base already earns
+        (retroactive: including the uplift on the period's earlier purchases)."""
         kind = self.agreement.kind
-        before = Decimal(str(self.base))
-        after = before + Decimal(str(purchase))
+        after = self.base_exact + _exact(purchase)
         tiers = self.agreement.tiers
-        return float(rebate_earned(after, tiers, kind) - rebate_earned(before, tiers, kind))
+        return rebate_earned(after, tiers, kind) - rebate_earned(self.base_exact, tiers, kind)
+
+    def rebate_gain(self, purchase: Decimal) -> float:
+        return float(self.rebate_gain_exact(purchase))
+
+    def effective_rate(self, purchase: Decimal) -> Decimal:
+        """The rebate rate this proposal's own purchase earns (issue 12, rule 5).
+
+        Retroactive: the rate of the tier the period reaches (the uplift on earlier
+        purchases is a gain of the period, not a discount on these goods). Incremental: the
+        rebate the purchase adds ÷ the purchase — a purchase that lands exactly on a
+        threshold earns the lower tiers' rates only.
+        """
+        purchase = _exact(purchase)
+        if purchase <= 0:
+            return Decimal(0)
+        if self.agreement.kind == "incremental":
+            return self.rebate_gain_exact(purchase) / purchase
+        reached = self.tier_after(purchase)
+        return self.agreement.tiers[reached - 1].rate if reached else Decimal(0)
+
+
+def _exact(amount: Decimal | float | int) -> Decimal:
+    if isinstance(amount, Decimal):
+        return amount
+    if isinstance(amount, int):
+        return Decimal(amount)
+    raise TypeError(f"money must be exact (Decimal or int), got {type(amount).__name__} {amount!r}")
 
 
 @dataclass
@@ -180,6 +256,7 @@ def prepare(problem: Problem) -> Instance:
                 thresholds=[float(t.threshold) for t in ag.tiers],
                 rates=[float(t.rate) for t in ag.tiers],
                 base=float(ag.purchases_to_date + ag.expected_further_purchases),
+                base_exact=ag.purchases_to_date + ag.expected_further_purchases,
             )
         )
 
@@ -205,35 +282,51 @@ def prepare(problem: Problem) -> Instance:
             exclusions.append(Exclusion(sku.code, "no active supplier with valid terms"))
             continue
         curve = demand_curve(sku.demand_quantiles)
-        points, values = curve.chords()
         reference_cost = min(float(item.unit_cost) for item in usable)
         seasonal = sku.mode != "replenish"
         # A unit left over at the end of a replenishment window sells on in the next one, so
-        # it is held about two windows; a seasonal leftover is held until the season ends.
+        # it is held about two windows (longer ones age: replenishment.value); a seasonal
+        # leftover is held until the season ends and sold at its salvage value.
         held_days = sku.window_days if seasonal else 2 * sku.window_days
         holding = reference_cost * problem.holding_cost_rate_per_year * held_days / 365.0
         carry = float(sku.salvage_rate) * reference_cost if seasonal else reference_cost
         ratio = None
+        daily = curve.mean / max(sku.window_days, 1)
         if seasonal:
             ratio = critical_ratio(float(sku.price), reference_cost, holding, carry)
             target = curve.quantile(ratio)
+            cap_stock = OVERBUY_FACTOR * float(curve.units[-1])
+            aging_start, aging_slope = math.inf, 0.0
         else:
             target = curve.quantile(sku.service_level)
+            cap_stock = daily * problem.max_cover_days
+            aging_start = daily * held_days
+            aging_slope = (
+                reference_cost
+                * (problem.holding_cost_rate_per_year + problem.obsolescence_rate_per_year)
+                / 365.0
+                / daily
+                if daily > 0
+                else 0.0
+            )
+        price = float(sku.price)
+        sales_weight = price - carry + holding
+        stock_value = StockValue(curve, price, sales_weight, carry - holding, aging_start, aging_slope)
         data = SkuData(
             sku=sku,
             curve=curve,
-            chord_points=points,
-            chord_values=values,
+            stock_value=stock_value,
             position=sku.position,
             reference_cost=reference_cost,
             carry_value=carry,
             holding=holding,
             target=target,
             critical_ratio=ratio,
+            max_stock=cap_stock,
         )
         sku_index = len(skus)
         skus.append(data)
-        room = max(OVERBUY_FACTOR * curve.units[-1] - sku.position, data.need, 0.0)
+        room = max(cap_stock - sku.position, data.need, 0.0)
         best_margin: tuple[float, int] | None = None
         for item in usable:
             cost = float(item.unit_cost)
@@ -241,16 +334,26 @@ def prepare(problem: Problem) -> Instance:
             max_cases = math.ceil(room / item.case_pack) if room > 0 else 0
             if max_cases > 0:
                 max_cases = max(max_cases, moq_cases)
-            agreement = _agreement_for(agreements, sku.code, item.supplier)
+            agreement, covering = _agreement_for(agreements, sku.code, item.supplier)
+            if len(covering) > 1:
+                messages.append(
+                    f"SKU {sku.code} from supplier {item.supplier} is in the scope of agreements "
+                    f"{', '.join(covering)}; its purchases count toward {covering[0]} only "
+                    "(the most specific scope)"
+                )
             price = float(sku.price)
             margin = (price - cost) / price
             tier_needed = 0
-            if margin < floor - 1e-12:
+            # the floor is judged exactly: price − cost × (1 − rate) ≥ floor × price
+            floor_exact = Decimal(str(floor))
+            needed_rate = Decimal(0)
+            if sku.price - item.unit_cost < floor_exact * sku.price:
                 tier_needed = -1
+                needed_rate = 1 - (1 - floor_exact) * sku.price / item.unit_cost
                 if agreement >= 0:
-                    for number, rate in enumerate(agreements[agreement].rates, start=1):
-                        if (price - cost * (1 - rate)) / price >= floor - 1e-12:
-                            tier_needed = number
+                    for tier in agreements[agreement].agreement.tiers:
+                        if tier.rate >= needed_rate:
+                            tier_needed = tier.tier
                             break
             if best_margin is None or margin > best_margin[0]:
                 best_margin = (margin, agreement)
@@ -266,11 +369,20 @@ def prepare(problem: Problem) -> Instance:
                     agreement=agreement,
                     tier_needed=tier_needed,
                     margin_at_cost=margin,
+                    needed_rate=needed_rate,
                 )
             )
             data.lines.append(line_index)
             if agreement >= 0:
                 agreements[agreement].lines.append(line_index)
+        highest = sku.position + sum(lines[i].max_cases * lines[i].case for i in data.lines)
+        step = math.gcd(*(lines[i].case for i in data.lines))
+        data.value_points, data.chord_error = stock_value.breakpoints(sku.position, highest, step)
+        data.value_values = stock_value.values(data.value_points)
+        smallest_order = max(lines[i].cost * lines[i].moq_cases * lines[i].case for i in data.lines)
+        data.shortfall_penalty = SHORTFALL_PENALTY_PER_PRICE * (price + smallest_order) + float(
+            problem.fixed_order_cost
+        )
         if all(lines[i].tier_needed < 0 for i in data.lines):
             assert best_margin is not None
             margin, agreement = best_margin
@@ -321,11 +433,15 @@ def _item_problem(item: SupplierItemTerms, suppliers: dict) -> str | None:  # ty
     return None
 
 
-def _agreement_for(agreements: list[AgreementData], sku: str, supplier: str) -> int:
-    # One agreement per line: the first (by code) whose scope covers the SKU.
-    candidates = [
-        (a.agreement.code, index)
+def _agreement_for(agreements: list[AgreementData], sku: str, supplier: str) -> tuple[int, list[str]]:
+    """The one agreement a purchase of `sku` from `supplier` counts toward, and the codes of
+    every agreement whose scope covers it: the most specific (a SKU list before a
+    supplier-wide scope), then the lowest code."""
+    candidates = sorted(
+        (a.agreement.skus is None, a.agreement.code, index)
         for index, a in enumerate(agreements)
         if a.agreement.supplier == supplier and (a.agreement.skus is None or sku in a.agreement.skus)
-    ]
-    return min(candidates)[1] if candidates else -1
+    )
+    if not candidates:
+        return -1, []
+    return candidates[0][2], [code for _, code, _ in candidates]

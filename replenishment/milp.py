@@ -18,14 +18,12 @@ from decimal import Decimal
 import numpy as np
 import pulp
 
-from replenishment.heuristics import evaluate
+from replenishment.heuristics import SHORTFALL_PENALTY_PER_PRICE, agreement_totals, evaluate
 from replenishment.instance import AgreementData, Instance
 from suppliers.rebates import rebate_earned
 
 K = 1000.0
-# Objective cost (k¥ per unit) of leaving committed customer orders uncovered:
-# large enough that the relaxed model covers them whenever any constraint allows.
-SHORTFALL_PENALTY_PER_PRICE = 10.0
+__all__ = ["K", "SHORTFALL_PENALTY_PER_PRICE", "build_milp", "solve_milp"]
 
 
 @dataclass
@@ -74,8 +72,9 @@ def tier_options(instance: Instance, a: int) -> list[int]:
 
 
 def build_milp(instance: Instance, relax: bool = False) -> MilpModel:
-    """Build the MILP (or its LP relaxation). Objective (k¥) = Σ sales weight × expected sales
-    (concave chords) + stock weight × stock − purchase cost + rebate gained − fixed costs."""
+    """Build the MILP (or its LP relaxation). Objective (k¥) = Σ Φ(stock) by its concave chords
+    (replenishment.value) − purchase cost + rebate gained − fixed cost per purchase order
+    − the shortfall penalty on committed units left uncovered."""
     problem = instance.problem
     lp = pulp.LpProblem("weekly_proposal", pulp.LpMaximize)
     cat_int = pulp.LpContinuous if relax else pulp.LpInteger
@@ -94,7 +93,13 @@ def build_milp(instance: Instance, relax: bool = False) -> MilpModel:
     }
     cases: list[pulp.LpVariable | None] = [None] * len(instance.lines)
     placed: dict[int, pulp.LpVariable] = {}
-    fixed_cost_k = float(problem.fixed_order_cost) / K
+    incremental_floor = {
+        k
+        for k, line in enumerate(instance.lines)
+        if line.tier_needed > 0
+        and line.agreement >= 0
+        and instance.agreements[line.agreement].agreement.kind == "incremental"
+    }
     for index, line in enumerate(instance.lines):
         if not line.admissible:
             continue
@@ -106,43 +111,36 @@ def build_milp(instance: Instance, relax: bool = False) -> MilpModel:
             continue
         n = var(f"n_{index}", 0, line.max_cases, cat_int)
         cases[index] = n
-        sku = instance.skus[line.sku]
-        objective.append((n, (sku.stock_weight - line.cost) * line.case / K))
-        if line.moq_cases > 1 or fixed_cost_k > 0:
+        objective.append((n, -line.cost * line.case / K))
+        if line.moq_cases > 1 or index in incremental_floor:
             b = var(f"b_{index}", 0, 1, cat_bin)
             placed[index] = b
             lp += pulp.LpAffineExpression([(n, 1.0), (b, -line.moq_cases)]) >= 0, f"moq_{index}"
             lp += pulp.LpAffineExpression([(n, 1.0), (b, -line.max_cases)]) <= 0, f"placed_{index}"
-            if fixed_cost_k > 0:
-                objective.append((b, -fixed_cost_k))
 
     shortfall: dict[int, pulp.LpVariable] = {}
     for i, sku in enumerate(instance.skus):
-        constant += sku.stock_weight * sku.position / K
         bought = [(cases[k], float(instance.lines[k].case)) for k in sku.lines if cases[k] is not None]
         if not bought:
-            constant += sku.sales_weight * sku.curve.expected_sales_chord(sku.position) / K
+            constant += sku.value_chord(float(sku.position)) / K
             if sku.position < 0:
-                constant -= SHORTFALL_PENALTY_PER_PRICE * sku.price / K * -sku.position
+                constant -= sku.shortfall_penalty / K * -sku.position
             continue
-        sales = var(f"s_{i}", None, float(sku.chord_values[-1]), pulp.LpContinuous)
-        objective.append((sales, sku.sales_weight / K))
-        points, values = sku.chord_points, sku.chord_values
+        # v_i ≤ each chord of Φ (k¥) at position + units bought: Φ's concave piecewise-linear model
+        value = var(f"s_{i}", None, float(sku.value_values.max()) / K, pulp.LpContinuous)
+        objective.append((value, 1.0))
+        points, values = sku.value_points, sku.value_values / K
         for k in range(len(points) - 1):
             if points[k + 1] <= sku.position:
                 continue  # a chord wholly below the position is implied by the later ones
             slope = (values[k + 1] - values[k]) / (points[k + 1] - points[k])
             rhs = values[k] + slope * (sku.position - points[k])
-            terms = [(sales, 1.0)] + [(n, -slope * c) for n, c in bought]
+            terms = [(value, 1.0)] + [(n, -slope * c) for n, c in bought]
             lp += pulp.LpAffineExpression(terms) <= rhs, f"sales_{i}_{k}"
         if sku.position < 0:
-            lp += (
-                pulp.LpAffineExpression([(sales, 1.0)] + [(n, -c) for n, c in bought]) <= sku.position,
-                f"sold_le_stock_{i}",
-            )
             short = var(f"short_{i}", 0, -sku.position, pulp.LpContinuous)
             shortfall[i] = short
-            objective.append((short, -SHORTFALL_PENALTY_PER_PRICE * sku.price / K))
+            objective.append((short, -sku.shortfall_penalty / K))
             lp += (
                 pulp.LpAffineExpression([(n, c) for n, c in bought] + [(short, 1.0)]) >= -sku.position,
                 f"cover_committed_{i}",
@@ -164,7 +162,7 @@ def build_milp(instance: Instance, relax: bool = False) -> MilpModel:
         if problem.budget is not None:
             reach_k = min(reach_k, base_k + float(problem.budget) / K)
         # the model's rebate term is the period's whole rebate; only the gain is this proposal's
-        constant -= _rebate_at_k(data, data.base)
+        constant -= _rebate_at_k(data, data.base_exact)
         cumulative = _cumulative_k(data)
         z: dict[int, pulp.LpVariable] = {}
         w: dict[int, pulp.LpVariable] = {}
@@ -188,6 +186,24 @@ def build_milp(instance: Instance, relax: bool = False) -> MilpModel:
             f"period_total_{a}",
         )
         tier_choice[a] = z
+        if data.agreement.kind == "incremental":
+            # Rule 5: a line that needs a rebate clears the floor only if the rebate this
+            # proposal's purchase earns under the agreement, ÷ that purchase, reaches the
+            # rate it needs: gain − ρ × purchase ≥ 0 whenever the line is placed.
+            gain = [(w[t], rates[t]) for t in options] + [
+                (z[t], cumulative[t] - rates[t] * thresholds[t]) for t in options
+            ]
+            gain_constant = -_rebate_at_k(data, data.base_exact)
+            for k in data.lines:
+                if k not in incremental_floor or cases[k] is None:
+                    continue
+                rho = float(instance.lines[k].needed_rate)
+                big = rho * (reach_k - base_k) + abs(gain_constant) + 1.0
+                lp += (
+                    pulp.LpAffineExpression(gain + [(n, -rho * c) for n, c in bought] + [(placed[k], -big)])
+                    >= -big - gain_constant,
+                    f"incremental_floor_{k}",
+                )
         for k in data.lines:
             line = instance.lines[k]
             n = cases[k]
@@ -217,10 +233,11 @@ def build_milp(instance: Instance, relax: bool = False) -> MilpModel:
         ]
         if terms:
             lp += pulp.LpAffineExpression(terms) <= problem.capacity_units, "capacity"
+    fixed_cost_k = float(problem.fixed_order_cost) / K
     for s_index, (supplier, indexes) in enumerate(sorted(instance.lines_of_supplier().items())):
         minimum = instance.min_order_value.get(supplier, 0.0) / K
         terms = [(cases[k], instance.lines[k].case_value / K) for k in indexes if cases[k] is not None]
-        if minimum <= 0 or not terms:
+        if (minimum <= 0 and fixed_cost_k <= 0) or not terms:
             continue
         most = sum(
             instance.lines[k].max_cases * instance.lines[k].case_value / K
@@ -232,22 +249,26 @@ def build_milp(instance: Instance, relax: bool = False) -> MilpModel:
                 if cases[k] is not None:
                     cases[k].upBound = 0
             continue
+        # one purchase order per supplier: its minimum value and its fixed cost
         ordered = var(f"o_{s_index}", 0, 1, cat_bin)
-        lp += pulp.LpAffineExpression(terms + [(ordered, -minimum)]) >= 0, f"min_order_value_{s_index}"
+        if minimum > 0:
+            lp += pulp.LpAffineExpression(terms + [(ordered, -minimum)]) >= 0, f"min_order_value_{s_index}"
         lp += pulp.LpAffineExpression(terms + [(ordered, -most)]) <= 0, f"ordered_{s_index}"
+        if fixed_cost_k > 0:
+            objective.append((ordered, -fixed_cost_k))
 
     lp += pulp.LpAffineExpression(objective)
     return MilpModel(lp, cases, shortfall, tier_choice, constant, all_vars)
 
 
-def _rebate_at_k(data: AgreementData, total: float) -> float:
-    """Rebate (k¥) a period total of `total` CNY earns under the agreement."""
-    return float(rebate_earned(Decimal(str(total)), data.agreement.tiers, data.agreement.kind)) / K
+def _rebate_at_k(data: AgreementData, total: Decimal) -> float:
+    """Rebate (k¥) a period total of `total` CNY (exact) earns under the agreement."""
+    return float(rebate_earned(total, data.agreement.tiers, data.agreement.kind)) / K
 
 
 def _cumulative_k(data: AgreementData) -> list[float]:
     """Rebate (k¥) earned exactly at each threshold, tier 0 (nothing) first."""
-    return [_rebate_at_k(data, t) for t in [0.0] + data.thresholds]
+    return [_rebate_at_k(data, t) for t in [Decimal(0)] + [tier.threshold for tier in data.agreement.tiers]]
 
 
 def start_values(model: MilpModel, instance: Instance, cases: np.ndarray) -> dict[str, float]:
@@ -266,24 +287,25 @@ def start_values(model: MilpModel, instance: Instance, cases: np.ndarray) -> dic
     for i, sku in enumerate(instance.skus):
         s = model.all_vars.get(f"s_{i}")
         if s is not None:
-            values[s.name] = sku.curve.expected_sales_chord(stock[i])
+            values[s.name] = sku.value_chord(stock[i]) / K
         short = model.shortfall.get(i)
         if short is not None:
             values[short.name] = max(0.0, -stock[i])
+    exact_totals = agreement_totals(instance, cases)
     for a, z in model.tier_choice.items():
         data = instance.agreements[a]
-        total_k = (data.base + sum(cases[k] * instance.lines[k].case_value for k in data.lines)) / K
-        thresholds = [0.0] + [t / K for t in data.thresholds]
-        chosen = max(t for t in z if thresholds[t] <= total_k + 1e-9)
+        total_k = float(data.base_exact + exact_totals[a]) / K
+        reached = data.tier_after(exact_totals[a])
+        chosen = max(t for t in z if t <= reached) if any(t <= reached for t in z) else min(z)
         for t in z:
             values[z[t].name] = 1.0 if t == chosen else 0.0
             values[f"w_{a}_{t}"] = total_k if t == chosen else 0.0
+    by_supplier = instance.lines_of_supplier()
+    names = sorted(by_supplier)
     for name, v in model.all_vars.items():
         if name.startswith("o_"):
-            index = int(name.split("_")[1])
-            supplier = sorted(instance.lines_of_supplier())[index]
-            total = sum(cases[k] for k in instance.lines_of_supplier()[supplier])
-            values[v.name] = 1.0 if total > 0 else 0.0
+            supplier = names[int(name.split("_")[1])]
+            values[v.name] = 1.0 if sum(cases[k] for k in by_supplier[supplier]) > 0 else 0.0
     return values
 
 
@@ -422,12 +444,7 @@ def solve_milp(
         if n is not None and n.varValue is not None:
             cases[k] = int(round(n.varValue))
     # the objective of the cases themselves (the model's own value when it is consistent)
-    objective_k = evaluate(instance, cases, chord=True).expected_profit / K
-    if shortfall_penalty := sum(
-        SHORTFALL_PENALTY_PER_PRICE * instance.skus[i].price / K * float(v.varValue or 0.0)
-        for i, v in model.shortfall.items()
-    ):
-        objective_k -= shortfall_penalty
+    objective_k = evaluate(instance, cases, chord=True).objective / K
     if solver == "highs" and status == "Optimal" and bound is None:
         bound = objective_k
     shortfall = {
@@ -459,7 +476,7 @@ def lp_tier_choice(
             for k in data.lines
             if model.cases[k] is not None
         )
-        reached = data.tier_of(total)
+        reached = data.tier_of(Decimal(repr(total)))
         leaning = max(z, key=lambda t: (z[t].varValue or 0.0, t))
         choice[a] = max(leaning, max((t for t in z if t <= reached), default=min(z)))
     if marginal is not None:
@@ -472,7 +489,7 @@ def _chord_marginals(instance: Instance, model: MilpModel, marginal: dict[int, f
     """Σ_k π_k × slope_k × K over a SKU's sales chords: the LP's marginal value of its stock."""
     constraints = model.lp.constraints
     for i, sku in enumerate(instance.skus):
-        points, values = sku.chord_points, sku.chord_values
+        points, values = sku.value_points, sku.value_values / K
         weight = 0.0
         value = 0.0
         for k in range(len(points) - 1):

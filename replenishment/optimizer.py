@@ -19,14 +19,24 @@ from decimal import ROUND_HALF_UP, Decimal
 import numpy as np
 
 from replenishment.bounds import bound_outside, lagrangian_bound, tighten_by_tiers
-from replenishment.heuristics import evaluate, order_up_to_cases, rounded_lp_cases
+from replenishment.heuristics import (
+    Evaluation,
+    agreement_totals,
+    evaluate,
+    margin_floor_holds,
+    order_up_to_cases,
+    polish,
+    rounded_lp_cases,
+    violations,
+)
 from replenishment.instance import Instance, LineData, prepare
 from replenishment.milp import K, MilpResult, fixed_tier_lp, lp_tier_choice, solve_milp
-from replenishment.plan import Plan, PlanLine, SupplierSummary
+from replenishment.plan import Plan, PlanLine, Shortfall, SupplierSummary
 from replenishment.problem import Exclusion, Problem
-from suppliers.rebates import rate_reached
 
 CENT = Decimal("0.01")
+# Absolute tolerance (CNY) of "optimal": the gap may be mip_gap × the increment plus this.
+ABSOLUTE_TOLERANCE = 1.0
 # Share of the time limit (and most seconds) the Lagrangian bound may take from the MILP.
 LAGRANGIAN_SHARE = 0.2
 LAGRANGIAN_MAX_S = 8.0
@@ -39,6 +49,10 @@ def optimize(problem: Problem, solver: str | None = None) -> Plan:
     """Solve `problem` and return the plan (lines with reasons, exclusions, supplier summary).
 
     `solver` ("highs" | "cbc") overrides `problem.solver`. Money in the plan is CNY.
+    The solver's proposal, the greedy one and ordering nothing are compared on the full
+    exact objective (Φ, exact rebate, the penalty on uncovered committed units); the best
+    is polished on that objective (`heuristics.polish`). Status `optimal` only when the
+    proven gap on the increment over ordering nothing is within `mip_gap` (+ ¥1).
     """
     build_started = time.perf_counter()
     instance = prepare(problem)
@@ -46,11 +60,9 @@ def optimize(problem: Problem, solver: str | None = None) -> Plan:
     build_s = time.perf_counter() - build_started
     chosen = solver or problem.solver
     messages = list(instance.messages)
-    cases: np.ndarray | None = None
-    status = "fallback"
-    bound_k = objective_k = None
+    solved: np.ndarray | None = None
+    bound_k: float | None = None
     solve_s = 0.0
-    shortfall: dict[int, float] = {}
     for attempt in (chosen, "cbc" if chosen == "highs" else None):
         if attempt is None:
             break
@@ -58,7 +70,14 @@ def optimize(problem: Problem, solver: str | None = None) -> Plan:
             if attempt == "highs":
                 result = _solve_phased(instance, start_cases)
             else:
-                result = solve_milp(instance, attempt, problem.time_limit_s, problem.mip_gap, start_cases)
+                result = solve_milp(
+                    instance,
+                    attempt,
+                    problem.time_limit_s,
+                    problem.mip_gap,
+                    start_cases,
+                    absolute_gap_k=_absolute_gap_k(instance, start_cases),
+                )
         except Exception as exc:  # noqa: BLE001 - a solver failure must not stop the weekly run
             messages.append(f"solver {attempt} failed: {type(exc).__name__}: {exc}")
             continue
@@ -67,24 +86,58 @@ def optimize(problem: Problem, solver: str | None = None) -> Plan:
         if result.cases is None:
             messages.append(f"solver {attempt} found no solution ({result.status})")
             continue
-        cases, chosen = result.cases, attempt
-        bound_k, objective_k, shortfall = result.bound_k, result.objective_k, result.shortfall_units
-        status = "optimal" if result.status == "Optimal" else "feasible"
+        solved, chosen, bound_k = result.cases, attempt, result.bound_k
         break
-    if cases is None:
-        cases = start_cases
+    polish_started = time.perf_counter()
+    nothing = np.zeros(len(instance.lines), dtype=np.int64)
+    candidates = [c for c in (solved, start_cases, nothing) if c is not None and not violations(instance, c)]
+    best = max(candidates, key=lambda c: evaluate(instance, c).objective)
+    cases = polish(instance, best, time_limit_s=max(1.0, 0.05 * problem.time_limit_s))
+    solve_s += time.perf_counter() - polish_started
+    final = evaluate(instance, cases)
+    if solved is None:
+        status, gap = "fallback", None
         messages.append("fallback: the greedy order-up-to proposal is shown instead of the optimum")
     else:
-        greedy_value = evaluate(instance, start_cases, chord=True).incremental_profit
-        milp_value = evaluate(instance, cases, chord=True).incremental_profit
-        if milp_value < greedy_value - 1e-6 and not shortfall:
-            # a time-limited incumbent worse than the start cannot be kept
-            cases, status = start_cases, "fallback"
-            messages.append("the solver's incumbent was worse than the greedy proposal; greedy kept")
-    if shortfall:
-        status = "relaxed"
-        messages.extend(_diagnose_shortfall(instance, cases, shortfall))
-    return _make_plan(instance, cases, status, chosen, bound_k, objective_k, solve_s, build_s, messages)
+        status, gap = _status(instance, final, bound_k)
+        if solved is not best:
+            which = "ordering nothing" if not best.any() else "the greedy order-up-to proposal"
+            messages.append(
+                f"the solver's proposal scored below {which} on the exact objective; {which} kept"
+            )
+    shortfalls = _diagnose_shortfall(instance, cases, final.uncovered)
+    if shortfalls:
+        if status != "fallback":
+            status = "relaxed"
+        messages.extend(s.detail for s in shortfalls)
+    return _make_plan(instance, cases, status, chosen, gap, bound_k, solve_s, build_s, messages, shortfalls)
+
+
+def _absolute_gap_k(instance: Instance, cases: np.ndarray) -> float:
+    """HiGHS/CBC's absolute gap (k¥): `mip_gap` of the increment `cases` already gain over
+    ordering nothing, and never more than ¥1 when they gain nothing — the solvers' own
+    relative gap would count the value of stock already held (issue 12, defect 3)."""
+    increment = evaluate(instance, cases, chord=True).incremental_profit
+    return max(instance.problem.mip_gap * increment, ABSOLUTE_TOLERANCE) / K
+
+
+def _status(instance: Instance, final: Evaluation, bound_k: float | None) -> tuple[str, float | None]:
+    """`optimal` when bound − objective ≤ mip_gap × increment + ¥1 (all on the exact objective:
+    the MILP's bound on its chords plus the most the chords can understate Φ), else
+    `feasible`; and the proven relative gap on the increment (None when no bound)."""
+    if bound_k is None:
+        return "feasible", None
+    nothing = evaluate(instance, np.zeros(len(instance.lines), dtype=np.int64))
+    chord_error = sum(sku.chord_error for sku in instance.skus if sku.lines)
+    bound = bound_k * K + chord_error
+    increment = final.objective - nothing.objective
+    slack = max(0.0, bound - final.objective)
+    proven = slack <= instance.problem.mip_gap * max(increment, 0.0) + ABSOLUTE_TOLERANCE
+    if increment > ABSOLUTE_TOLERANCE:
+        gap: float | None = slack / increment
+    else:
+        gap = 0.0 if slack <= ABSOLUTE_TOLERANCE else None
+    return ("optimal" if proven else "feasible"), gap
 
 
 def _solve_phased(instance: Instance, greedy_cases: np.ndarray) -> MilpResult:
@@ -144,7 +197,7 @@ def _solve_phased(instance: Instance, greedy_cases: np.ndarray) -> MilpResult:
         # where the proposal reaches, the MILP has no tier binaries left and closes most of it.
         scored = evaluate(instance, best, chord=True)
         totals, best_value = scored.agreement_totals, scored.expected_profit
-        reached = {a: data.tier_of(data.base + totals[a]) for a, data in enumerate(instance.agreements)}
+        reached = {a: data.tier_after(totals[a]) for a, data in enumerate(instance.agreements)}
         polished = solve_milp(
             instance,
             "highs",
@@ -152,7 +205,7 @@ def _solve_phased(instance: Instance, greedy_cases: np.ndarray) -> MilpResult:
             problem.mip_gap,
             best,
             tier_ranges={a: (t, t) for a, t in reached.items()},
-            absolute_gap_k=FIXED_TIER_MILP_GAP * increment_k if increment_k > 0 else None,
+            absolute_gap_k=max(FIXED_TIER_MILP_GAP * increment_k, ABSOLUTE_TOLERANCE / K),
         )
         build_s += polished.build_s
         if lagrangian is not None and polished.bound_k is not None:
@@ -176,7 +229,7 @@ def _solve_phased(instance: Instance, greedy_cases: np.ndarray) -> MilpResult:
         remaining,
         problem.mip_gap,
         best,
-        absolute_gap_k=problem.mip_gap * increment_k if increment_k > 0 else None,
+        absolute_gap_k=max(problem.mip_gap * increment_k, ABSOLUTE_TOLERANCE / K),
     )
     result.build_s += build_s
     result.solve_s = time.perf_counter() - started - result.build_s
@@ -194,48 +247,87 @@ def _solve_phased(instance: Instance, greedy_cases: np.ndarray) -> MilpResult:
     return result
 
 
-def _increment_gap(instance: Instance, objective_k: float | None, bound_k: float | None) -> float | None:
-    """(bound − incumbent) / (incumbent − objective of ordering nothing), on the MILP's objective."""
-    if objective_k is None or bound_k is None:
-        return None
-    nothing = evaluate(instance, np.zeros(len(instance.lines), dtype=np.int64), chord=True)
-    # evaluate() has the same constants as the model; ordering nothing is its zero increment
-    nothing_k = nothing.expected_profit / K
-    increment = objective_k - nothing_k
-    if increment <= 1e-9:
-        return 0.0 if bound_k - objective_k <= 1e-6 else None
-    return max(0.0, (bound_k - objective_k) / increment)
+def _diagnose_shortfall(
+    instance: Instance, cases: np.ndarray, uncovered: dict[int, float]
+) -> list[Shortfall]:
+    """Each SKU whose committed customer orders the plan leaves uncovered, and what binds.
 
-
-def _diagnose_shortfall(instance: Instance, cases: np.ndarray, shortfall: dict[int, float]) -> list[str]:
+    A constraint binds when adding the cases that would cover the shortfall (from the
+    SKU's best option) breaks it: budget, category budget, capacity, the supplier's
+    minimum order value. MOQ binds only when the shortfall's own cases would fit but the
+    MOQ's would not; `margin_floor` / `no_supplier` when no line may be bought at all.
+    """
     problem = instance.problem
-    spend = float(sum(cases[k] * line.case_value for k, line in enumerate(instance.lines)))
-    units = int(sum(cases[k] * line.case for k, line in enumerate(instance.lines)))
-    out = []
-    for i, short in sorted(shortfall.items()):
+    spend = sum((int(cases[k]) * ln.case_value_exact for k, ln in enumerate(instance.lines)), Decimal(0))
+    units = int(sum(int(cases[k]) * ln.case for k, ln in enumerate(instance.lines)))
+    by_category: dict[str, Decimal] = {}
+    by_supplier: dict[str, Decimal] = {}
+    for k, ln in enumerate(instance.lines):
+        if cases[k]:
+            name = instance.skus[ln.sku].sku.category
+            by_category[name] = by_category.get(name, Decimal(0)) + int(cases[k]) * ln.case_value_exact
+            by_supplier[ln.supplier] = (
+                by_supplier.get(ln.supplier, Decimal(0)) + int(cases[k]) * ln.case_value_exact
+            )
+    minimums = {s.code: s.min_order_value for s in problem.suppliers}
+    totals = agreement_totals(instance, cases)
+    out: list[Shortfall] = []
+    for i, short in sorted(uncovered.items()):
         sku = instance.skus[i]
-        usable = [instance.lines[k] for k in sku.lines if instance.lines[k].admissible]
-        cheapest_order = min((ln.moq_cases * ln.case_value for ln in usable), default=math.inf)
-        causes = []
-        if problem.budget is not None and spend + cheapest_order > float(problem.budget) + 0.005:
-            causes.append(f"budget ¥{problem.budget:,} (¥{spend:,.0f} used)")
-        limit = problem.category_budgets.get(sku.sku.category)
-        if limit is not None:
-            causes.append(f"category {sku.sku.category} budget ¥{limit:,}")
-        if (
-            problem.capacity_units is not None
-            and units + min((ln.moq_cases * ln.case for ln in usable), default=0) > problem.capacity_units
-        ):
-            causes.append(f"warehouse capacity {problem.capacity_units:,} units")
-        if usable and min(ln.moq_cases * ln.case for ln in usable) > -sku.position:
-            causes.append(f"MOQ {min(ln.moq_cases * ln.case for ln in usable):,} units")
-        if not usable:
-            causes.append("no admissible supplier line (margin floor or terms)")
-        out.append(
+        category = sku.sku.category
+        options: list[tuple[int, list[str], list[str]]] = []
+        for k in sku.lines:
+            line = instance.lines[k]
+            if not line.admissible:
+                continue
+
+            def broken(extra: int, line: LineData = line, k: int = k, category: str = category) -> list[str]:
+                value = extra * line.case_value_exact
+                out: list[str] = []
+                if problem.budget is not None and spend + value > problem.budget:
+                    out.append(f"budget ¥{problem.budget:,} (¥{spend:,.0f} used)")
+                limit = problem.category_budgets.get(category)
+                used = by_category.get(category, Decimal(0))
+                if limit is not None and used + value > limit:
+                    out.append(f"category {category} budget ¥{limit:,} (¥{used:,.0f} used)")
+                if problem.capacity_units is not None and units + extra * line.case > problem.capacity_units:
+                    out.append(f"warehouse capacity {problem.capacity_units:,} units ({units:,} used)")
+                after = by_supplier.get(line.supplier, Decimal(0)) + value
+                if after < minimums.get(line.supplier, Decimal(0)):
+                    out.append(f"supplier {line.supplier} minimum order value ¥{minimums[line.supplier]:,}")
+                if int(cases[k]) + extra > line.max_cases:
+                    out.append(f"most {line.max_cases * line.case:,} units from supplier {line.supplier}")
+                if line.tier_needed > 0:
+                    after_totals = list(totals)
+                    after_totals[line.agreement] += value
+                    if not margin_floor_holds(instance, line, after_totals):
+                        out.append(
+                            f"margin floor {problem.margin_floor:.0%}: supplier {line.supplier}'s cost "
+                            f"clears it only with rebate tier {line.tier_needed}, not reached"
+                        )
+                return out
+
+            needed = math.ceil(short / line.case)
+            own = broken(needed)
+            with_moq = broken(max(needed, line.moq_cases - int(cases[k])))
+            if not own and with_moq:
+                own = [f"MOQ {line.item.moq:,} units from supplier {line.supplier}"] + with_moq
+            options.append((len(own), own, [line.supplier]))
+        if not options:
+            causes = ["no admissible supplier line (margin floor or terms)"]
+            codes = ["margin_floor"]
+        else:
+            causes = min(options, key=lambda o: o[0])[1]
+            codes = [c.split(" ")[0].lower() if not c.startswith("warehouse") else "capacity" for c in causes]
+            codes = ["category_budget" if c == "category" else c for c in codes]
+            codes = ["min_order_value" if c == "supplier" else c for c in codes]
+            codes = ["margin_floor" if c == "margin" else c for c in codes]
+        text = (
             f"infeasible as asked: committed orders for SKU {sku.sku.code} are {short:,.0f} units short "
             f"of cover; binding: {', '.join(causes) or 'unknown'}. Relaxed proposal: the shortfall is "
             "left uncovered and everything else is optimised within the limits"
         )
+        out.append(Shortfall(sku=sku.sku.code, units=int(round(short)), binding=codes, detail=text))
     return out
 
 
@@ -244,19 +336,24 @@ def _money(value: float | Decimal) -> Decimal:
 
 
 def _natural_cases(instance: Instance, k: int) -> int:
-    """Cases the line's SKU would buy for its own sake (no rebate): stock up to where one more
-    unit's expected gain turns negative, case-pack rounded, at least the MOQ."""
+    """Cases the line's SKU would buy for its own sake (no rebate): the whole cases (0 or MOQ
+    up) that maximise Φ(position + units) − cost × units — Φ is concave, so a bisection on
+    the marginal case finds them."""
     line = instance.lines[k]
     sku = instance.skus[line.sku]
-    # marginal gain of a unit = sales weight × P(D > y) + stock weight − cost
-    survival_needed = (line.cost - sku.stock_weight) / sku.sales_weight if sku.sales_weight > 0 else 1.0
-    if survival_needed >= 1:
-        return 0
-    stock = sku.curve.quantile(1 - max(survival_needed, 0.0))
-    units = stock - sku.position
-    if units <= 0:
-        return 0
-    return max(math.ceil(units / line.case - 1e-4), line.moq_cases)
+
+    def gain(j: int) -> float:
+        return sku.value(sku.position + j * line.case) - line.cost * j * line.case
+
+    lo, hi = line.moq_cases, max(line.max_cases, line.moq_cases)
+    while hi - lo > 2:
+        middle = (lo + hi) // 2
+        if gain(middle + 1) > gain(middle):
+            lo = middle + 1
+        else:
+            hi = middle
+    best = max(range(lo, hi + 1), key=gain)
+    return best if gain(best) > gain(0) + 1e-9 else 0
 
 
 def _make_plan(
@@ -264,20 +361,21 @@ def _make_plan(
     cases: np.ndarray,
     status: str,
     solver: str,
+    gap: float | None,
     bound_k: float | None,
-    objective_k: float | None,
     solve_s: float,
     build_s: float,
     messages: list[str],
+    shortfalls: list[Shortfall],
 ) -> Plan:
     problem = instance.problem
     result = evaluate(instance, cases)
     totals = result.agreement_totals
     natural = np.array([_natural_cases(instance, k) if cases[k] else 0 for k in range(len(cases))])
-    natural_totals = [0.0] * len(instance.agreements)
+    natural_totals = [Decimal(0)] * len(instance.agreements)
     for k, line in enumerate(instance.lines):
         if cases[k] and line.agreement >= 0:
-            natural_totals[line.agreement] += min(cases[k], natural[k]) * line.case_value
+            natural_totals[line.agreement] += int(min(cases[k], natural[k])) * line.case_value_exact
     budget_binding = False
     if problem.budget is not None:
         cheapest_case = min((ln.case_value for ln in instance.lines if ln.admissible), default=0.0)
@@ -290,12 +388,11 @@ def _make_plan(
         sku = instance.skus[line.sku]
         units = int(cases[k]) * line.case
         agreement = instance.agreements[line.agreement] if line.agreement >= 0 else None
-        rate = (
-            float(rate_reached(_money(agreement.base + totals[line.agreement]), agreement.agreement.tiers))
-            if agreement
-            else 0.0
-        )
-        effective = line.cost * (1 - rate)
+        # the rate this purchase earns (rule 5): the tier's under retroactive terms, the
+        # rebate it adds ÷ the purchase under incremental ones
+        rate = agreement.effective_rate(totals[line.agreement]) if agreement else Decimal(0)
+        effective_exact = line.item.unit_cost * (1 - rate)
+        effective = float(effective_exact)
         stock_after = result.sku_stock[line.sku]
         reason = _line_reason(
             instance, k, int(cases[k]), int(natural[k]), totals, natural_totals, budget_binding
@@ -307,8 +404,8 @@ def _make_plan(
                 units=units,
                 cases=int(cases[k]),
                 unit_cost=line.item.unit_cost,
-                effective_unit_cost=Decimal(str(effective)).quantize(Decimal("0.0001")),
-                value=_money(units * line.cost),
+                effective_unit_cost=effective_exact.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP),
+                value=(units * line.item.unit_cost).quantize(CENT, rounding=ROUND_HALF_UP),
                 margin_pct=round((sku.price - effective) / sku.price * 100, 2),
                 days_of_cover=round(stock_after / sku.daily_demand, 1) if sku.daily_demand > 0 else None,
                 stockout_probability_without=round(1 - sku.curve.cdf_at(sku.position), 4),
@@ -336,13 +433,14 @@ def _make_plan(
             (a, data) for a, data in enumerate(instance.agreements) if data.agreement.supplier == supplier
         ]
         tier = 0
-        rebate = 0.0
+        rebate = Decimal(0)
         code = None
         for a, data in agreements:
             if totals[a] > 0 or code is None:
                 code = data.agreement.code
-            tier = max(tier, data.tier_of(data.base + totals[a])) if totals[a] > 0 else tier
-            rebate += data.rebate_gain(totals[a])
+            # the period's tier (purchases so far + expected + this proposal), bought under it or not
+            tier = max(tier, data.tier_after(totals[a]))
+            rebate += data.rebate_gain_exact(totals[a])
         revenue = sum(float(price_of[pl.sku]) * pl.units for pl in its_lines)
         cost = sum(float(pl.effective_unit_cost) * pl.units for pl in its_lines)
         summaries.append(
@@ -352,7 +450,7 @@ def _make_plan(
                 lines=len(its_lines),
                 agreement=code,
                 tier_reached=tier,
-                rebate_earned=_money(rebate),
+                rebate_gain=_money(rebate),
                 margin_pct=round((revenue - cost) / revenue * 100, 2) if revenue else 0.0,
             )
         )
@@ -363,16 +461,17 @@ def _make_plan(
         suppliers=summaries,
         status=status,
         solver=solver,
-        gap=_increment_gap(instance, objective_k, bound_k) if status in ("optimal", "feasible") else None,
+        gap=gap if status in ("optimal", "feasible", "relaxed") else None,
         solve_s=round(solve_s, 3),
         build_s=round(build_s, 3),
-        spend=_money(result.purchase_value),
-        rebate=_money(result.rebate),
+        spend=_money(result.purchase_exact),
+        rebate_gain=_money(result.rebate_exact),
         expected_profit=_money(result.incremental_profit),
         fill_rate=round(result.fill_rate, 4),
         messages=messages,
-        objective_k=objective_k,
+        objective_k=result.objective / K,
         bound_k=bound_k,
+        shortfalls=shortfalls,
     )
 
 
@@ -381,8 +480,8 @@ def _line_reason(
     k: int,
     cases: int,
     natural: int,
-    totals: Sequence[float],
-    natural_totals: Sequence[float],
+    totals: Sequence[Decimal],
+    natural_totals: Sequence[Decimal],
     budget_binding: bool,
 ) -> str:
     line = instance.lines[k]
@@ -416,10 +515,12 @@ def _line_reason(
         )
     if line.agreement >= 0:
         data = instance.agreements[line.agreement]
-        reached = data.tier_of(data.base + totals[line.agreement])
-        without = data.tier_of(data.base + natural_totals[line.agreement])
+        reached = data.tier_after(totals[line.agreement])
+        without = data.tier_after(natural_totals[line.agreement])
         if cases > natural and reached > without:
-            gain = data.rebate_gain(totals[line.agreement]) - data.rebate_gain(natural_totals[line.agreement])
+            gain = data.rebate_gain_exact(totals[line.agreement]) - data.rebate_gain_exact(
+                natural_totals[line.agreement]
+            )
             parts.append(
                 f"raised from {natural * line.case:,} to {units:,} to reach tier {reached} with "
                 f"supplier {line.supplier}: +¥{gain:,.0f} rebate"
@@ -434,9 +535,7 @@ def _line_reason(
     return "; ".join(parts)
 
 
-def _left_out_reason(
-    instance: Instance, i: int, budget_binding: bool, totals: Sequence[float]
-) -> str:
+def _left_out_reason(instance: Instance, i: int, budget_binding: bool, totals: Sequence[Decimal]) -> str:
     sku = instance.skus[i]
     lines = [instance.lines[k] for k in sku.lines]
     admissible = [ln for ln in lines if ln.admissible and ln.tier_needed >= 0]
@@ -448,7 +547,7 @@ def _left_out_reason(
         if line.agreement < 0:
             return 0
         data = instance.agreements[line.agreement]
-        return data.tier_of(data.base + totals[line.agreement])
+        return data.tier_after(totals[line.agreement])
 
     # A line that needs a tier only counts as blocked by the floor when the plan did not reach it.
     open_lines = [ln for ln in admissible if ln.tier_needed <= tier_reached_by_plan(ln)]

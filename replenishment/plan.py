@@ -36,15 +36,29 @@ class PlanLine:
 
 @dataclass
 class SupplierSummary:
-    """One supplier's share of the proposal: value (CNY), tier reached, rebate earned (CNY)."""
+    """One supplier's share of the proposal: value (CNY), the tier the period reaches with it
+    (purchases so far + expected + this proposal — shown even when the proposal buys
+    nothing under the agreement), and `rebate_gain`: the rebate this proposal adds (CNY),
+    including the retroactive uplift on the period's earlier purchases."""
 
     supplier: str
     value: Decimal
     lines: int
     agreement: str | None
     tier_reached: int
-    rebate_earned: Decimal
+    rebate_gain: Decimal
     margin_pct: float
+
+
+@dataclass
+class Shortfall:
+    """Committed customer units the proposal leaves uncovered, what binds (codes: budget,
+    category_budget, capacity, moq, min_order_value, most, margin_floor), and the words."""
+
+    sku: str
+    units: int
+    binding: list[str]
+    detail: str
 
 
 @dataclass
@@ -54,7 +68,11 @@ class Plan:
     `status`: optimal | feasible (time limit or gap) | relaxed (a hard constraint could
     not be met; `messages` says which) | fallback (the solver failed; greedy proposal).
     `gap` is the proven relative gap on the incremental expected profit (vs ordering
-    nothing), None when no bound is known. Money in CNY.
+    nothing), None when no bound is known; `optimal` means it is within the problem's
+    mip_gap (+ ¥1). `rebate_gain`: the rebate this proposal adds over all agreements
+    (CNY), including retroactive uplift on earlier purchases; `expected_profit` is the
+    increment over ordering nothing (never negative: ordering nothing is a candidate).
+    `shortfalls`: committed units left uncovered, with what binds. Money in CNY.
     """
 
     week: date
@@ -67,12 +85,13 @@ class Plan:
     solve_s: float
     build_s: float
     spend: Decimal
-    rebate: Decimal
+    rebate_gain: Decimal
     expected_profit: Decimal
     fill_rate: float
     messages: list[str] = field(default_factory=list)
     objective_k: float | None = None
     bound_k: float | None = None
+    shortfalls: list[Shortfall] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (Decimal → string, dates → ISO)."""

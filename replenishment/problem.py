@@ -2,8 +2,10 @@
 
 JSON format: one object with `version` (1), `week` (ISO date, the Monday of the
 proposal), `settings` fields (margin_floor, holding_cost_rate_per_year,
-review_period_days, budget, category_budgets, capacity_units, fixed_order_cost,
-solver, time_limit_s, mip_gap), `forecast_run_id`, and the lists `skus`,
+obsolescence_rate_per_year, max_cover_days, review_period_days, budget,
+category_budgets, capacity_units, fixed_order_cost (CNY per purchase order, i.e.
+per supplier ordered from), solver, time_limit_s, mip_gap; the optional ones take
+their defaults when absent), `forecast_run_id`, and the lists `skus`,
 `suppliers`, `items`, `agreements` (with `tiers`) and `exclusions`, each entry an
 object whose keys are the dataclass fields below. Money is CNY as a decimal
 string ("1900000.00"); dates are ISO strings; demand quantiles are units over the
@@ -91,6 +93,9 @@ class Agreement:
     """A volume-rebate agreement: tiers, kind, purchases so far this period (CNY).
 
     `skus` lists the SKUs whose purchases count; None means every item of the supplier.
+    Where scopes of one supplier's agreements overlap, a purchase counts toward one
+    agreement only: the most specific (a SKU list beats supplier-wide; then the lowest
+    code) — `replenishment.instance` says so in the plan's messages.
     `expected_further_purchases` (CNY) are purchases expected later in the period
     besides this proposal; they count toward the tier.
     """
@@ -127,6 +132,8 @@ class Problem:
     capacity_units: int | None = None
     margin_floor: float = 0.30
     holding_cost_rate_per_year: float = 0.25
+    obsolescence_rate_per_year: float = 0.10
+    max_cover_days: int = 120
     review_period_days: int = 7
     fixed_order_cost: Decimal = Decimal("0")
     solver: str = "highs"

@@ -397,7 +397,7 @@ def build_proposal(
             build_s=plan.build_s,
             budget=problem.budget,
             spend=plan.spend,
-            rebate=plan.rebate,
+            rebate=plan.rebate_gain,
             expected_profit=plan.expected_profit,
             fill_rate=plan.fill_rate,
             parameters={
@@ -440,7 +440,7 @@ def build_proposal(
                 lines=s.lines,
                 agreement_code=s.agreement,
                 tier_reached=s.tier_reached,
-                rebate_earned=s.rebate_earned,
+                rebate_earned=s.rebate_gain,
                 margin_pct=s.margin_pct,
             )
             for s in plan.suppliers
@@ -469,7 +469,7 @@ def get_proposal(engine: Engine, proposal_id: int) -> dict[str, Any]:
             "solve_s": proposal.solve_s,
             "budget": None if proposal.budget is None else str(proposal.budget),
             "spend": str(proposal.spend),
-            "rebate": str(proposal.rebate),
+            "rebate_gain": str(proposal.rebate),
             "expected_profit": str(proposal.expected_profit),
             "fill_rate": proposal.fill_rate,
             "parameters": proposal.parameters,
@@ -502,7 +502,7 @@ def get_proposal(engine: Engine, proposal_id: int) -> dict[str, Any]:
                     "lines": s.lines,
                     "agreement": s.agreement_code,
                     "tier_reached": s.tier_reached,
-                    "rebate_earned": str(s.rebate_earned),
+                    "rebate_gain": str(s.rebate_earned),
                     "margin_pct": s.margin_pct,
                 }
                 for s in proposal.supplier_summaries

@@ -129,7 +129,8 @@ def _propose_step(
         plan = result.plan
         text = (
             f"proposal {result.proposal_id} (week {week}, v{result.version}): {len(plan.lines)} lines, "
-            f"¥{plan.spend:,.2f}, rebate ¥{plan.rebate:,.2f}, {len(plan.exclusions)} SKUs left out; "
+            f"¥{plan.spend:,.2f}, rebate gain ¥{plan.rebate_gain:,.2f}, "
+            f"{len(plan.exclusions)} SKUs left out; "
             f"{plan.status}, gap {_percent(plan.gap)} — see `restock proposal show {result.proposal_id}`"
         )
         run.message = text

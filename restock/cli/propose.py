@@ -149,7 +149,7 @@ def _pct(value: float | None) -> str:
 def _render_plan(plan: dict[str, Any], limit: int | None) -> None:
     console.print(
         f"status {plan['status']} · spend ¥{Decimal(plan['spend']):,} · "
-        f"rebate ¥{Decimal(plan['rebate']):,} · "
+        f"rebate gain ¥{Decimal(plan['rebate_gain']):,} · "
         f"expected profit ¥{Decimal(plan['expected_profit']):,} · fill rate {plan['fill_rate']:.1%}"
     )
     for message in plan.get("messages", []):
@@ -188,7 +188,7 @@ def _render_plan(plan: dict[str, Any], limit: int | None) -> None:
     if limit and len(lines) > limit:
         console.print(f"… {len(lines) - limit} more lines (restock proposal show ID)")
     suppliers = Table(title="suppliers")
-    for column in ("supplier", "value ¥", "lines", "agreement", "tier", "rebate ¥", "margin"):
+    for column in ("supplier", "value ¥", "lines", "agreement", "tier", "rebate gain ¥", "margin"):
         suppliers.add_column(column)
     for s in plan["suppliers"]:
         suppliers.add_row(
@@ -197,7 +197,7 @@ def _render_plan(plan: dict[str, Any], limit: int | None) -> None:
             str(s["lines"]),
             s["agreement"] or "",
             str(s["tier_reached"]),
-            f"{Decimal(s['rebate_earned']):,}",
+            f"{Decimal(s['rebate_gain']):,}",
             f"{s['margin_pct']:.1f}%",
         )
     console.print(suppliers)

@@ -31,7 +31,7 @@ def test_a_few_more_cases_are_bought_because_the_rebate_beats_holding_cost() -> 
     (line,) = plan.lines
     assert line.units == 1000 and line.cases == 10
     assert "raised from 800 to 1,000 to reach tier 2 with supplier A: +¥30,400 rebate" in line.reason
-    assert plan.rebate == Decimal("32000.00")  # 70,000 at ¥2.0M − 38,000 already earned at ¥1.9M
+    assert plan.rebate_gain == Decimal("32000.00")  # 70,000 at ¥2.0M − 38,000 already earned at ¥1.9M
     assert plan.suppliers[0].tier_reached == 2
     assert line.effective_unit_cost == Decimal("96.5000")
 
@@ -50,7 +50,7 @@ def test_mirror_no_raise_when_the_extra_goods_would_cost_more_than_the_rebate() 
     assert line.units == 300
     assert "raised" not in line.reason
     assert plan.suppliers[0].tier_reached == 1
-    assert plan.rebate == Decimal("600.00")  # 2 % of ¥30,000
+    assert plan.rebate_gain == Decimal("600.00")  # 2 % of ¥30,000
 
 
 def test_moq_is_all_or_nothing() -> None:
