@@ -18,12 +18,11 @@ from decimal import Decimal
 import numpy as np
 import pulp
 
-from replenishment.heuristics import SHORTFALL_PENALTY_PER_PRICE, agreement_totals, evaluate
+from replenishment.heuristics import agreement_totals, evaluate
 from replenishment.instance import AgreementData, Instance
 from suppliers.rebates import rebate_earned
 
 K = 1000.0
-__all__ = ["K", "SHORTFALL_PENALTY_PER_PRICE", "build_milp", "solve_milp"]
 
 
 @dataclass

@@ -16,20 +16,20 @@ scopes, category budgets and capacity together.
 
 from __future__ import annotations
 
-import itertools
 import math
 from decimal import Decimal
 
-import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bench.small_instances import brute_force, brute_force_best, exact_objective, plan_cases
 from replenishment import optimize
 from replenishment.demand import demand_curve
 from replenishment.instance import prepare
 from replenishment.problem import SupplierTerms
-from suppliers.rebates import rebate_earned, tier_reached
 from tests.replenishment.builders import agreement, item, problem, sku
+
+__all__ = ["brute_force", "brute_force_best", "exact_objective", "plan_cases", "tiny_problems"]
 
 EXAMPLES = 500
 COVER_DAYS = 56
@@ -132,105 +132,6 @@ def tiny_problems(draw):  # type: ignore[no-untyped-def]
     for key, value in settings_kw.items():
         setattr(p, key, value)
     return p
-
-
-def _covering_agreement(p, sku_code: str, supplier: str):  # type: ignore[no-untyped-def]
-    """The one agreement a purchase counts toward: the most specific scope, then the lowest code."""
-    scoped = [a for a in p.agreements if a.supplier == supplier and (a.skus is None or sku_code in a.skus)]
-    return min(scoped, key=lambda a: (a.skus is None, a.code)) if scoped else None
-
-
-def exact_objective(p, inst, cases) -> tuple[float, bool]:  # type: ignore[no-untyped-def]
-    """(objective CNY, feasible) of buying `cases` per line, recomputed from the rules."""
-    lines = inst.lines
-    floor = Decimal(str(p.margin_floor))
-    spend = Decimal(0)
-    by_supplier: dict[str, Decimal] = {}
-    by_category: dict[str, Decimal] = {}
-    by_agreement: dict[str, Decimal] = {}
-    units = 0
-    for c, ln in zip(cases, lines, strict=True):
-        if not c:
-            continue
-        if c < ln.moq_cases or c > ln.max_cases:
-            return -math.inf, False
-        value = int(c) * ln.item.unit_cost * ln.item.case_pack
-        spend += value
-        units += int(c) * ln.item.case_pack
-        by_supplier[ln.supplier] = by_supplier.get(ln.supplier, Decimal(0)) + value
-        category = inst.skus[ln.sku].sku.category
-        by_category[category] = by_category.get(category, Decimal(0)) + value
-        ag = _covering_agreement(p, ln.item.sku, ln.supplier)
-        if ag is not None:
-            by_agreement[ag.code] = by_agreement.get(ag.code, Decimal(0)) + value
-    if p.budget is not None and spend > p.budget:
-        return -math.inf, False
-    if any(by_category.get(c, Decimal(0)) > limit for c, limit in p.category_budgets.items()):
-        return -math.inf, False
-    if p.capacity_units is not None and units > p.capacity_units:
-        return -math.inf, False
-    minimums = {s.code: s.min_order_value for s in p.suppliers}
-    if any(0 < v < minimums[s] for s, v in by_supplier.items()):
-        return -math.inf, False
-    gains: dict[str, Decimal] = {}
-    for ag in p.agreements:
-        bought = by_agreement.get(ag.code, Decimal(0))
-        before = ag.purchases_to_date + ag.expected_further_purchases
-        gains[ag.code] = rebate_earned(before + bought, ag.tiers, ag.kind) - rebate_earned(
-            before, ag.tiers, ag.kind
-        )
-    for c, ln in zip(cases, lines, strict=True):
-        if not c:
-            continue
-        price, cost = inst.skus[ln.sku].sku.price, ln.item.unit_cost
-        if price - cost >= floor * price:
-            continue
-        ag = _covering_agreement(p, ln.item.sku, ln.supplier)
-        if ag is None:
-            return -math.inf, False
-        bought = by_agreement[ag.code]
-        if ag.kind == "incremental":
-            rate = gains[ag.code] / bought
-        else:
-            reached = tier_reached(ag.purchases_to_date + ag.expected_further_purchases + bought, ag.tiers)
-            rate = ag.tiers[reached - 1].rate if reached else Decimal(0)
-        if price - cost * (1 - rate) < floor * price:
-            return -math.inf, False
-    objective = 0.0
-    for i, s in enumerate(inst.skus):
-        stock = s.position + sum(int(c) * ln.case for c, ln in zip(cases, lines, strict=True) if ln.sku == i)
-        objective += s.value(stock) - s.shortfall_penalty * max(0, -stock)
-    objective += float(sum(gains.values(), Decimal(0)) - spend)
-    objective -= float(p.fixed_order_cost) * len(by_supplier)
-    return objective, True
-
-
-def brute_force(p) -> tuple[float, float]:  # type: ignore[no-untyped-def]
-    """(best objective, objective of ordering nothing) over every whole-case order vector."""
-    inst = prepare(p)
-    choices = [
-        [0]
-        if line.max_cases == 0 or line.tier_needed < 0
-        else [0, *range(line.moq_cases, line.max_cases + 1)]
-        for line in inst.lines
-    ]
-    best = -math.inf
-    for combo in itertools.product(*choices):
-        value, ok = exact_objective(p, inst, np.array(combo))
-        if ok:
-            best = max(best, value)
-    nothing, _ = exact_objective(p, inst, np.zeros(len(inst.lines), dtype=np.int64))
-    return best, nothing
-
-
-def brute_force_best(p) -> float:  # type: ignore[no-untyped-def]
-    return brute_force(p)[0]
-
-
-def plan_cases(p, plan) -> np.ndarray:  # type: ignore[no-untyped-def]
-    inst = prepare(p)
-    bought = {(ln.sku, ln.supplier): ln.cases for ln in plan.lines}
-    return np.array([bought.get((ln.item.sku, ln.supplier), 0) for ln in inst.lines])
 
 
 @settings(
