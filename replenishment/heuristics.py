@@ -80,11 +80,18 @@ def evaluate(instance: Instance, cases: np.ndarray, chord: bool = False) -> Eval
     penalty = 0.0
     uncovered: dict[int, float] = {}
     for i, sku in enumerate(instance.skus):
-        value_of = sku.value_chord if chord else sku.value
-        profit += value_of(stock[i])
-        nothing += value_of(float(sku.position))
-        sold_total += sku.curve.expected_sales(stock[i])
-        demand_total += sku.curve.mean
+        if stock[i] == sku.position:
+            # unchanged: the same value with and without the order (cached in prepare)
+            here = sku.chord_at_position if chord else sku.value_at_position
+            profit += here
+            nothing += here
+            sold_total += sku.sales_at_position
+        else:
+            value_of = sku.value_chord if chord else sku.value
+            profit += value_of(stock[i])
+            nothing += value_of(float(sku.position))
+            sold_total += sku.curve.expected_sales(stock[i])
+        demand_total += sku.mean_demand
         if stock[i] < 0:
             uncovered[i] = -float(stock[i])
             penalty += sku.shortfall_penalty * -float(stock[i])

@@ -35,7 +35,7 @@ OVERBUY_FACTOR = 2.0
 # `CHORD_TOLERANCE` CNY below Φ (or `MAX_BREAKPOINTS` is reached; replenishment.value).
 EXACT_LEVELS = 96
 MAX_BREAKPOINTS = 64
-MEASURED_LEVELS = 2000
+MEASURED_LEVELS = 600
 CHORD_TOLERANCE = 1.0
 # Objective cost of a committed customer unit left uncovered, per unit: this many times
 # (price + the SKU's dearest smallest order) + one fixed order cost — more than covering
@@ -70,6 +70,10 @@ class SkuData:
     value_values: np.ndarray = field(default_factory=lambda: np.zeros(1))
     chord_error: float = 0.0
     shortfall_penalty: float = 0.0
+    value_at_position: float = 0.0
+    chord_at_position: float = 0.0
+    sales_at_position: float = 0.0
+    mean_demand: float = 0.0
     lines: list[int] = field(default_factory=list)
 
     @property
@@ -93,10 +97,12 @@ class SkuData:
 
     @property
     def daily_demand(self) -> float:
-        return self.curve.mean / max(self.sku.window_days, 1)
+        return self.mean_demand / max(self.sku.window_days, 1)
 
     def value(self, stock: float) -> float:
         """Φ(stock), exact (CNY)."""
+        if stock == self.position:
+            return self.value_at_position
         return self.stock_value.value(stock)
 
     def value_chord(self, stock: float) -> float:
@@ -379,6 +385,10 @@ def prepare(problem: Problem) -> Instance:
         step = math.gcd(*(lines[i].case for i in data.lines))
         data.value_points, data.chord_error = stock_value.breakpoints(sku.position, highest, step)
         data.value_values = stock_value.values(data.value_points)
+        data.value_at_position = stock_value.value(sku.position)
+        data.sales_at_position = data.curve.expected_sales(sku.position)
+        data.chord_at_position = data.value_chord(float(sku.position))
+        data.mean_demand = data.curve.mean
         smallest_order = max(lines[i].cost * lines[i].moq_cases * lines[i].case for i in data.lines)
         data.shortfall_penalty = SHORTFALL_PENALTY_PER_PRICE * (price + smallest_order) + float(
             problem.fixed_order_cost

@@ -37,6 +37,8 @@ from replenishment.problem import Exclusion, Problem
 CENT = Decimal("0.01")
 # Absolute tolerance (CNY) of "optimal": the gap may be mip_gap × the increment plus this.
 ABSOLUTE_TOLERANCE = 1.0
+# The solvers' absolute gap (CNY) when mip_gap × the increment is smaller (or 0).
+SOLVER_ABSOLUTE_GAP = 0.01
 # Share of the time limit (and most seconds) the Lagrangian bound may take from the MILP.
 LAGRANGIAN_SHARE = 0.2
 LAGRANGIAN_MAX_S = 8.0
@@ -115,10 +117,10 @@ def optimize(problem: Problem, solver: str | None = None) -> Plan:
 
 def _absolute_gap_k(instance: Instance, cases: np.ndarray) -> float:
     """HiGHS/CBC's absolute gap (k¥): `mip_gap` of the increment `cases` already gain over
-    ordering nothing, and never more than ¥1 when they gain nothing — the solvers' own
+    ordering nothing, and ¥0.01 when they gain nothing — the solvers' own
     relative gap would count the value of stock already held (issue 12, defect 3)."""
     increment = evaluate(instance, cases, chord=True).incremental_profit
-    return max(instance.problem.mip_gap * increment, ABSOLUTE_TOLERANCE) / K
+    return max(instance.problem.mip_gap * increment, SOLVER_ABSOLUTE_GAP) / K
 
 
 def _status(instance: Instance, final: Evaluation, bound_k: float | None) -> tuple[str, float | None]:
@@ -205,7 +207,7 @@ def _solve_phased(instance: Instance, greedy_cases: np.ndarray) -> MilpResult:
             problem.mip_gap,
             best,
             tier_ranges={a: (t, t) for a, t in reached.items()},
-            absolute_gap_k=max(FIXED_TIER_MILP_GAP * increment_k, ABSOLUTE_TOLERANCE / K),
+            absolute_gap_k=max(FIXED_TIER_MILP_GAP * increment_k, SOLVER_ABSOLUTE_GAP / K),
         )
         build_s += polished.build_s
         if lagrangian is not None and polished.bound_k is not None:
@@ -229,7 +231,7 @@ def _solve_phased(instance: Instance, greedy_cases: np.ndarray) -> MilpResult:
         remaining,
         problem.mip_gap,
         best,
-        absolute_gap_k=max(problem.mip_gap * increment_k, ABSOLUTE_TOLERANCE / K),
+        absolute_gap_k=max(problem.mip_gap * increment_k, SOLVER_ABSOLUTE_GAP / K),
     )
     result.build_s += build_s
     result.solve_s = time.perf_counter() - started - result.build_s

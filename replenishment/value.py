@@ -18,6 +18,7 @@ the breakpoints — which are whole-case stock levels (`breakpoints`).
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 
 import numpy as np
 
@@ -62,6 +63,9 @@ class StockValue:
             widths = np.where(finite, hi - lo, 0.0)
             pieces = self._age_piece(np.arange(len(lo)), widths)
             self._age_cum = np.concatenate(([0.0], np.cumsum(pieces[:-1])))
+            self._age_lists = (list(lo), list(f0), list(slope), list(self._age_cum))
+        # plain lists for the scalar path (`value`), which is called per SKU in loops
+        self._xl, self._cdfl, self._cuml = list(x), list(cdf), list(self._sales_cum)
 
     def cdf(self, y: np.ndarray) -> np.ndarray:
         """P(D ≤ y) (0 below the curve's first point, 1 past its last)."""
@@ -98,7 +102,30 @@ class StockValue:
         return np.where(y < 0, self.price * y, positive)
 
     def value(self, y: float) -> float:
-        return float(self.values(np.array([y]))[0])
+        """Φ(y) for one stock level: the same formulas as `values`, without numpy overhead."""
+        y = float(y)
+        if y < 0:
+            return self.price * y
+        x, cdf, cum = self._xl, self._cdfl, self._cuml
+        if y < x[0]:
+            sales = y
+        elif y >= x[-1]:
+            sales = cum[-1]
+        else:
+            k = bisect_right(x, y) - 1
+            f_y = cdf[k] + (cdf[k + 1] - cdf[k]) * (y - x[k]) / (x[k + 1] - x[k])
+            sales = cum[k] + (y - x[k]) * ((1.0 - cdf[k]) + (1.0 - f_y)) / 2.0
+        total = self.sales_weight * sales + self.stock_weight * y
+        if self._aging and y > self.aging_start:
+            lo, f0, slope, age_cum = self._age_lists
+            j = bisect_right(lo, y) - 1
+            width = y - lo[j]
+            c = lo[j] - self.aging_start
+            piece = self.aging_slope * (
+                c * f0[j] * width + (f0[j] + c * slope[j]) * width**2 / 2.0 + slope[j] * width**3 / 3.0
+            )
+            total -= age_cum[j] + piece
+        return total
 
     def slope(self, y: np.ndarray) -> np.ndarray:
         """Right derivative of Φ (CNY per unit)."""
@@ -153,20 +180,19 @@ class StockValue:
             if chosen.sum() >= MAX_BREAKPOINTS:
                 break
             # per segment, its worst level: add those above the tolerance
-            segment = np.searchsorted(idx, np.arange(len(grid)), side="right") - 1
-            worst = np.full(len(idx), -1)
-            order = np.lexsort((deviation, segment))
-            last_of_segment = np.r_[segment[order][1:] != segment[order][:-1], True]
-            for j in order[last_of_segment]:
-                if deviation[j] > CHORD_TOLERANCE and not chosen[j]:
-                    worst[segment[j]] = j
-            picks = worst[worst >= 0]
-            if picks.size == 0:
+            picks = []
+            for a, b in zip(idx[:-1], idx[1:], strict=True):
+                if b - a > 1:
+                    j = a + 1 + int(np.argmax(deviation[a + 1 : b]))
+                    if deviation[j] > CHORD_TOLERANCE:
+                        picks.append(j)
+            if not picks:
                 break
             room = MAX_BREAKPOINTS - int(chosen.sum())
-            if picks.size > room:
-                picks = picks[np.argsort(-deviation[picks])[:room]]
-            chosen[picks] = True
+            chosen_now = np.array(picks)
+            if chosen_now.size > room:
+                chosen_now = chosen_now[np.argsort(-deviation[chosen_now])[:room]]
+            chosen[chosen_now] = True
         error = float(max(deviation.max(), 0.0))
         if stride > 1:
             slopes = self.slope(grid)

@@ -286,3 +286,14 @@ def test_minimum_order_value_keeps_its_supplier_terms() -> None:
     suppliers = [SupplierTerms("A", "Supplier A", Decimal("50000"))]
     plan = optimize(problem([sku("TEE", 200, 100)], [item("TEE", "A", 100)], suppliers=suppliers))
     assert plan.spend == 0 or plan.spend >= Decimal("50000")
+
+
+@pytest.mark.parametrize(
+    "quantiles", [(2.0, 5.0, 8.0, 10.0, 12.0, 16.0), (0.0, 0.0, 3.0, 9.0, 20.0, 55.0), (7.0,) * 6]
+)
+def test_scalar_and_vectorised_stock_values_agree(quantiles) -> None:  # type: ignore[no-untyped-def]
+    s = prepare(problem([sku("X", 100, quantiles)], [item("X", "A", 50)])).skus[0]
+    levels = np.linspace(-5, 120, 251)
+    assert [s.stock_value.value(y) for y in levels] == pytest.approx(
+        list(s.stock_value.values(levels)), abs=1e-9
+    )
