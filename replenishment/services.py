@@ -329,6 +329,8 @@ def load_problem(
         budget=budget if budget is not None else Decimal(str(cfg.budget_cny)),
         margin_floor=cfg.margin_floor,
         holding_cost_rate_per_year=cfg.holding_cost_rate_per_year,
+        obsolescence_rate_per_year=cfg.obsolescence_rate_per_year,
+        max_cover_days=cfg.max_cover_days,
         review_period_days=review,
         fixed_order_cost=Decimal(str(cfg.fixed_order_cost_cny)),
         solver=cfg.solver,

@@ -65,6 +65,8 @@ class ReplenishmentSettings(_Strict):
     margin_floor: float = Field(0.30, ge=0.0, lt=1.0)
     review_period_days: int = Field(7, ge=1, le=90)
     holding_cost_rate_per_year: float = Field(0.25, ge=0.0, le=5.0)
+    obsolescence_rate_per_year: float = Field(0.10, ge=0.0, le=5.0)
+    max_cover_days: int = Field(120, ge=1, le=3650)
     budget_cny: float = Field(3_000_000, gt=0)
     solver: Literal["highs", "cbc"] = "highs"
     time_limit_s: float = Field(60, gt=0)
