@@ -19,6 +19,7 @@ def load_all_models() -> type[Base]:
     """Import every package's `models` module so `Base.metadata` knows every table."""
     import forecasting.models  # noqa: F401
     import replenishment.models  # noqa: F401
+    import restock.accounts  # noqa: F401
     import restock.audit  # noqa: F401
     import restock.catalog  # noqa: F401
     import scheduler.models  # noqa: F401
