@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_currency, format_decimal, format_percent
+from babel.numbers import format_decimal, format_percent
 from babel.support import NullTranslations, Translations
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
@@ -56,10 +56,15 @@ def _babel_locale() -> str:
 
 
 def money(value: Decimal | float | int | str | None) -> str:
-    """An amount in CNY with grouping and two decimals (e.g. ¥1,234.50 / ¥1,234.50)."""
+    """An amount in CNY with the locale's grouping and two decimals: ¥1,234.50, −¥20.00.
+
+    The sign is ¥ in every language (Babel's English "CN¥" is not what a Chinese shop reads).
+    """
     if value is None:
         return "—"
-    return format_currency(Decimal(str(value)), "CNY", locale=_babel_locale())
+    amount = Decimal(str(value)).quantize(Decimal("0.01"))
+    text = format_decimal(abs(amount), format="#,##0.00", locale=_babel_locale())
+    return ("-¥" if amount < 0 else "¥") + text
 
 
 def number(value: float | int | Decimal | None, digits: int = 0) -> str:
