@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from forecasting.calendar import EVENT_NAMES, event_anchor_dates
 from forecasting.columns import DS, EVENT
 from forecasting.models import DailySales, ForecastRun, ForecastValue, Promotion
-from restock.catalog import Sku
-from restock.errors import NotFound
+from kernel.catalog import Sku
+from kernel.errors import NotFound
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 from replenishment.demand import QUANTILE_LEVELS
 from replenishment.models import Proposal, ProposalExclusion, ProposalLine
 from replenishment.problem import Problem, problem_from_json
-from restock.catalog import Category, Sku
-from restock.errors import InvalidInput, NotFound
+from kernel.catalog import Category, Sku
+from kernel.errors import InvalidInput, NotFound
 
 LINE_SORTS = {
     "sku": ProposalLine.sku_code,

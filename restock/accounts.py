@@ -18,8 +18,8 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from restock.errors import InvalidInput, NotFound, RestockError
-from restock.orm import Base
+from kernel.errors import InvalidInput, NotFound, RestockError
+from kernel.orm import Base
 
 ROLES = ("viewer", "merchandiser", "admin")
 LANGUAGES = ("en", "zh_CN")

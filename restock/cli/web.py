@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from restock.cli.common import console, print_json
-from restock.errors import InvalidInput
+from kernel.errors import InvalidInput
 
 user_app = typer.Typer(help="Accounts for the web app and the API.", no_args_is_help=True)
 
@@ -78,7 +78,7 @@ def add(
 ) -> None:
     """Create a user; the password is stored as an argon2 hash."""
     from restock.accounts import add_user
-    from restock.clock import now
+    from kernel.clock import now
     from restock.db import ensure_ready, get_engine, unit_of_work
     from restock.settings import get_settings
 
@@ -127,7 +127,7 @@ def token(
 ) -> None:
     """Issue an API token (shown once; stored only as a SHA-256 digest)."""
     from restock.accounts import create_api_token
-    from restock.clock import now
+    from kernel.clock import now
     from restock.db import ensure_ready, get_engine, unit_of_work
     from restock.settings import get_settings
 

@@ -16,7 +16,7 @@ from forecasting.services import accuracy_report, load_run
 from replenishment import browse
 from restock.accounts import Principal, set_language
 from restock.audit import AuditEntry
-from restock.errors import NotFound
+from kernel.errors import NotFound
 from restock.web import presenters, schemas
 from restock.web.security import authorize, db_session, role_mark
 from scheduler.models import JobRun

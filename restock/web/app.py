@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
 from restock.accounts import LANGUAGES, AuthenticationFailed, TooManyAttempts
-from restock.errors import InvalidInput, NotFound, RestockError
+from kernel.errors import InvalidInput, NotFound, RestockError
 from restock.web import i18n
 from restock.web.security import CsrfFailed, Forbidden, NotAuthenticated, utc_now
 

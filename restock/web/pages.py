@@ -21,7 +21,7 @@ from replenishment import browse
 from restock.accounts import LANGUAGES, AuthenticationFailed, Principal, TooManyAttempts, log_in, log_out
 from restock.accounts import set_language as store_language
 from restock.audit import AuditEntry
-from restock.errors import InvalidInput, NotFound
+from kernel.errors import InvalidInput, NotFound
 from restock.web import charts, presenters
 from restock.web.i18n import gettext as _
 from restock.web.security import SESSION_COOKIE, authorize, db_session, role_mark

@@ -16,7 +16,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from restock.accounts import Principal, principal_for_session, principal_for_token
-from restock.errors import RestockError
+from kernel.errors import RestockError
 
 SESSION_COOKIE = "restock_session"
 CSRF_HEADER = "X-CSRF-Token"

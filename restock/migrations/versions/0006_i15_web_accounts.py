@@ -1,7 +1,7 @@
 """Web accounts: users, browser sessions, API tokens and failed logins (restock.accounts).
 
-Revision ID: 0005_i15_web
-Revises: 0004_merge
+Revision ID: 0006_i15_web
+Revises: 0005_i10_job_locks
 Create Date: 2026-11-26 13:05:33.254288
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = '0005_i15_web'
-down_revision = '0004_merge'
+revision = '0006_i15_web'
+down_revision = '0005_i10_job_locks'
 branch_labels = None
 depends_on = None
 
