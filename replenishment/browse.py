@@ -15,11 +15,11 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from kernel.catalog import Category, Sku
+from kernel.errors import InvalidInput, NotFound
 from replenishment.demand import QUANTILE_LEVELS
 from replenishment.models import Proposal, ProposalExclusion, ProposalLine
 from replenishment.problem import Problem, problem_from_json
-from kernel.catalog import Category, Sku
-from kernel.errors import InvalidInput, NotFound
 
 LINE_SORTS = {
     "sku": ProposalLine.sku_code,

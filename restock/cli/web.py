@@ -11,8 +11,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from restock.cli.common import console, print_json
 from kernel.errors import InvalidInput
+from restock.cli.common import console, print_json
 
 user_app = typer.Typer(help="Accounts for the web app and the API.", no_args_is_help=True)
 
@@ -77,8 +77,8 @@ def add(
     password_env: str | None = typer.Option(None, "--password-env", help="Read it from this env variable."),
 ) -> None:
     """Create a user; the password is stored as an argon2 hash."""
-    from restock.accounts import add_user
     from kernel.clock import now
+    from restock.accounts import add_user
     from restock.db import ensure_ready, get_engine, unit_of_work
     from restock.settings import get_settings
 
@@ -126,8 +126,8 @@ def token(
     label: str = typer.Option("script", "--label", help="What the token is for."),
 ) -> None:
     """Issue an API token (shown once; stored only as a SHA-256 digest)."""
-    from restock.accounts import create_api_token
     from kernel.clock import now
+    from restock.accounts import create_api_token
     from restock.db import ensure_ready, get_engine, unit_of_work
     from restock.settings import get_settings
 

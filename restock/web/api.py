@@ -13,11 +13,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from forecasting.services import accuracy_report, load_run
+from kernel.errors import NotFound
 from replenishment import browse
 from restock.accounts import Principal, set_language
 from restock.audit import AuditEntry
-from kernel.errors import NotFound
 from restock.web import presenters, schemas
+from restock.web.schemas import RowId
 from restock.web.security import authorize, db_session, role_mark
 from scheduler.models import JobRun
 
@@ -50,14 +51,14 @@ def proposals(
 
 
 @router.get("/proposals/{proposal_id}", response_model=schemas.ProposalOverviewRead)
-def proposal(proposal_id: int, session: SessionDep) -> schemas.ProposalOverviewRead:
+def proposal(proposal_id: RowId, session: SessionDep) -> schemas.ProposalOverviewRead:
     """Totals by supplier and category, tier progress and exceptions of one proposal."""
     return presenters.overview(session, proposal_id)
 
 
 @router.get("/proposals/{proposal_id}/lines", response_model=schemas.LinePageRead)
 def proposal_lines(
-    proposal_id: int,
+    proposal_id: RowId,
     session: SessionDep,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     size: Annotated[int, Query(ge=1, le=browse.MAX_PAGE_SIZE)] = 50,
@@ -85,7 +86,7 @@ def proposal_lines(
 
 
 @router.get("/proposals/{proposal_id}/left-out", response_model=list[schemas.ExclusionRead])
-def left_out(proposal_id: int, session: SessionDep) -> list[schemas.ExclusionRead]:
+def left_out(proposal_id: RowId, session: SessionDep) -> list[schemas.ExclusionRead]:
     """SKUs left out of the proposal, with the reason for each."""
     return [
         schemas.ExclusionRead(sku=e.sku_code, supplier=e.supplier_code, reason=e.reason)
@@ -94,13 +95,13 @@ def left_out(proposal_id: int, session: SessionDep) -> list[schemas.ExclusionRea
 
 
 @router.get("/proposals/{proposal_id}/lines/{line_id}", response_model=schemas.LineDetailRead)
-def line(proposal_id: int, line_id: int, session: SessionDep) -> schemas.LineDetailRead:
+def line(proposal_id: RowId, line_id: RowId, session: SessionDep) -> schemas.LineDetailRead:
     """One line with its stored inputs and the supplier alternatives."""
     return presenters.line_detail(session, proposal_id, line_id)
 
 
 @router.get("/proposals/{proposal_id}/lines/{line_id}/series", response_model=schemas.SkuSeriesRead)
-def line_series(proposal_id: int, line_id: int, session: SessionDep) -> schemas.SkuSeriesRead:
+def line_series(proposal_id: RowId, line_id: RowId, session: SessionDep) -> schemas.SkuSeriesRead:
     """The line SKU's two-year history, the proposal's forecast with its band, and events."""
     detail = browse.line_detail(session, proposal_id, line_id)
     return presenters.series_read(presenters.chart_series(session, proposal_id, detail.line.sku_code))
@@ -114,7 +115,9 @@ def jobs(session: SessionDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100)
 
 
 @router.get("/forecast/accuracy")
-def forecast_accuracy(session: SessionDep, run: int | None = None) -> dict:
+def forecast_accuracy(
+    session: SessionDep, run: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None
+) -> dict:
     """Backtest accuracy by category and model against seasonal naive (latest run by default)."""
     run_id = run if run is not None else presenters.latest_run_id(session)
     if run_id is None:

@@ -20,8 +20,8 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
-from restock.accounts import LANGUAGES, AuthenticationFailed, TooManyAttempts
 from kernel.errors import InvalidInput, NotFound, RestockError
+from restock.accounts import LANGUAGES, AuthenticationFailed, TooManyAttempts
 from restock.web import i18n
 from restock.web.security import CsrfFailed, Forbidden, NotAuthenticated, utc_now
 

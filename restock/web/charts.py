@@ -49,7 +49,7 @@ def history_forecast_svg(
     `history` has `ds`, `y`; `forecast` has `ds`, `mean`, `lo`, `hi` (daily); both are summed
     to weeks so two years stay readable. `labels` holds the translated legend texts.
     """
-    fig, ax = plt.subplots(figsize=(9, 3.4), dpi=100)
+    fig, ax = plt.subplots(figsize=(11, 3.6), dpi=100)
     if not history.empty:
         weekly = history.set_index("ds")["y"].resample("W-SUN").sum()
         ax.plot(weekly.index, weekly.values, color="#334", linewidth=1.2, label=labels["history"])
@@ -107,7 +107,7 @@ def stock_projection(
 
 def projection_svg(projection: pd.DataFrame, *, labels: dict[str, str]) -> str:
     """The stock projection as two lines around zero."""
-    fig, ax = plt.subplots(figsize=(9, 2.4), dpi=100)
+    fig, ax = plt.subplots(figsize=(11, 2.4), dpi=100)
     ax.plot(projection["ds"], projection["without"], color="#d0021b", linewidth=1.2, label=labels["without"])
     ax.plot(projection["ds"], projection["with"], color="#417505", linewidth=1.6, label=labels["with"])
     ax.axhline(0, color="#333", linewidth=0.8)

@@ -17,13 +17,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from forecasting.services import accuracy_report, load_run
+from kernel.errors import InvalidInput, NotFound
 from replenishment import browse
 from restock.accounts import LANGUAGES, AuthenticationFailed, Principal, TooManyAttempts, log_in, log_out
 from restock.accounts import set_language as store_language
 from restock.audit import AuditEntry
-from kernel.errors import InvalidInput, NotFound
 from restock.web import charts, presenters
 from restock.web.i18n import gettext as _
+from restock.web.schemas import RowId
 from restock.web.security import SESSION_COOKIE, authorize, db_session, role_mark
 from scheduler.models import JobRun
 
@@ -168,14 +169,14 @@ def proposals(request: Request, session: SessionDep) -> HTMLResponse:
 
 
 @router.get("/proposals/{proposal_id}")
-def this_week(request: Request, proposal_id: int, session: SessionDep) -> HTMLResponse:
+def this_week(request: Request, proposal_id: RowId, session: SessionDep) -> HTMLResponse:
     return _render(request, "overview.html", view=presenters.overview(session, proposal_id))
 
 
 @router.get("/proposals/{proposal_id}/lines")
 def grid(
     request: Request,
-    proposal_id: int,
+    proposal_id: RowId,
     session: SessionDep,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     size: Annotated[int, Query(ge=1, le=browse.MAX_PAGE_SIZE)] = 50,
@@ -220,7 +221,7 @@ def grid(
 
 
 @router.get("/proposals/{proposal_id}/left-out")
-def left_out(request: Request, proposal_id: int, session: SessionDep) -> HTMLResponse:
+def left_out(request: Request, proposal_id: RowId, session: SessionDep) -> HTMLResponse:
     proposal = browse.get_proposal_row(session, proposal_id)
     return _render(
         request,
@@ -231,7 +232,7 @@ def left_out(request: Request, proposal_id: int, session: SessionDep) -> HTMLRes
 
 
 @router.get("/proposals/{proposal_id}/lines/{line_id}")
-def line(request: Request, proposal_id: int, line_id: int, session: SessionDep) -> HTMLResponse:
+def line(request: Request, proposal_id: RowId, line_id: RowId, session: SessionDep) -> HTMLResponse:
     detail = presenters.line_detail(session, proposal_id, line_id)
     proposal = browse.get_proposal_row(session, proposal_id)
     return _render(request, "line.html", proposal=presenters.proposal_summary(proposal), detail=detail)
@@ -253,7 +254,7 @@ def _chart_labels() -> dict[str, str]:
 
 
 @router.get("/proposals/{proposal_id}/lines/{line_id}/history.svg")
-def history_chart(proposal_id: int, line_id: int, session: SessionDep) -> Response:
+def history_chart(proposal_id: RowId, line_id: RowId, session: SessionDep) -> Response:
     detail = browse.line_detail(session, proposal_id, line_id)
     series = presenters.chart_series(session, proposal_id, detail.line.sku_code)
     season = detail.window if detail.mode in ("prebuild", "in_season") else None
@@ -270,7 +271,7 @@ def history_chart(proposal_id: int, line_id: int, session: SessionDep) -> Respon
 
 
 @router.get("/proposals/{proposal_id}/lines/{line_id}/projection.svg")
-def projection_chart(proposal_id: int, line_id: int, session: SessionDep) -> Response:
+def projection_chart(proposal_id: RowId, line_id: RowId, session: SessionDep) -> Response:
     detail = browse.line_detail(session, proposal_id, line_id)
     proposal = browse.get_proposal_row(session, proposal_id)
     series = presenters.chart_series(session, proposal_id, detail.line.sku_code)

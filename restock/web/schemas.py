@@ -7,9 +7,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Path
 from pydantic import BaseModel, Field
+
+# Database ids in paths: positive and within a 32-bit integer, so a huge number is a 422, not a 500.
+RowId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 
 
 class MeRead(BaseModel):

@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
-from restock.accounts import Principal, principal_for_session, principal_for_token
 from kernel.errors import RestockError
+from restock.accounts import Principal, principal_for_session, principal_for_token
 
 SESSION_COOKIE = "restock_session"
 CSRF_HEADER = "X-CSRF-Token"
