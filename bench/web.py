@@ -161,8 +161,9 @@ async def _load(base: str, paths: list[str], token: str) -> tuple[list[float], f
 
 def _api_latency(url: str, schema: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
     from kernel.clock import now
+    from kernel.orm import unit_of_work
     from restock.accounts import create_api_token
-    from restock.db import make_engine, unit_of_work
+    from restock.db import make_engine
     from restock.settings import load_settings
 
     engine = make_engine(url, schema=schema)

@@ -78,8 +78,9 @@ def add(
 ) -> None:
     """Create a user; the password is stored as an argon2 hash."""
     from kernel.clock import now
+    from kernel.orm import unit_of_work
     from restock.accounts import add_user
-    from restock.db import ensure_ready, get_engine, unit_of_work
+    from restock.db import ensure_ready, get_engine
     from restock.settings import get_settings
 
     settings = get_settings()
@@ -101,8 +102,9 @@ def add(
 @user_app.command("list")
 def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts.")) -> None:
     """Every user with role, language and whether active."""
+    from kernel.orm import unit_of_work
     from restock.accounts import list_users
-    from restock.db import ensure_ready, get_engine, unit_of_work
+    from restock.db import ensure_ready, get_engine
 
     engine = get_engine()
     ensure_ready(engine)
@@ -127,8 +129,9 @@ def token(
 ) -> None:
     """Issue an API token (shown once; stored only as a SHA-256 digest)."""
     from kernel.clock import now
+    from kernel.orm import unit_of_work
     from restock.accounts import create_api_token
-    from restock.db import ensure_ready, get_engine, unit_of_work
+    from restock.db import ensure_ready, get_engine
     from restock.settings import get_settings
 
     settings = get_settings()

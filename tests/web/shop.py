@@ -14,10 +14,10 @@ from sqlalchemy import Engine, insert
 
 from forecasting.models import DailySales, ForecastRun, ForecastValue
 from kernel.catalog import Category, Sku
+from kernel.orm import unit_of_work
 from replenishment.models import Proposal, ProposalExclusion, ProposalLine, ProposalSupplierSummary
 from replenishment.problem import problem_to_json
 from restock.accounts import add_user
-from restock.db import unit_of_work
 from tests.replenishment.builders import WEEK, agreement, item, problem, sku
 
 PASSWORD = "correct-horse-battery"

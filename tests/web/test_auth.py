@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from kernel.orm import unit_of_work
 from restock.accounts import ApiToken, User, WebSession, create_api_token
-from restock.db import unit_of_work
 from tests.web.conftest import csrf_from, log_in
 from tests.web.shop import PASSWORD, USERS
 

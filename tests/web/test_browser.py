@@ -81,7 +81,11 @@ def test_merchandiser_reviews_the_week_in_english_then_chinese(page) -> None:  #
     page.fill("input[name=username]", "mei")
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
-    page.wait_for_selector("#total-value")
+    try:
+        page.wait_for_selector("#total-value")
+    except Exception:
+        page.screenshot(path=str(SHOTS / "failed-after-login.png"), full_page=True)
+        raise AssertionError(f"no proposal after login at {page.url}: {page.content()[:2000]}") from None
     assert "/proposals/" in page.url
     # 2 jacket lines ¥100,000 + kitchen ¥360 + 60 filler lines ¥9,000.
     assert page.locator("#total-value").inner_text() == "¥109,360.00"

@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
 from kernel.clock import now
+from kernel.orm import unit_of_work
 from restock.accounts import create_api_token
-from restock.db import unit_of_work
 from restock.settings import load_settings
 from restock.web.app import create_app
 from tests.web.shop import seed_shop
