@@ -4,7 +4,8 @@
 suppliers, one agreement per supplier with 3 retroactive tiers, a budget that
 binds; and 500 random small instances (bench.small_instances) whose every whole-case
 order vector is enumerated: the share on which the plan is within 1 % of the best
-increment + ¥1. Writes bench/results/propose.json and .md (shared/BENCH.md shape).
+increment + ¥1. Writes bench/results/propose.json and .md (the shape in
+docs/design-notes.md#benchmarks).
 """
 
 from __future__ import annotations
