@@ -44,6 +44,7 @@ from restock.db import unit_of_work
 from restock.errors import InvalidInput, NotFound
 from restock.settings import Settings, season_window
 from suppliers.models import (
+    ON_ORDER_STATUSES,
     PurchaseOrder,
     PurchaseOrderLine,
     RebateAgreement,
@@ -154,7 +155,7 @@ def load_problem(
             PurchaseOrder.expected_date,
         )
         .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.purchase_order_id)
-        .where(PurchaseOrder.status == "open")
+        .where(PurchaseOrder.status.in_(ON_ORDER_STATUSES))
     ).all()
 
     sku_rows: list[dict[str, Any]] = []

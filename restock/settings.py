@@ -112,6 +112,70 @@ class CalendarSettings(_Strict):
     promotions: bool = True
 
 
+DEFAULT_REASON_CODES = ["promotion_plan_changed", "supplier_capacity", "quality_issue", "budget", "other"]
+_CODE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+class ApprovalSettings(_Strict):
+    """Line edits and approval: the reason codes a user picks from (`other` needs a text)."""
+
+    reason_codes: list[str] = Field(default_factory=lambda: list(DEFAULT_REASON_CODES))
+
+    @field_validator("reason_codes")
+    @classmethod
+    def _codes(cls, value: list[str]) -> list[str]:
+        bad = [code for code in value if not _CODE.match(code)]
+        if bad:
+            raise ValueError(f"reason codes are lower-case words joined by _ (≤ 40 characters), got {bad}")
+        if "other" not in value:
+            raise ValueError("reason_codes must include 'other' (with a text)")
+        if len(set(value)) != len(value):
+            raise ValueError(f"reason codes repeat: {value}")
+        return value
+
+
+class AuditSettings(_Strict):
+    """Who the CLI records as the actor when --user is not given (empty: the OS user)."""
+
+    user: str = ""
+
+
+class SupplierFileSettings(_Strict):
+    """How one supplier's CSV looks: columns in order, their header labels, the encoding."""
+
+    columns: list[str] | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    encoding: Literal["utf-8-sig", "gb18030"] | None = None
+    delimiter: Literal[",", ";", "\t"] | None = None
+
+
+class ExportSettings(_Strict):
+    """Supplier files: the outbox, CSV defaults and per-supplier overrides, the EDIFACT sender."""
+
+    outbox: str = "var/outbox"
+    csv_columns: list[str] = Field(
+        default_factory=lambda: [
+            "po_number",
+            "line_no",
+            "sku",
+            "supplier_item_code",
+            "product_name",
+            "units",
+            "cases",
+            "case_pack",
+            "unit_cost",
+            "line_value",
+            "delivery_date",
+        ]
+    )
+    csv_labels: dict[str, str] = Field(default_factory=dict)
+    csv_encoding: Literal["utf-8-sig", "gb18030"] = "utf-8-sig"
+    csv_delimiter: Literal[",", ";", "\t"] = ","
+    suppliers: dict[str, SupplierFileSettings] = Field(default_factory=dict)
+    edifact_sender: str = "RESTOCK"
+    edifact_buyer_name: str = "restock buyer"
+
+
 class Settings(BaseSettings):
     """Every setting restock reads; see config/restock.toml for the defaults and their meaning."""
 
@@ -127,6 +191,9 @@ class Settings(BaseSettings):
     calendar: CalendarSettings = Field(default_factory=CalendarSettings)
     seasons: dict[str, SeasonSettings] = Field(default_factory=dict)
     schedules: dict[str, str] = Field(default_factory=dict)
+    approval: ApprovalSettings = Field(default_factory=ApprovalSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
+    export: ExportSettings = Field(default_factory=ExportSettings)
 
     @field_validator("timezone")
     @classmethod
