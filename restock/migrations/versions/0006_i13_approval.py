@@ -1,7 +1,7 @@
 """i13 approval: proposal lifecycle, line edits, PO sequence, supplier files, append-only audit
 
-Revision ID: 0005_i13_approval
-Revises: 0004_merge
+Revision ID: 0006_i13_approval
+Revises: 0005_i10_job_locks
 Create Date: 2026-11-26 12:58:35.332243
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = "0005_i13_approval"
-down_revision = "0004_merge"
+revision = "0006_i13_approval"
+down_revision = "0005_i10_job_locks"
 branch_labels = None
 depends_on = None
 
