@@ -20,6 +20,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
+from kernel.audit import record
+from kernel.errors import EditConflict, InvalidInput, NotFound, TransitionRefused
 from replenishment import lifecycle as lc
 from replenishment.instance import Instance, prepare
 from replenishment.models import Proposal, ProposalExclusion, ProposalLine, ProposalSupplierSummary
@@ -36,9 +38,7 @@ from replenishment.reevaluation import (
     pin_problem,
     round_to_cases,
 )
-from restock.audit import record
 from restock.db import unit_of_work
-from restock.errors import EditConflict, InvalidInput, NotFound, TransitionRefused
 from suppliers.models import PurchaseOrder
 from suppliers.purchase_orders import OrderLine, po_summary, raise_purchase_orders
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from restock.errors import TransitionRefused
+from kernel.errors import TransitionRefused
 
 DRAFT = "draft"
 IN_REVIEW = "in_review"

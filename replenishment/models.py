@@ -21,8 +21,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from kernel.orm import MONEY, UNIT_COST, Base
 from replenishment.lifecycle import DRAFT, LINE_PROPOSED, LINE_STATES, STATES
-from restock.orm import MONEY, UNIT_COST, Base
 
 
 def _quoted(values: tuple[str, ...]) -> str:

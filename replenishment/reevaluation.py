@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
+from kernel.errors import InvalidInput
 from replenishment.heuristics import evaluate
 from replenishment.instance import Instance, prepare
 from replenishment.problem import Problem
-from restock.errors import InvalidInput
 from suppliers.rebates import rate_reached, rebate_earned, tier_reached
 
 CENT = Decimal("0.01")

@@ -19,10 +19,10 @@ from typing import Any
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from restock.audit import record
-from restock.catalog import Sku
+from kernel.audit import record
+from kernel.catalog import Sku
+from kernel.errors import InvalidInput, NotFound
 from restock.db import unit_of_work
-from restock.errors import InvalidInput, NotFound
 from suppliers.models import (
     PO_STATUSES,
     PoSequence,

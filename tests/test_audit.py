@@ -11,9 +11,9 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
-from restock.audit import AuditEntry, AuditLogIsAppendOnly, read_audit, record, validate_actor
+from kernel.audit import AuditEntry, AuditLogIsAppendOnly, read_audit, record, validate_actor
+from kernel.errors import InvalidInput
 from restock.db import unit_of_work
-from restock.errors import InvalidInput
 from tests.replenishment.approval_case import NOW
 
 

@@ -17,8 +17,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from kernel.errors import InvalidInput
 from restock.cli.common import console, parse_date_option, print_json
-from restock.errors import InvalidInput
 
 po_app = typer.Typer(help="Purchase orders restock raised (and imported open orders).", no_args_is_help=True)
 
@@ -41,7 +41,7 @@ def register(app: typer.Typer) -> None:
 
 def resolve_actor(user: str | None) -> str:
     """The validated actor: `--user`, else `audit.user` from the settings, else the OS user."""
-    from restock.audit import validate_actor
+    from kernel.audit import validate_actor
     from restock.settings import get_settings
 
     if user is not None:
@@ -57,8 +57,8 @@ def resolve_actor(user: str | None) -> str:
 
 
 def _who(user: str | None) -> Any:
+    from kernel.clock import now
     from replenishment.approval import Who
-    from restock.clock import now
     from restock.settings import get_settings
 
     return Who(actor=resolve_actor(user), now=now(get_settings().tz))
@@ -473,7 +473,7 @@ def audit_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
 ) -> None:
     """Read the append-only audit log, oldest first: who, when, what, before → after, why."""
-    from restock.audit import read_audit
+    from kernel.audit import read_audit
 
     entries = read_audit(_engine(), entity=entity, entity_key=key, since=_parse_since(since), limit=limit)
     if as_json:

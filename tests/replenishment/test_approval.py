@@ -9,6 +9,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Engine, func, select
 
+from kernel.audit import AuditEntry
+from kernel.errors import EditConflict, InvalidInput, NotFound, TransitionRefused
 from replenishment import lifecycle as lc
 from replenishment.approval import (
     Who,
@@ -20,9 +22,7 @@ from replenishment.approval import (
     review_proposal,
 )
 from replenishment.models import Proposal, ProposalLine
-from restock.audit import AuditEntry
 from restock.db import unit_of_work
-from restock.errors import EditConflict, InvalidInput, NotFound, TransitionRefused
 from suppliers.models import PurchaseOrder, RebateAgreement
 from tests.replenishment.approval_case import NOW, REASONS, TZ, WEEK, seed_business, store_proposal
 

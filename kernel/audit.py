@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Engine, String, Text, event, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from restock.errors import InvalidInput
-from restock.orm import Base
+from kernel.errors import InvalidInput
+from kernel.orm import Base
 
 ACTOR_MAX = 100
 # Letters (any script), digits and . _ @ + - ; single inner spaces (a display name "Li Wei").
@@ -155,10 +155,8 @@ def read_audit(
     since: datetime | None = None,
     limit: int | None = None,
 ) -> list[AuditView]:
-    """`read_entries` in a transaction of its own (the `restock audit` use case)."""
-    from restock.db import unit_of_work
-
-    with unit_of_work(engine) as session:
+    """`read_entries` in a session of its own (the `restock audit` use case)."""
+    with Session(engine) as session:
         return read_entries(session, entity=entity, entity_key=entity_key, since=since, limit=limit)
 
 
