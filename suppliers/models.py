@@ -252,3 +252,6 @@ class SupplierFile(Base):
     created_by: Mapped[str] = mapped_column(String(100))
     written_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     resends: Mapped[int] = mapped_column(Integer, default=0)
+    # How the file was rendered (columns, labels, encoding, EDIFACT sender, timestamp): a crash
+    # repair or a resend renders the same bytes from the same POs whatever the settings say now.
+    options: Mapped[dict] = mapped_column(JSON)

@@ -398,3 +398,28 @@ def test_an_unknown_proposal_is_named(engine: Engine) -> None:
 def _audit(engine: Engine, entity: str) -> list[AuditEntry]:
     with unit_of_work(engine) as s:
         return list(s.scalars(select(AuditEntry).where(AuditEntry.entity == entity).order_by(AuditEntry.id)))
+
+
+def test_reoptimize_keeps_the_pinned_lines_and_re_solves_the_rest(case: tuple[Engine, int]) -> None:
+    from replenishment.approval import reoptimize_proposal
+
+    engine, pid = case
+    edit(engine, pid, "P1", units=300, note="half the promo")
+    edit(engine, pid, "P5", reject=True, reason_code="quality_issue")
+    outcome = reoptimize_proposal(engine, pid, ALICE)
+    assert outcome.pinned == 2 and outcome.replaced == 4
+    with unit_of_work(engine) as s:
+        proposal = s.get(Proposal, pid)
+        lines = {ln.sku_code: ln for ln in proposal.lines}  # type: ignore[union-attr]
+        assert (lines["P1"].units, lines["P1"].state, lines["P1"].pinned) == (300, "edited", True)
+        assert (lines["P5"].state, lines["P5"].units) == ("rejected", 10)
+        fresh = [ln for ln in proposal.lines if not ln.pinned]  # type: ignore[union-attr]
+        assert fresh and all(ln.state == "proposed" and ln.sku_code not in ("P1", "P5") for ln in fresh)
+        # the budget (¥100,000) holds for pinned and re-solved lines together
+        assert proposal.spend <= Decimal("100000")  # type: ignore[union-attr]
+        assert proposal.spend == sum(ln.value for ln in proposal.lines if ln.state != "rejected")  # type: ignore[union-attr]
+    entry = [e for e in _audit(engine, "proposal") if e.action == "reoptimize"][0]
+    assert entry.after["pinned"] == ["P1/A", "P5/B"]
+    review_proposal(engine, pid, ALICE)
+    view = review_proposal(engine, pid)
+    approve(engine, pid, overrides={b["sku"]: "accepted" for b in view["below_floor"]})

@@ -53,6 +53,7 @@ def upgrade() -> None:
         sa.Column("created_by", sa.String(length=100), nullable=False),
         sa.Column("written_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("resends", sa.Integer(), nullable=False),
+        sa.Column("options", sa.JSON(), nullable=False),
         sa.CheckConstraint(
             "export_format IN ('csv', 'xlsx', 'edifact')", name=op.f("ck_supplier_files_format_known")
         ),
