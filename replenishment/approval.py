@@ -644,7 +644,7 @@ def reoptimize_proposal(
             + plan.messages
         )
         _bump(proposal)
-        impact = [describe(f) for f in findings]
+        impact = [describe(f, "re-optimising") for f in findings]
         record(
             session,
             at=who.now,

@@ -289,17 +289,18 @@ def _and(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def describe(finding: Finding) -> str:
-    """One finding in words, every number taken from its parameters."""
+def describe(finding: Finding, subject: str = "this edit") -> str:
+    """One finding in words, every number taken from its parameters; `subject` names the cause
+    ("this edit", "re-optimising")."""
     p = finding.params
     if finding.code == "tier_lost":
         return (
-            f"this edit drops {p['supplier']} below tier {p['tier_before']} ({p['agreement']}, now tier "
+            f"{subject} drops {p['supplier']} below tier {p['tier_before']} ({p['agreement']}, now tier "
             f"{p['tier_after']}): {_yuan(p['rebate_change'], signed=True)} rebate for the period"
         )
     if finding.code == "tier_gained":
         return (
-            f"this edit lifts {p['supplier']} to tier {p['tier_after']} ({p['agreement']}): "
+            f"{subject} lifts {p['supplier']} to tier {p['tier_after']} ({p['agreement']}): "
             f"{_yuan(p['rebate_change'], signed=True)} rebate for the period"
         )
     if finding.code == "below_floor":

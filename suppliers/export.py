@@ -33,7 +33,7 @@ from kernel.locks import job_lock
 from restock.db import unit_of_work
 from suppliers.exporters import EXPORTERS, FileOptions, PoDocument, PoDocumentLine, file_name
 from suppliers.models import PurchaseOrder, Supplier, SupplierFile
-from suppliers.outbox import atomic_write, clear_leftovers, file_digest, sha256_hex, write_manifest
+from suppliers.outbox import atomic_write, clear_leftovers, file_digest, sha256_hex, tidy, write_manifest
 
 CENT = Decimal("0.01")
 # Called inside the marking transaction with the ids of the proposals whose POs were exported.
@@ -106,6 +106,7 @@ def export_purchase_orders(
                 )
         report.damaged = _verify(engine, outbox)
         report.manifest_written = write_manifest(outbox, _manifest_entries(engine))
+        tidy(outbox)
     return report
 
 

@@ -59,6 +59,13 @@ def clear_leftovers(outbox: Path) -> list[str]:
     return removed
 
 
+def tidy(outbox: Path) -> None:
+    """Remove the temporary area when a run leaves it empty."""
+    temp_dir = outbox / TEMP_DIR
+    if temp_dir.is_dir() and not any(temp_dir.iterdir()):
+        temp_dir.rmdir()
+
+
 def manifest_bytes(entries: list[dict[str, Any]]) -> bytes:
     """The manifest: every file with its SHA-256, size, format, supplier and PO numbers, by name."""
     ordered = sorted(entries, key=lambda e: e["file"])
