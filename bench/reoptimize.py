@@ -35,11 +35,12 @@ def main() -> None:
     from rich.console import Console
     from sqlalchemy import select
 
+    from kernel.orm import unit_of_work
     from replenishment.approval import Who, edit_line, reoptimize_proposal
     from replenishment.models import Proposal
     from replenishment.optimizer import optimize
     from replenishment.problem import problem_from_json
-    from restock.db import make_engine, unit_of_work
+    from restock.db import make_engine
     from restock.demo import run_demo
     from restock.settings import load_settings
 

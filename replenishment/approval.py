@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from kernel.audit import record
 from kernel.errors import EditConflict, InvalidInput, NotFound, TransitionRefused
+from kernel.orm import unit_of_work
 from replenishment import lifecycle as lc
 from replenishment.instance import Instance, prepare
 from replenishment.models import Proposal, ProposalExclusion, ProposalLine, ProposalSupplierSummary
@@ -38,7 +39,6 @@ from replenishment.reevaluation import (
     pin_problem,
     round_to_cases,
 )
-from restock.db import unit_of_work
 from suppliers.models import PurchaseOrder
 from suppliers.purchase_orders import OrderLine, po_summary, raise_purchase_orders
 

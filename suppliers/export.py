@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, selectinload
 from kernel.audit import record
 from kernel.errors import InvalidInput, NotFound
 from kernel.locks import job_lock
-from restock.db import unit_of_work
+from kernel.orm import unit_of_work
 from suppliers.exporters import EXPORTERS, FileOptions, PoDocument, PoDocumentLine, file_name
 from suppliers.models import PurchaseOrder, Supplier, SupplierFile
 from suppliers.outbox import atomic_write, clear_leftovers, file_digest, sha256_hex, tidy, write_manifest

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, selectinload
 from kernel.audit import record
 from kernel.catalog import Sku
 from kernel.errors import InvalidInput, NotFound
-from restock.db import unit_of_work
+from kernel.orm import unit_of_work
 from suppliers.models import (
     PO_STATUSES,
     PoSequence,

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from kernel.audit import AuditEntry, AuditLogIsAppendOnly, read_audit, record, validate_actor
 from kernel.errors import InvalidInput
-from restock.db import unit_of_work
+from kernel.orm import unit_of_work
 from tests.replenishment.approval_case import NOW
 
 

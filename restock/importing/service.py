@@ -16,7 +16,8 @@ from sqlalchemy import Engine
 
 from kernel.audit import record
 from kernel.errors import ImportValidationError, InvalidInput
-from restock.db import ensure_ready, unit_of_work
+from kernel.orm import unit_of_work
+from restock.db import ensure_ready
 from restock.importing.reading import WHOLE_ROW, CsvFileReader, Problem
 from restock.importing.schema import IMPORT_ORDER, SCHEMAS_BY_KIND, FileSchema
 from restock.importing.staging import StagedFile

@@ -13,8 +13,8 @@ from forecasting.models import DailySales, Promotion
 from kernel.audit import AuditEntry
 from kernel.catalog import Category, Sku
 from kernel.errors import InvalidInput
+from kernel.orm import unit_of_work
 from replenishment.models import InventorySnapshot
-from restock.db import unit_of_work
 from restock.importing import import_path
 from suppliers.models import (
     PurchaseOrder,

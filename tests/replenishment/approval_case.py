@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 
 from kernel.catalog import Category, Sku
+from kernel.orm import unit_of_work
 from replenishment.models import Proposal, ProposalLine
 from replenishment.problem import (
     Agreement,
@@ -31,7 +32,6 @@ from replenishment.problem import (
     problem_to_json,
 )
 from replenishment.reevaluation import LineChoice, assess
-from restock.db import unit_of_work
 from suppliers.models import RebateAgreement, RebateTier, Supplier, SupplierItem
 from suppliers.rebates import Tier
 

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, func, select
 
 from kernel.audit import AuditEntry
 from kernel.errors import EditConflict, InvalidInput, NotFound, TransitionRefused
+from kernel.orm import unit_of_work
 from replenishment import lifecycle as lc
 from replenishment.approval import (
     Who,
@@ -22,7 +23,6 @@ from replenishment.approval import (
     review_proposal,
 )
 from replenishment.models import Proposal, ProposalLine
-from restock.db import unit_of_work
 from suppliers.models import PurchaseOrder, RebateAgreement
 from tests.replenishment.approval_case import NOW, REASONS, TZ, WEEK, seed_business, store_proposal
 
@@ -365,7 +365,7 @@ def test_raised_pos_move_the_agreement_period_purchases_and_count_as_on_order(
                 frame[column] = 100.0
             return frame
 
-        problem, _ = load_problem(s, next_week, load_settings(), demand=demand)
+        problem, _ = load_problem(s, next_week, load_settings().proposal_settings(), demand=demand)
     on_order = {sku.code: sku.on_order for sku in problem.skus}
     # P4 (B, lead 7, due 09-07) and P1..P3 (A, lead 14, due 09-14) fall inside next week's windows
     assert on_order["P4"] == 24 and on_order["P1"] == 600 and on_order["P2"] == 100

@@ -20,9 +20,9 @@ from sqlalchemy import Engine, func, select, text
 
 from kernel.audit import AuditEntry
 from kernel.errors import InvalidInput
+from kernel.orm import unit_of_work
 from replenishment.approval import Who, approve_proposal, mark_proposals_exported, review_proposal
 from replenishment.models import Proposal
-from restock.db import unit_of_work
 from suppliers.export import ExportStyle, export_purchase_orders
 from suppliers.exporters import COLUMNS
 from suppliers.models import PurchaseOrder, SupplierFile

@@ -11,8 +11,8 @@ from datetime import timedelta
 
 from sqlalchemy import Engine, select, text
 
+from kernel.orm import unit_of_work
 from replenishment.approval import Who, approve_proposal, review_proposal
-from restock.db import unit_of_work
 from suppliers.models import PurchaseOrder
 from suppliers.purchase_orders import allocate_po_numbers, format_po_number
 from tests.replenishment.approval_case import NOW, TZ, WEEK, seed_business, store_proposal
