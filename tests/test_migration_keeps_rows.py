@@ -13,7 +13,7 @@ def test_upgrading_over_existing_proposals_and_orders_keeps_their_lines(empty_en
     cfg = alembic_config(empty_engine.url.render_as_string(hide_password=False))
     with empty_engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0005_i10_job_locks")
+        command.upgrade(cfg, "0006_i15_web")
     with empty_engine.begin() as conn:
         conn.execute(text("INSERT INTO categories (id, code, name, salvage_rate) VALUES (1, 'c', 'C', 0.5)"))
         conn.execute(

@@ -1,7 +1,7 @@
 """i13 approval: proposal lifecycle, line edits, PO sequence, supplier files, append-only audit
 
-Revision ID: 0006_i13_approval
-Revises: 0005_i10_job_locks
+Revision ID: 0007_i13_approval
+Revises: 0006_i15_web
 Create Date: 2026-11-26 12:58:35.332243
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = "0006_i13_approval"
-down_revision = "0005_i10_job_locks"
+revision = "0007_i13_approval"
+down_revision = "0006_i15_web"
 branch_labels = None
 depends_on = None
 
