@@ -266,9 +266,9 @@ def record_missed(job: str, scheduled_at: datetime, grace_s: float) -> int:
     )
 
 
-def fire(job: str, *, scheduled_at: datetime, business_date: str | None = None,
+def fire(job: str, *, scheduled_at: datetime | None = None, business_date: str | None = None,
          trigger: str = "scheduler") -> RunResult:
-    """Run `job` for the time it was scheduled at (APScheduler calls this through the job store)."""
+    """Run `job` for the time it was scheduled at (APScheduler's executor passes it in)."""
     runtime = _runtime.get("current")
     if runtime is None:
         raise RuntimeError("scheduler.runner.fire called outside a scheduler process (no runtime installed)")

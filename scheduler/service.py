@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.events import (
@@ -80,7 +80,7 @@ def triggers(settings: Settings) -> dict[str, CronTrigger]:
 
 
 def next_run_times(settings: Settings, after: datetime, count: int = 1) -> dict[str, list[datetime]]:
-    """The next `count` run times of every scheduled job after `after`, in the configured zone."""
+    """The next `count` run times of every scheduled job at or after `after`, in the configured zone."""
     out: dict[str, list[datetime]] = {}
     for name, trigger in triggers(settings).items():
         times: list[datetime] = []
@@ -91,7 +91,8 @@ def next_run_times(settings: Settings, after: datetime, count: int = 1) -> dict[
             if fire_time is None:
                 break
             times.append(fire_time)
-            previous, now = fire_time, fire_time + timedelta(microseconds=1)
+            # Step in UTC: local arithmetic would lose the fold of a repeated (DST) hour.
+            previous, now = fire_time, fire_time.astimezone(UTC) + timedelta(microseconds=1)
         out[name] = times
     return out
 
