@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: demo test lint bench bench-forecast bench-propose bench-import lock clean
+.PHONY: demo test lint pg-client bench bench-forecast bench-propose bench-import lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,9 +18,14 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/restock demo
 
-test: $(STAMP)
+test: $(STAMP) pg-client
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q
+
+# `restock backup`/`restore` on PostgreSQL run pg_dump/pg_restore (same major version as the server or newer).
+pg-client:
+	@command -v pg_dump >/dev/null && command -v pg_restore >/dev/null || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-client)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

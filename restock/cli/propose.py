@@ -19,7 +19,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from restock.cli.common import console, parse_date_option, print_json
+from restock.cli.common import cli_waiting, console, parse_date_option, print_json
 from restock.errors import InvalidInput
 
 proposal_app = typer.Typer(help="Stored weekly proposals.", no_args_is_help=True)
@@ -80,12 +80,22 @@ def propose(
     """Build, store and show this week's purchase proposal."""
     from replenishment.problem import save_problem as write_problem
     from replenishment.services import build_proposal
+    from restock.clock import now
     from restock.db import ensure_ready, get_engine
     from restock.settings import get_settings
+    from scheduler.runner import recorded_cli_run
 
+    settings = get_settings()
     engine = get_engine()
     ensure_ready(engine)
-    result = build_proposal(engine, _parse_week(week), get_settings(), budget=_parse_budget(budget))
+    monday, amount = _parse_week(week), _parse_budget(budget)
+    with recorded_cli_run(engine, "propose", as_of=monday, now=lambda: now(settings.tz), settings=settings,
+                          on_wait=cli_waiting) as job:
+        result = build_proposal(engine, monday, settings, budget=amount, now=now(settings.tz))
+        job.message = (f"proposal {result.proposal_id} (week {monday}, v{result.version}): "
+                       f"{len(result.plan.lines)} lines, ¥{result.plan.spend:,.2f}")
+        job.counts = {"proposal_id": result.proposal_id, "version": result.version,
+                      "lines": len(result.plan.lines), "spend_cny": str(result.plan.spend)}
     if save_problem is not None:
         write_problem(result.problem, save_problem)
     console.print(f"proposal {result.proposal_id} (week {result.plan.week}, version {result.version})")

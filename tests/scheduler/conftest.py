@@ -122,6 +122,7 @@ def config_file(tmp_path: Path, url: str, schedules: dict[str, str], **sections:
         lines.append(f"[{name}]")
         for key, value in values.items():
             lines.append(f"{key} = {value!r}" if not isinstance(value, str) else f'{key} = "{value}"')
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "restock.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -138,4 +139,17 @@ def import_slice(engine: Engine, sample_slice: Path) -> None:
 def loaded_engine(engine: Engine, sample_slice: Path) -> Iterator[Engine]:
     """A migrated database (SQLite, then PostgreSQL) holding the sample slice."""
     import_slice(engine, sample_slice)
+    yield engine
+
+
+@pytest.fixture(scope="session")
+def small_slice(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Home textiles only (15 SKUs, a category promotion): quick to import and to forecast."""
+    return write_sample_slice(tmp_path_factory.mktemp("small-slice"), ("home_textiles",))
+
+
+@pytest.fixture
+def small_engine(engine: Engine, small_slice: Path) -> Iterator[Engine]:
+    """A migrated database (SQLite, then PostgreSQL) holding the home-textiles slice."""
+    import_slice(engine, small_slice)
     yield engine

@@ -47,7 +47,9 @@ def test_a_date_that_succeeded_is_skipped_unless_forced(engine: Engine, tmp_path
     assert f"already succeeded for 2026-08-30 (run {first.run_id}" in again.message
     forced = run_job("nightly", engine=engine, settings=settings, now=clock, force=True)
     assert forced.status == "succeeded"
-    other_day = run_job("nightly", engine=engine, settings=settings, now=clock, business_date=date(2026, 8, 29))
+    other_day = run_job(
+        "nightly", engine=engine, settings=settings, now=clock, business_date=date(2026, 8, 29)
+    )
     assert other_day.status == "succeeded"
     assert [ctx.business_date for ctx in calls] == [date(2026, 8, 30), date(2026, 8, 30), date(2026, 8, 29)]
     assert [(r["status"], r["key"]) for r in last_runs(engine)] == [
@@ -86,7 +88,8 @@ def test_transient_errors_are_retried_with_backoff_and_no_real_waiting(
 
     monkeypatch.setitem(JOBS, "nightly", replace(JOBS["nightly"], function=flaky))
     slept: list[float] = []
-    result = run_job("nightly", engine=engine, settings=make_settings(tmp_path), now=_clock(), sleep=slept.append)
+    settings = make_settings(tmp_path)
+    result = run_job("nightly", engine=engine, settings=settings, now=_clock(), sleep=slept.append)
     assert result.status == "succeeded"
     assert len(tries) == 3
     assert slept == [1.0, 2.0]  # exponential backoff, through the injected sleep
@@ -110,7 +113,9 @@ def test_a_transient_error_that_persists_fails_after_the_configured_tries(
     assert "database is locked" in run["message"]
 
 
-def test_other_errors_are_not_retried(engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_other_errors_are_not_retried(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     tries: list[int] = []
 
     def broken(ctx: JobContext) -> JobOutcome:
@@ -119,7 +124,8 @@ def test_other_errors_are_not_retried(engine: Engine, tmp_path: Path, monkeypatc
 
     monkeypatch.setitem(JOBS, "nightly", replace(JOBS["nightly"], function=broken))
     with pytest.raises(ValueError, match="bad data"):
-        run_job("nightly", engine=engine, settings=make_settings(tmp_path), now=_clock(), sleep=lambda s: None)
+        run_job("nightly", engine=engine, settings=make_settings(tmp_path), now=_clock(),
+                sleep=lambda s: None)
     assert len(tries) == 1
     assert last_runs(engine)[0]["status"] == "failed"
 

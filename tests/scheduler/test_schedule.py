@@ -85,7 +85,9 @@ def test_next_run_times_in_shanghai() -> None:
 
 
 def test_next_run_times_across_daylight_saving_changes_in_berlin() -> None:
-    settings = make_settings(Path("/nonexistent"), timezone="Europe/Berlin", schedules={"nightly": "30 2 * * *"})
+    settings = make_settings(
+        Path("/nonexistent"), timezone="Europe/Berlin", schedules={"nightly": "30 2 * * *"}
+    )
     spring = next_run_times(settings, datetime(2026, 3, 28, 12, 0, tzinfo=BERLIN), count=3)["nightly"]
     # 29 March: 02:30 does not exist (clocks jump 02:00 → 03:00); the run happens at 03:30 CEST.
     assert [t.astimezone(UTC) for t in spring] == [
@@ -157,7 +159,9 @@ def test_a_run_missed_while_the_scheduler_was_down_runs_once_on_restart(
     assert fired[-1][2] == datetime(2026, 9, 3, 2, 0, tzinfo=SHANGHAI)
 
 
-def test_a_run_missed_beyond_the_grace_time_is_recorded_not_run(engine: Engine, tmp_path: Path, fired) -> None:
+def test_a_run_missed_beyond_the_grace_time_is_recorded_not_run(
+    engine: Engine, tmp_path: Path, fired
+) -> None:
     settings = make_settings(tmp_path, schedules={"nightly": "0 2 * * *"})
     clock = ManualClock(datetime(2026, 8, 30, 23, 0, tzinfo=SHANGHAI))
     with running_scheduler(engine, settings, clock):
