@@ -37,8 +37,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, inspect, select, text
 
+from kernel.errors import InvalidInput, RestockError
 from restock.db import load_all_models, make_engine
-from restock.errors import InvalidInput, RestockError
 
 MANIFEST_VERSION = 1
 # Tables whose content (not just row count) a restore must reproduce exactly.

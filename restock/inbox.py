@@ -22,7 +22,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from restock.errors import ImportValidationError, InvalidInput
+from kernel.errors import ImportValidationError, InvalidInput
 from restock.importing.schema import IMPORT_ORDER
 
 PROCESSED = "processed"

@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from restock.orm import Base
+from kernel.orm import Base
 
 RUN_STATUSES = ("running", "succeeded", "failed", "skipped")
 

@@ -27,8 +27,8 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
+from kernel.errors import InvalidInput
 from kernel.locks import JobLockBusy, job_lock
-from restock.errors import InvalidInput
 from restock.settings import Settings
 from scheduler.jobs import JOBS, JobContext, JobSpec
 from scheduler.runs import JobRunHandle, job_run, mark_interrupted, record_skipped, succeeded_run

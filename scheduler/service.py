@@ -42,8 +42,8 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Engine
 
+from kernel.errors import ConfigError
 from kernel.locks import JobLockBusy, current_holder, job_lock
-from restock.errors import ConfigError
 from restock.settings import Settings
 from scheduler import runner
 from scheduler.jobs import JOBS

@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
 
 def backup_command(as_json: bool = typer.Option(False, "--json", help="Print the outcome as JSON.")) -> None:
     """Back up the database now: verified copy, checksum and manifest, mirror, retention."""
-    from restock.clock import now
+    from kernel.clock import now
     from restock.db import ensure_ready, get_engine
     from restock.settings import get_settings
     from scheduler.runner import run_job

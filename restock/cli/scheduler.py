@@ -13,8 +13,8 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from kernel.errors import InvalidInput
 from restock.cli.common import console, parse_date_option, print_json
-from restock.errors import InvalidInput
 
 scheduler_app = typer.Typer(
     help="Run the scheduled jobs (nightly import + forecast, weekly proposal, PO export, backup).",
@@ -68,7 +68,7 @@ def _parse_local(value: str, tz: Any) -> datetime:
 @scheduler_app.command("status")
 def status_command(as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts.")) -> None:
     """When each job last succeeded, how its last run ended, when it runs next, and who runs it now."""
-    from restock.clock import now
+    from kernel.clock import now
     from restock.db import ensure_ready, get_engine
     from restock.settings import get_settings
     from scheduler.service import scheduler_status
@@ -149,7 +149,7 @@ def run_command(
     as_json: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
 ) -> None:
     """Run one job now, by hand, through the same path as the scheduler (lock, date key, history)."""
-    from restock.clock import now
+    from kernel.clock import now
     from restock.db import ensure_ready, get_engine
     from restock.settings import get_settings
     from scheduler.runner import get_job, run_job

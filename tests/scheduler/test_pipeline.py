@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, select
 
 from forecasting.models import ForecastRun, ForecastSeries, ForecastValue
+from kernel.catalog import Sku
 from replenishment.models import Proposal, ProposalLine
-from restock.catalog import Sku
 from restock.db import make_engine, upgrade
 from scheduler.runs import last_runs
 from tests.scheduler.conftest import ManualClock, config_file, make_settings
