@@ -11,7 +11,8 @@ from datetime import datetime
 from typing import Any
 
 import typer
-from rich.table import Table
+from rich.padding import Padding
+from rich.text import Text
 
 from kernel.errors import InvalidInput
 from restock.cli.common import console, parse_date_option, print_json
@@ -80,32 +81,34 @@ def status_command(as_json: bool = typer.Option(False, "--json", help="Print JSO
     if as_json:
         print_json(rows)
         return
-    table = Table("job", "schedule", "next run", "last success", "last run", "running now",
-                  title=f"scheduler ({settings.timezone})", show_lines=True)
+    console.print(f"scheduler jobs (times in {settings.timezone})", style="bold", highlight=False)
     for row in rows:
-        success = row["last_success"]
-        last = row["last_run"]
-        table.add_row(
-            f"{row['job']}\n[dim]{row['function']}[/]",
-            row["schedule"] or "[dim]not scheduled[/]",
-            _when(row["next_run"]),
-            "—" if success is None else f"{_when(success['finished_at'], settings.tz)}\nfor {success['key']}",
-            "—" if last is None else
-            f"{last['status']} {_when(last['finished_at'] or last['started_at'], settings.tz)}\n"
-            f"{(last['message'] or '')[:120]}",
-            row["running"] or "—",
-        )
-    console.print(table)
+        success, last = row["last_success"], row["last_run"]
+        console.print(Text.assemble((f"{row['job']:<8}", "bold"), f" {row['function']} — {row['summary']}"),
+                      highlight=False)
+        next_run = (f"{_when(row['next_run'])} (from the {row['next_run_source']})"
+                    if row["next_run"] else "—")
+        fields = [
+            ("schedule", f"{row['schedule']}   next {next_run}" if row["schedule"] else "not scheduled"),
+            ("last ok", "never" if success is None else
+             f"{_when(success['finished_at'], settings.tz)} for {success['key'] or success['as_of']}"),
+            ("last run", "—" if last is None else
+             f"{last['status']} {_when(last['finished_at'] or last['started_at'], settings.tz)} "
+             f"for {last['key'] or last['as_of'] or '—'}: {(last['message'] or '')[:200]}"),
+            ("running", row["running"] or "no"),
+        ]
+        for label, value in fields:
+            console.print(Padding(Text(f"{label:<9} {value}"), (0, 0, 0, 2)), highlight=False)
 
 
-def _when(value: datetime | None, tz: Any = None) -> str:
+def _when(value: datetime | None, tz: Any = None, short: bool = False) -> str:
     if value is None:
         return "—"
     if tz is not None:
         from datetime import UTC
 
         value = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(tz)
-    return f"{value:%Y-%m-%d %H:%M %a}"
+    return f"{value:%m-%d %H:%M}" if short else f"{value:%Y-%m-%d %H:%M %a}"
 
 
 def jobs_command(
@@ -125,20 +128,18 @@ def jobs_command(
     if as_json:
         print_json(runs)
         return
-    table = Table("id", "job", "business date", "trigger", "started", "finished", "status", "message",
-                  title="job runs (newest first)")
+    # One line per run and its message indented below it: readable at any terminal width.
+    console.print(f"job runs, newest first (times in {settings.timezone})", style="bold", highlight=False)
+    styles = {"succeeded": "green", "failed": "bold red", "skipped": "yellow", "running": "cyan"}
     for run in runs:
-        table.add_row(
-            str(run["id"]),
-            run["job"],
-            str(run["as_of"] or ""),
-            run["trigger"],
-            _when(run["started_at"], settings.tz),
-            _when(run["finished_at"], settings.tz) if run["finished_at"] else "",
-            run["status"],
-            (run["message"] or "")[:160],
-        )
-    console.print(table)
+        started, finished = run["started_at"], run["finished_at"]
+        took = "" if finished is None else f"{(finished - started).total_seconds():.0f} s"
+        line = Text(f"#{run['id']:<5} {run['job']:<9} {run['key'] or '—':<17} {run['trigger']:<9} "
+                    f"{_when(started, settings.tz, short=True)}  {took:>6}  ")
+        line.append(run["status"], style=styles.get(run["status"], ""))
+        console.print(line, highlight=False)
+        if run["message"]:
+            console.print(Padding(Text(run["message"][:400], style="dim"), (0, 0, 0, 7)), highlight=False)
 
 
 def run_command(
