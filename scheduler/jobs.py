@@ -61,7 +61,7 @@ def nightly(ctx: JobContext) -> JobOutcome:
     summary = run_forecast(
         ctx.engine,
         ctx.business_date,
-        ctx.settings,
+        ctx.settings.forecast_settings(),
         runner=make_runner(ctx.settings.forecasting.executor),
         now=ctx.now(),
     )
@@ -90,7 +90,7 @@ def propose(ctx: JobContext) -> JobOutcome:
     """Build and store the proposal for the week starting on the business date (a Monday)."""
     from replenishment.services import build_proposal
 
-    result = build_proposal(ctx.engine, ctx.business_date, ctx.settings, now=ctx.now())
+    result = build_proposal(ctx.engine, ctx.business_date, ctx.settings.proposal_settings(), now=ctx.now())
     plan = result.plan
     return JobOutcome(
         message=(

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from restock.db import unit_of_work
+from kernel.orm import unit_of_work
 from scheduler.models import JobRun
 
 

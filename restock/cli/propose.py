@@ -91,7 +91,8 @@ def propose(
     monday, amount = _parse_week(week), _parse_budget(budget)
     with recorded_cli_run(engine, "propose", as_of=monday, now=lambda: now(settings.tz), settings=settings,
                           on_wait=cli_waiting) as job:
-        result = build_proposal(engine, monday, settings, budget=amount, now=now(settings.tz))
+        result = build_proposal(engine, monday, settings.proposal_settings(), now=now(settings.tz),
+                                budget=amount)
         job.message = (f"proposal {result.proposal_id} (week {monday}, v{result.version}): "
                        f"{len(result.plan.lines)} lines, ¥{result.plan.spend:,.2f}")
         job.counts = {"proposal_id": result.proposal_id, "version": result.version,
