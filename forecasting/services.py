@@ -371,6 +371,8 @@ def accuracy_report(result: ForecastResult) -> dict[str, Any]:
     The chosen model's scores were also used to choose it, so they are slightly
     optimistic; `bench/forecast` measures on held-out origins.
     """
+    if "backtest_errors" not in result.series.columns:
+        raise InvalidInput("this run has no backtested series to score")
     series = result.series[result.series["backtest_errors"].notna()]
     if series.empty:
         raise InvalidInput("this run has no backtested series to score")

@@ -1,8 +1,8 @@
 """scheduler: job runs gain an idempotency key, trigger, process, counts, attempts and the 'skipped'
 status; APScheduler's job store table
 
-Revision ID: 0006_i14_scheduler
-Revises: 0005_i10_job_locks
+Revision ID: 0007_i14_scheduler
+Revises: 0006_i15_web
 Create Date: 2026-11-26
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_i14_scheduler"
-down_revision = "0005_i10_job_locks"
+revision = "0007_i14_scheduler"
+down_revision = "0006_i15_web"
 branch_labels = None
 depends_on = None
 
