@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: demo test lint serve system-packages pg-client bench bench-forecast bench-propose bench-import bench-web lock clean
+.PHONY: demo test lint serve system-packages pg-client bench bench-forecast bench-propose bench-import bench-web bench-reoptimize lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,7 +46,7 @@ pg-client:
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-bench: bench-import bench-forecast bench-propose bench-web
+bench: bench-import bench-forecast bench-propose bench-web bench-reoptimize
 
 bench-import: $(STAMP)
 	$(BIN)/python -m bench.import_bench
@@ -59,6 +59,9 @@ bench-propose: $(STAMP)
 
 bench-web: $(STAMP)
 	$(BIN)/python -m bench.web
+
+bench-reoptimize: $(STAMP)
+	$(BIN)/python -m bench.reoptimize
 
 # Refresh the lock after changing dependencies in pyproject.toml.
 lock: $(STAMP)

@@ -25,7 +25,8 @@ from pydantic_settings import (
 from forecasting.settings import CalendarSettings, ForecastingSettings, ForecastSettings
 from kernel.errors import ConfigError
 from kernel.seasons import SeasonSettings
-from replenishment.settings import ProposalSettings, ReplenishmentSettings
+from replenishment.settings import ApprovalSettings, ProposalSettings, ReplenishmentSettings
+from suppliers.settings import ExportSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "restock.toml"
@@ -53,6 +54,12 @@ class BackupSettings(_Strict):
     keep_weekly: int = Field(4, ge=0, le=520)
     pg_dump: str = "pg_dump"
     pg_restore: str = "pg_restore"
+
+
+class AuditSettings(_Strict):
+    """Who the CLI records as the actor when --user is not given (empty: the OS user)."""
+
+    user: str = ""
 
 
 class WebSettings(_Strict):
@@ -98,6 +105,9 @@ class Settings(BaseSettings):
                     f"got {expression!r} ({exc})"
                 ) from exc
         return value
+    approval: ApprovalSettings = Field(default_factory=ApprovalSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
+    export: ExportSettings = Field(default_factory=ExportSettings)
     web: WebSettings = Field(default_factory=WebSettings)
 
     @field_validator("timezone")

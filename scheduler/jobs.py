@@ -109,14 +109,33 @@ def propose(ctx: JobContext) -> JobOutcome:
 
 
 def export(ctx: JobContext) -> JobOutcome:
-    """Export purchase orders approved since the last export, one file per supplier."""
-    # The approval workflow and its PO exporter are not part of this version of restock:
-    # until they are, there is never an approved purchase order to send.
-    return JobOutcome(
-        message="nothing to do: no approved purchase orders to export (approval and PO export not installed)",
-        counts={"exported": 0},
-        status="skipped",
+    """Export purchase orders approved since the last export (`restock export --pending`), one file
+    per supplier in its format, into the outbox."""
+    from replenishment.approval import Who, mark_proposals_exported
+    from restock.cli.export import supplier_style
+    from suppliers.export import export_purchase_orders
+
+    settings = ctx.settings
+    who = Who(actor="scheduler", now=ctx.now())
+    report = export_purchase_orders(
+        ctx.engine,
+        actor=who.actor,
+        now=who.now,
+        tz=settings.tz,
+        outbox=settings.project_path(settings.export.outbox),
+        style_for=lambda code: supplier_style(settings, code),
+        pending=True,
+        on_exported=lambda session, ids: mark_proposals_exported(session, ids, who),
     )
+    counts = {"files": len(report.written), "completed_after_crash": len(report.recovered),
+              "damaged": len(report.damaged)}
+    if not report.written and not report.recovered:
+        return JobOutcome(message="nothing to do: no approved purchase orders waiting for export",
+                          counts=counts, status="skipped")
+    written = ", ".join(f"{item['file']} ({item['supplier']})" for item in report.written)
+    recovered = f"; completed after an interrupted run: {', '.join(report.recovered)}" if report.recovered else ""
+    return JobOutcome(message=f"{len(report.written)} file(s) written to {report.outbox}: {written}{recovered}",
+                      counts=counts)
 
 
 def backup(ctx: JobContext) -> JobOutcome:

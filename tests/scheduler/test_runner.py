@@ -179,4 +179,4 @@ def test_the_export_job_says_it_has_nothing_to_do(engine: Engine, tmp_path: Path
                      scheduled_at=clock(), trigger="scheduler")
     assert result.status == "skipped"
     assert result.key == "2026-08-31T09:15"
-    assert "nothing to do" in result.message
+    assert result.message == "nothing to do: no approved purchase orders waiting for export"

@@ -1,8 +1,8 @@
 """scheduler: job runs gain an idempotency key, trigger, process, counts, attempts and the 'skipped'
 status; APScheduler's job store table
 
-Revision ID: 0007_i14_scheduler
-Revises: 0006_i15_web
+Revision ID: 0008_i14_scheduler
+Revises: 0007_i13_approval
 Create Date: 2026-11-26
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_i14_scheduler"
-down_revision = "0006_i15_web"
+revision = "0008_i14_scheduler"
+down_revision = "0007_i13_approval"
 branch_labels = None
 depends_on = None
 
