@@ -133,9 +133,13 @@ def export(ctx: JobContext) -> JobOutcome:
         return JobOutcome(message="nothing to do: no approved purchase orders waiting for export",
                           counts=counts, status="skipped")
     written = ", ".join(f"{item['file']} ({item['supplier']})" for item in report.written)
-    recovered = f"; completed after an interrupted run: {', '.join(report.recovered)}" if report.recovered else ""
-    return JobOutcome(message=f"{len(report.written)} file(s) written to {report.outbox}: {written}{recovered}",
-                      counts=counts)
+    recovered = (
+        f"; completed after an interrupted run: {', '.join(report.recovered)}" if report.recovered else ""
+    )
+    return JobOutcome(
+        message=f"{len(report.written)} file(s) written to {report.outbox}: {written}{recovered}",
+        counts=counts,
+    )
 
 
 def backup(ctx: JobContext) -> JobOutcome:
