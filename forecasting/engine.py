@@ -26,10 +26,10 @@ import pandas as pd
 from forecasting.calendar import EVENT_NAMES, LUNAR_FESTIVALS
 from forecasting.calibration import calibrate, poisson_quantiles, residual_weights, standardised
 from forecasting.columns import DS, GROUP, MEAN, MODEL, UNIQUE_ID, quantile_column
-from forecasting.forecasters import ModelContext, make_forecaster
+from forecasting.forecasters import ModelContext, make_forecaster, route_of
 from forecasting.metrics import backtest_metrics, mase_scale
 from forecasting.numeric import nanmean
-from forecasting.panel import ALL_GROUPS, Panel, frequency_offset, prepare_panel
+from forecasting.panel import ALL_GROUPS, Panel, frequency_offset, is_coarse, prepare_panel
 from forecasting.profiles import (
     GroupProfile,
     Layout,
@@ -52,25 +52,6 @@ CV2_CUTOFF = 0.49
 # Level models on weeks divide by the floored index; rate models on days skip days below it.
 SEASON_FLOOR = 0.2
 INTERMITTENT_CLASSES = ("intermittent", "lumpy")
-
-# How each model sees a series: "period" = seasonally adjusted, event-free periods
-# (weeks for daily data); "period_raw" = event-free periods with their season;
-# "period_share" = event-free periods against the season curve (level = Σ demand / Σ curve);
-# "period_x" = periods with their events, event intensity as a regressor;
-# "direct" = event-free target periods (days); "direct_raw" = target periods as sold.
-ROUTES = {
-    "seasonal_naive": "period_raw",
-    "window_average": "period_share",
-    "category_profile": "period_share",
-    "theta": "period",
-    "ets": "period",
-    "arima": "period_x",
-    "croston": "direct",
-    "sba": "direct",
-    "tsb": "direct",
-    "prophet": "direct_raw",
-}
-
 
 @dataclass(frozen=True)
 class EngineConfig:
@@ -124,8 +105,7 @@ class EngineConfig:
         if any(not 0 < q < 1 for q in qs) or sorted(set(qs)) != qs:
             raise ValueError(f"quantiles must be strictly increasing in (0, 1), got {qs}")
         for name in (*self.smooth_models, *self.intermittent_models, *self.short_models):
-            if name not in ROUTES:
-                raise ValueError(f"unknown model {name!r}; known: {sorted(ROUTES)}")
+            route_of(name)  # ValueError naming the registered models
 
     @property
     def anchors(self) -> dict[str, str]:
@@ -135,7 +115,8 @@ class EngineConfig:
     @property
     def step_horizon(self) -> int:
         """Backtest horizon in target periods: the replenishment horizon (13 weeks / 3 months)."""
-        default = {"D": 91}.get(self.freq, 3 if self.freq.startswith("M") else 13)
+        default = {"D": 91}.get(self.freq, 3 if self.freq.startswith("M")
+                                else 2 if self.freq.startswith("Q") else 13)
         return min(self.backtest_horizon or default, self.horizon)
 
     def to_json(self) -> dict[str, Any]:
@@ -312,7 +293,7 @@ def _observed_span(values: np.ndarray) -> tuple[int, int]:
 
 def _run_model_quietly(name: str, task: ChunkTask, view: _CutoffView, i: int, steps: int) -> np.ndarray:
     layout, cutoff = view.layout, view.cutoff
-    route = ROUTES[name]
+    route, curve = route_of(name)
     n_periods = math.ceil(steps / layout.block)
     future = slice(cutoff, cutoff + n_periods * layout.block)
     if route.startswith("period"):
@@ -321,20 +302,19 @@ def _run_model_quietly(name: str, task: ChunkTask, view: _CutoffView, i: int, st
         # Missing trailing periods are forecast too, then dropped: the model ends where data ends.
         gap = periods.size - 1 - end
         series = interpolate_rows(periods[None, start:end + 1])[0]
-        index = view.group_index[i] if name == "category_profile" else view.own_index[i]
+        index = view.group_index[i] if curve == "group" else view.own_index[i]
         season_past = index[view.positions[i, start:end + 1]]
         season_future = index[np.concatenate([view.positions[i, end + 1:],
                                               view.future_positions[i, :n_periods]])]
         ahead = gap + n_periods
-        context = ModelContext(season_length=layout.positions if route == "period_raw" else 1)
+        clock = None
+        if view.anchored[i]:
+            # A festival group's season runs on weeks from its festival, not weeks of the year.
+            clock = np.concatenate([view.positions[i, start:], view.future_positions[i, :n_periods]])
+        context = ModelContext(season_length=layout.positions if route == "period_raw" else 1,
+                               positions=clock)
         model = make_forecaster(name, context)
-        if route == "period_raw" and view.anchored[i]:
-            # A festival group's seasonal naive: the last period at the same week from its
-            # festival (a lunar year is 50–55 weeks, so "52 periods back" would miss the peak).
-            period_mean = _same_position_naive(series, view.positions[i, start:end + 1],
-                                               np.concatenate([view.positions[i, end + 1:],
-                                                               view.future_positions[i, :n_periods]]))
-        elif route == "period_raw":
+        if route == "period_raw":
             period_mean = model.fit(series).predict(ahead).mean
         elif route == "period_share":
             # Level = Σ demand / Σ curve over the recent window: the SKU's share of the curve.
@@ -381,14 +361,6 @@ def _run_model_quietly(name: str, task: ChunkTask, view: _CutoffView, i: int, st
     series = interpolate_rows(history[None, start:end + 1])[0]
     context = ModelContext(1, task.grid[start], task.config.freq, task.holidays)
     return make_forecaster(name, context).fit(series).predict(steps + gap).mean[gap:]
-
-
-def _same_position_naive(series: np.ndarray, past: np.ndarray, ahead: np.ndarray) -> np.ndarray:
-    """Each ahead period takes the latest past value at its season position (else the last value)."""
-    latest = np.full(int(max(past.max(initial=0), ahead.max(initial=0))) + 1, -1)
-    np.maximum.at(latest, past, np.arange(past.size))
-    source = latest[ahead]
-    return np.where(source >= 0, series[np.maximum(source, 0)], series[-1])
 
 
 def _period_intensity(view: _CutoffView, i: int, cutoff: int, block: int, n_periods: int
@@ -599,7 +571,7 @@ def forecast_panel(
     levels = tuple(quantiles) if quantiles is not None else config.quantiles
     config = replace(config, horizon=horizon, freq=frequency_offset(freq).freqstr, quantiles=levels)
     panel = prepare_panel(history, horizon, config.freq, future, groups)
-    if events is None and not config.freq.startswith("M") and config.events:
+    if events is None and not is_coarse(config.freq) and config.events:
         from forecasting.events import default_events
 
         events = default_events(panel.grid[0], panel.grid[-1], config.events)

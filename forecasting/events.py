@@ -53,10 +53,10 @@ class GroupEffects:
 def event_design(grid: pd.DatetimeIndex, freq: str, events: pd.DataFrame | None) -> EventDesign:
     """Dummies of every (event, window) over `grid`; weekly periods get the share of their 7 days.
 
-    `events` has columns `event`, `ds` (anchor dates). Monthly grids get no event
-    columns: a month blurs every window into its level.
+    `events` has columns `event`, `ds` (anchor dates). Monthly and quarterly grids get no
+    event columns: a month blurs every window into its level.
     """
-    if events is None or events.empty or freq.startswith("M"):
+    if events is None or events.empty or freq.startswith(("M", "Q")):
         return EventDesign([], np.zeros((len(grid), 0)), [])
     daily = freq == "D"
     day_index = pd.date_range(grid[0] - pd.Timedelta(days=6 if not daily else 0), grid[-1], freq="D")

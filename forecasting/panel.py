@@ -24,15 +24,20 @@ class Panel:
     regressors: dict[str, np.ndarray]  # series × len(grid), 0 = no effect
 
 
+def is_coarse(freq: str) -> bool:
+    """Monthly or quarterly: a period blurs every calendar event into its level."""
+    return freq.startswith("M") or freq.startswith("Q")
+
+
 def frequency_offset(freq: str) -> pd.DateOffset:
-    """The pandas offset of `freq` ("D", "W-xxx" or "MS"); ValueError for anything else."""
+    """The pandas offset of `freq` ("D", "W-xxx", "MS" or "QS"); ValueError for anything else."""
     try:
         offset = pd.tseries.frequencies.to_offset(freq)
     except ValueError:
         raise ValueError(f"freq {freq!r} is not a pandas frequency alias") from None
     name = offset.name
-    if not (name == "D" or name.startswith("W-") or name == "MS"):
-        raise ValueError(f"freq must be 'D', a weekly alias such as 'W-SUN', or 'MS'; got {freq!r}")
+    if not (name == "D" or name.startswith("W-") or name == "MS" or name.startswith("QS")):
+        raise ValueError(f"freq must be 'D', a weekly alias such as 'W-SUN', 'MS' or 'QS'; got {freq!r}")
     return offset
 
 

@@ -45,6 +45,8 @@ class Layout:
             return Layout(7, 52, 7)
         if freq.startswith("M"):
             return Layout(1, 12, 12)
+        if freq.startswith("Q"):
+            return Layout(1, 4, 4)
         return Layout(1, 52, 52)
 
 
@@ -54,7 +56,7 @@ FESTIVAL_POSITION = 26
 
 
 def season_position(dates: pd.DatetimeIndex, positions: int, anchor: str | None = None) -> np.ndarray:
-    """Week-of-year (0–51, by day of year) or month (0–11) of each period end.
+    """Week-of-year (0–51, by day of year), month (0–11) or quarter (0–3) of each period end.
 
     With `anchor` (a lunar festival such as spring_festival) and weekly positions, the
     position is the week relative to the nearest occurrence of that festival instead:
@@ -64,6 +66,8 @@ def season_position(dates: pd.DatetimeIndex, positions: int, anchor: str | None 
     """
     if positions == 12:
         return dates.month.to_numpy() - 1
+    if positions == 4:
+        return (dates.month.to_numpy() - 1) // 3
     if anchor is None or len(dates) == 0:
         return np.minimum((dates.dayofyear.to_numpy() - 1) // 7, 51)
     days = festival_days(anchor, int(dates.year.min()) - 1, int(dates.year.max()) + 1)
