@@ -25,7 +25,7 @@ import pandas as pd
 
 from forecasting.calendar import EVENT_NAMES, LUNAR_FESTIVALS
 from forecasting.calibration import calibrate, poisson_quantiles, residual_weights, standardised
-from forecasting.columns import DS, GROUP, MEAN, MODEL, UNIQUE_ID, quantile_column
+from forecasting.columns import DS, GROUP, MEAN, MODEL, UNIQUE_ID, Y, quantile_column
 from forecasting.forecasters import ModelContext, make_forecaster, route_of
 from forecasting.metrics import backtest_metrics, mase_scale
 from forecasting.numeric import nanmean
@@ -86,6 +86,12 @@ class EngineConfig:
     # Leave the anchor festival's windows out of an anchored group's event regression (the
     # season index then carries the festival alone).
     drop_anchor_events: bool = False
+    # Where a series that ends before the panel's last date is forecast from. False: from the
+    # panel's end (the periods between its own end and the panel's are forecast but not
+    # returned; the nightly run, where every SKU's history runs to the as-of date). True: from
+    # its own last date, as statsforecast does — series are run in one sub-panel per end date
+    # (each learns its group curves from the series ending with it).
+    from_own_end: bool = False
 
     def __post_init__(self) -> None:
         anchors = self.season_anchors
@@ -570,6 +576,10 @@ def forecast_panel(
     config = config or EngineConfig(horizon=horizon, freq=freq)
     levels = tuple(quantiles) if quantiles is not None else config.quantiles
     config = replace(config, horizon=horizon, freq=frequency_offset(freq).freqstr, quantiles=levels)
+    if config.from_own_end:
+        return _forecast_from_own_ends(history, future=future, events=events, groups=groups,
+                                       new_series=new_series, config=config, runner=runner,
+                                       progress=progress, started=started)
     panel = prepare_panel(history, horizon, config.freq, future, groups)
     if events is None and not is_coarse(config.freq) and config.events:
         from forecasting.events import default_events
@@ -603,6 +613,46 @@ def forecast_panel(
     result = _assemble(outcomes, panel, profiles[-1], config)
     result.duration_s = time.perf_counter() - started
     return result
+
+
+def _forecast_from_own_ends(history: pd.DataFrame, *, future: pd.DataFrame | None,
+                            events: pd.DataFrame | None, groups: pd.Series | None,
+                            new_series: pd.DataFrame | None, config: EngineConfig,
+                            runner: ChunkRunner | None, progress: Callable[[int], None] | None,
+                            started: float) -> ForecastResult:
+    """One sub-panel per last observed date, each forecast from that date; results stacked."""
+    valid = {UNIQUE_ID, DS, Y} <= set(history.columns) and not history.empty
+    dates = pd.to_datetime(history[DS], errors="coerce") if valid else None
+    if valid and dates is not None and dates.notna().all():
+        observed = history[Y].notna()
+        ends = dates[observed].groupby(history.loc[observed, UNIQUE_ID].astype(str)).max()
+    else:
+        ends = pd.Series(dtype="datetime64[ns]")  # let the one-panel path name the problem
+    if ends.nunique() <= 1 or dates is None:
+        return forecast_panel(history, config.horizon, config.freq, future=future, events=events,
+                              groups=groups, new_series=new_series,
+                              config=replace(config, from_own_end=False), runner=runner, progress=progress)
+    ids = history[UNIQUE_ID].astype(str)
+    parts = []
+    latest = ends.max()
+    for end, members in ends.groupby(ends):
+        keep = ids.isin(members.index) & (dates <= end)
+        part_future = None if future is None else future[future[UNIQUE_ID].astype(str).isin(members.index)]
+        parts.append(forecast_panel(
+            history[keep], config.horizon, config.freq, future=part_future, events=events, groups=groups,
+            new_series=new_series if end == latest else None,
+            config=replace(config, from_own_end=False), runner=runner, progress=progress))
+    first = parts[0]
+    forecasts = pd.concat([p.forecasts for p in parts], ignore_index=True)
+    series = pd.concat([p.series for p in parts], ignore_index=True)
+    effects = pd.concat([p.effects for p in parts], ignore_index=True)
+    order = series[UNIQUE_ID].astype(str).argsort(kind="stable")
+    series = series.iloc[order].reset_index(drop=True)
+    forecasts = forecasts.sort_values([UNIQUE_ID, DS], kind="stable").reset_index(drop=True)
+    params = dict(first.params)
+    params["engine"] = config.to_json()
+    return ForecastResult(forecasts, series, effects, first.freq, first.quantiles, params,
+                          time.perf_counter() - started)
 
 
 def _prophet_holidays(events: pd.DataFrame | None) -> pd.DataFrame | None:

@@ -339,3 +339,24 @@ def test_quarterly_panels_are_forecast_with_a_four_quarter_season() -> None:
     out = forecast(history, 4, "QS", events=NO_EVENTS)
     assert out["ds"].tolist() == list(pd.date_range("2011-01-01", periods=4, freq="QS"))
     assert out["mean"].to_numpy() == pytest.approx([10.0, 20.0, 40.0, 30.0], rel=0.05)
+
+
+def test_series_ending_early_are_forecast_from_their_own_end_when_asked() -> None:
+    ds = pd.date_range("2001-01-01", periods=60, freq="MS")
+    pattern = np.tile([10.0, 12.0, 14.0, 30.0, 12.0, 10.0, 9.0, 8.0, 11.0, 13.0, 20.0, 25.0], 5)
+    long = pd.DataFrame({"unique_id": "long", "ds": ds, "y": pattern})
+    short = pd.DataFrame({"unique_id": "short", "ds": ds[:48], "y": pattern[:48] * 2})
+    history = pd.concat([short, long])
+    by_panel = forecast_panel(history, 6, "MS", events=NO_EVENTS)
+    by_own = forecast_panel(history, 6, "MS", events=NO_EVENTS,
+                            config=EngineConfig(horizon=6, freq="MS", from_own_end=True))
+    panel_short = by_panel.forecasts[by_panel.forecasts["unique_id"] == "short"]
+    own_short = by_own.forecasts[by_own.forecasts["unique_id"] == "short"]
+    assert panel_short["ds"].min() == pd.Timestamp("2006-01-01")  # the panel's end
+    assert own_short["ds"].tolist() == list(pd.date_range("2005-01-01", periods=6, freq="MS"))
+    assert own_short["mean"].to_numpy() == pytest.approx(2 * pattern[:6], rel=0.1)
+    assert by_own.series["unique_id"].tolist() == ["long", "short"]
+    alone = forecast_panel(long, 6, "MS", events=NO_EVENTS)
+    pd.testing.assert_frame_equal(
+        by_own.forecasts[by_own.forecasts["unique_id"] == "long"].reset_index(drop=True),
+        alone.forecasts.reset_index(drop=True))
