@@ -207,6 +207,70 @@ def season_windows(category: str, first: date, last: date) -> list[tuple[int, da
     return windows
 
 
+def seasons_frame(first_year: int, last_year: int) -> pd.DataFrame:
+    """Every seasonal category's season windows starting in first_year…last_year (engine input)."""
+    rows = [{GROUP: cat, "season_start": pd.Timestamp(s), "season_end": pd.Timestamp(e)}
+            for cat in SEASONS for year in range(first_year, last_year + 1)
+            for s, e in [season_window(cat, year)]]
+    return pd.DataFrame(rows)
+
+
+def season_total_check(sales: pd.DataFrame, skus: pd.DataFrame, promotions: pd.DataFrame,
+                       origins: tuple[date, ...] = SEASON_ORIGINS, horizon: int = SEASON_HORIZON
+                       ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-SKU season totals forecast at year-back origins against what each SKU then sold.
+
+    For each origin and seasonal category whose next season lies inside the horizon: restock's
+    per-SKU season total (`result.season_totals`, history before the origin only) and the
+    "same as last season" baseline (the SKU's sales over the same part of the previous season),
+    both against the SKU's genuine sales (units − fraud) over the season. Returns per-SKU rows
+    and per-(origin, category) WAPE = Σ|total − sold| / Σ sold.
+    """
+    genuine = remove_fraud(sales)
+    config = EngineConfig(horizon=horizon, freq="D", events=EVENT_NAMES, chunk_size=500,
+                          season_anchors=SEASON_ANCHORS)
+    rows = []
+    for origin in origins:
+        window = sales[sales[DS] <= pd.Timestamp(origin)]
+        last_sale = window.groupby(UNIQUE_ID)[DS].max()
+        active = skus[skus[UNIQUE_ID].isin(last_sale[last_sale >= pd.Timestamp(origin)].index)]
+        prepared = prepare_inputs(window[window[UNIQUE_ID].isin(active[UNIQUE_ID])], active,
+                                  promotions, origin, config)
+        seasons = seasons_frame(window[DS].min().year - 1, origin.year + 1)
+        censored = prepared.demand[[UNIQUE_ID, DS, "imputed"]]
+        result = forecast_panel(prepared.history, horizon, "D", future=prepared.future,
+                                events=prepared.events, groups=prepared.groups, config=config,
+                                seasons=seasons, censored=censored)
+        totals = result.season_totals
+        for row in totals.to_dict("records"):
+            span = (row["season_start"], row["season_end"])
+            if span[0] <= pd.Timestamp(origin) + pd.Timedelta(days=1):
+                continue  # already in season at the origin: not a pre-build decision
+            sold = genuine[genuine[UNIQUE_ID].astype(str).eq(row[UNIQUE_ID]) & genuine[DS].between(*span)]
+            days = (span[1] - span[0]).days + 1
+            if sold[DS].nunique() < days:  # the season runs past the data's end: nothing to score
+                continue
+            rows.append({**row, "origin": origin, "sold": float(sold[Y].sum()),
+                         "stockout_days": int(sold["stockout"].sum())})
+    per_sku = pd.DataFrame(rows)
+    if per_sku.empty:
+        return per_sku, per_sku
+    scored = per_sku[per_sku["last_season"].notna()]
+
+    def wape(part: pd.DataFrame, column: str) -> float:
+        return float(np.abs(part[column] - part["sold"]).sum() / max(part["sold"].sum(), 1e-9))
+
+    summary = pd.DataFrame([{
+        "origin": origin, GROUP: cat, "skus": len(part), "sold": float(part["sold"].sum()),
+        "wape": wape(part, "total"), "wape_model_alone": wape(part, "model_total"),
+        "wape_same_as_last_season": wape(part, "last_season"),
+        "ratio": wape(part, "total") / max(wape(part, "last_season"), 1e-9),
+        "outside_band_without_reason": int(sum(
+            1 for r in part.itertuples() if not 0.5 <= r.ratio_to_last_season <= 2.0 and not r.reasons)),
+    } for (origin, cat), part in scored.groupby(["origin", GROUP])])
+    return per_sku, summary
+
+
 def _total(frame: pd.DataFrame, column: str, span: tuple[pd.Timestamp, ...], members: set[str]) -> float:
     inside = frame[frame[DS].between(*span) & frame[UNIQUE_ID].isin(members)]
     return float(inside[column].sum())

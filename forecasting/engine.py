@@ -41,6 +41,7 @@ from forecasting.profiles import (
     shrink_season_index,
     weekday_share,
 )
+from forecasting.seasons import COLUMNS as SEASON_COLUMNS
 
 DEFAULT_QUANTILES = (0.1, 0.5, 0.8, 0.9, 0.95, 0.99)
 
@@ -92,6 +93,9 @@ class EngineConfig:
     # its own last date, as statsforecast does — series are run in one sub-panel per end date
     # (each learns its group curves from the series ending with it).
     from_own_end: bool = False
+    # Regressor effects (promotion lifts, price elasticities) per series, shrunk toward the
+    # group's pooled estimate; False = one effect per group (t-tested) for all its series.
+    series_regressor_effects: bool = True
 
     def __post_init__(self) -> None:
         anchors = self.season_anchors
@@ -152,6 +156,8 @@ class ForecastResult:
     quantiles: tuple[float, ...]
     params: dict[str, Any] = field(default_factory=dict)
     duration_s: float = 0.0
+    # Per-series season totals of seasonal groups (`forecasting.seasons.COLUMNS`); empty without seasons.
+    season_totals: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SEASON_COLUMNS))
 
 
 # --------------------------------------------------------------------------- classification
@@ -231,6 +237,8 @@ class _CutoffView:
             effects = profiles[group].effects
             log_m = np.log(effects.multiplier)
             for name, beta in effects.regressor_betas.items():
+                if effects.series_betas is not None:
+                    beta = effects.series_betas[name].get(str(task.ids[i]), beta)
                 if beta:
                     log_m = log_m + beta * task.regressors[name][i]
             multiplier[i] = np.exp(log_m)
@@ -561,8 +569,18 @@ def forecast_panel(
     config: EngineConfig | None = None,
     runner: ChunkRunner | None = None,
     progress: Callable[[int], None] | None = None,
+    seasons: pd.DataFrame | None = None,
+    censored: pd.DataFrame | None = None,
 ) -> ForecastResult:
     """The engine's rich entry point: forecasts plus per-series selection, scores and calibration.
+
+    `seasons` (daily panels; columns group, season_start, season_end, one row per group and
+    year, past years included) turns on per-series season totals (`forecasting.seasons`):
+    each seasonal series' total over its group's upcoming season is blended with last season ×
+    the group's trend by how both did at the same point of past seasons, stored in
+    `result.season_totals`, and the daily forecast inside the season is scaled to it.
+    `censored` (unique_id, ds, imputed) marks stockout days whose demand was estimated: a
+    season total far from last season's may then keep its distance, with that reason.
 
     `groups` maps unique_id → group (category) whose curve, weekday pattern and
     event effects short and noisy series borrow; `new_series` (columns
@@ -576,7 +594,12 @@ def forecast_panel(
     config = config or EngineConfig(horizon=horizon, freq=freq)
     levels = tuple(quantiles) if quantiles is not None else config.quantiles
     config = replace(config, horizon=horizon, freq=frequency_offset(freq).freqstr, quantiles=levels)
+    if seasons is not None and config.freq != "D":
+        raise ValueError("season totals (`seasons`) are computed on daily panels only")
     if config.from_own_end:
+        if seasons is not None:
+            raise ValueError("season totals need every series to end on the panel's last date "
+                             "(from_own_end=False)")
         return _forecast_from_own_ends(history, future=future, events=events, groups=groups,
                                        new_series=new_series, config=config, runner=runner,
                                        progress=progress, started=started)
@@ -589,7 +612,8 @@ def forecast_panel(
     steps = config.step_horizon
     cutoffs = [panel.n_history - k * steps for k in range(config.backtest_origins, 0, -1)]
     cutoffs = [c for c in cutoffs if c >= 2 * layout.block]
-    profiles = [learn_profiles(panel, c, config.freq, events, config.anchors, config.drop_anchor_events)
+    profiles = [learn_profiles(panel, c, config.freq, events, config.anchors, config.drop_anchor_events,
+                               config.series_regressor_effects)
                 for c in [*cutoffs, panel.n_history]]
     holidays = _prophet_holidays(events)
     prophet_allowed = np.zeros(len(panel.ids), dtype=bool)
@@ -611,8 +635,44 @@ def forecast_panel(
     outcomes = [o for chunk in results for o in chunk]
     outcomes += _new_series_outcomes(new_series, panel, profiles[-1], config)
     result = _assemble(outcomes, panel, profiles[-1], config)
+    if seasons is not None and not seasons.empty:
+        _apply_season_totals(result, history, future, events, groups, seasons, panel, config, runner,
+                             censored)
     result.duration_s = time.perf_counter() - started
     return result
+
+
+def _apply_season_totals(result: ForecastResult, history: pd.DataFrame, future: pd.DataFrame | None,
+                         events: pd.DataFrame | None, groups: pd.Series | None, seasons: pd.DataFrame,
+                         panel: Panel, config: EngineConfig, runner: ChunkRunner | None,
+                         censored: pd.DataFrame | None) -> None:
+    """Season totals of the seasonal series (forecasting.seasons), stored and applied to the forecast."""
+    from forecasting.seasons import apply_totals, season_totals
+
+    frame = history.assign(**{DS: pd.to_datetime(history[DS]), UNIQUE_ID: history[UNIQUE_ID].astype(str)})
+    regressors = [c for c in frame.columns if c not in (UNIQUE_ID, DS, Y) and c in panel.regressors]
+    origin = panel.grid[panel.n_history - 1]
+    last_day = panel.grid[panel.n_history + config.horizon - 1]
+
+    def refit(ids: list[str], past_origin: pd.Timestamp) -> pd.DataFrame:
+        # The engine as it would have run then: history up to that origin, regressors as they came.
+        rows = frame[frame[UNIQUE_ID].isin(ids)]
+        before = rows[rows[DS] <= past_origin][[UNIQUE_ID, DS, Y, *regressors]]
+        ahead = None
+        if regressors:
+            days = pd.date_range(past_origin + pd.Timedelta(days=1), periods=config.horizon)
+            grid = pd.MultiIndex.from_product([sorted(set(before[UNIQUE_ID])), days], names=[UNIQUE_ID, DS])
+            ahead = (rows.set_index([UNIQUE_ID, DS])[regressors].reindex(grid).fillna(0.0).reset_index())
+        past = forecast_panel(before, config.horizon, config.freq, future=ahead, events=events,
+                              groups=groups, config=config, runner=runner)
+        return past.forecasts
+
+    group_of = result.series.set_index(UNIQUE_ID)[GROUP]
+    totals = season_totals(frame[[UNIQUE_ID, DS, Y]], result.forecasts, group_of, seasons, origin,
+                           last_day, refit=refit, imputed=censored)
+    columns = [MEAN, *[quantile_column(q) for q in config.quantiles]]
+    result.forecasts = apply_totals(result.forecasts, totals, columns)
+    result.season_totals = totals
 
 
 def _forecast_from_own_ends(history: pd.DataFrame, *, future: pd.DataFrame | None,
@@ -735,12 +795,18 @@ def forecast(
     """Forecast every series of a long panel `horizon` periods past its last date.
 
     `history`: unique_id, ds, y (units per period, ≥ 0; missing periods are
-    missing, not zero) plus optional regressor columns where 0 means "no effect"
-    (promotion flag, discount depth) — then `future` must give them for every
-    series and horizon period. `freq`: "D", a weekly alias ("W-SUN", ...) or
-    "MS". `events`: calendar anchors (event, ds), default restock's Chinese
-    retail calendar (daily and weekly data). Returns unique_id, ds, model, mean
-    and one column per quantile (`q10`, `q50`, ...), monotone and ≥ 0.
+    missing, not zero) plus optional regressor columns — promotion columns where 0
+    means "no effect" (promotion or display flag, feature share, discount depth, pre-sale
+    flag), and prices (`price`, `..._price`: the actual selling price, > 0, modelled as a
+    log-log elasticity against the series' usual price) — then `future` must give them for
+    every series and horizon period (the promotions plan). Each series' effects are its own
+    estimate shrunk toward its group's pooled one and act as multipliers on every model.
+    `freq`: "D", a weekly alias ("W-SUN", ...), "MS" or "QS". `events`: calendar anchors
+    (event, ds), default restock's Chinese retail calendar (daily and weekly data). Series
+    ending before the panel's last date are forecast from the panel's end (their missing
+    last periods are forecast but not returned); `forecast_panel` with
+    `EngineConfig(from_own_end=True)` forecasts each from its own end. Returns unique_id,
+    ds, model, mean and one column per quantile (`q10`, `q50`, ...), monotone and ≥ 0.
     """
     return forecast_panel(history, horizon, freq, future=future, events=events,
                           quantiles=quantiles).forecasts

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.calendar import festival_date
-from forecasting.events import GroupEffects, event_design, learn_group_effects
+from forecasting.events import GroupEffects, event_design, learn_group_effects, series_regressor_betas
 from forecasting.numeric import nanmean, nanmedian
 from forecasting.panel import Panel
 
@@ -205,13 +205,15 @@ def weekday_share(adjusted: np.ndarray, weekdays: np.ndarray, cutoff: int, pseud
 
 
 def learn_profiles(panel: Panel, cutoff: int, freq: str, events: pd.DataFrame | None,
-                   anchors: Mapping[str, str] | None = None, drop_anchor_events: bool = False
-                   ) -> dict[str, GroupProfile]:
+                   anchors: Mapping[str, str] | None = None, drop_anchor_events: bool = False,
+                   series_effects: bool = True) -> dict[str, GroupProfile]:
     """Event effects, weekday shares, season curve and typical level per group, from periods < cutoff.
 
     `anchors` maps a group to the lunar festival its season is measured from (see
     `season_position`); with `drop_anchor_events` that festival's windows are left out
-    of the group's event regression, the season index carrying them instead.
+    of the group's event regression, the season index carrying them instead. With
+    `series_effects`, each series gets its own regressor effects shrunk toward the group's
+    (`events.series_regressor_betas`); else every series takes the group's.
     """
     anchors = anchors or {}
     layout = Layout.for_freq(freq)
@@ -225,6 +227,11 @@ def learn_profiles(panel: Panel, cutoff: int, freq: str, events: pd.DataFrame | 
         anchor = anchors.get(str(group))
         skip = {anchor} if anchor and drop_anchor_events else None
         effects = learn_group_effects(values, design, cutoff, freq, regs, skip)
+        if regs and series_effects:
+            betas = series_regressor_betas(values, regs, effects.multiplier, cutoff, freq)
+            ids = [str(uid) for uid in panel.ids[rows]]
+            effects.series_betas = {name: dict(zip(ids, map(float, b), strict=True))
+                                    for name, b in betas.items()}
         adjusted = values[:, :cutoff] / effects.multiplier[None, :cutoff]
         with np.errstate(all="ignore"):
             level = nanmean(adjusted, axis=1)

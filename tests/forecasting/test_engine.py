@@ -360,3 +360,38 @@ def test_series_ending_early_are_forecast_from_their_own_end_when_asked() -> Non
     pd.testing.assert_frame_equal(
         by_own.forecasts[by_own.forecasts["unique_id"] == "long"].reset_index(drop=True),
         alone.forecasts.reset_index(drop=True))
+
+
+def _priced_panel(elasticity: float, weeks: int = 160, seed: int = 5) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frames = []
+    ds = pd.date_range("2020-01-06", periods=weeks, freq="W-MON")
+    for k in range(5):
+        price = np.where(rng.random(weeks) < 0.2, 1.5, 2.0) * (1 + 0.1 * k)
+        mean = 50.0 * (price / (2.0 * (1 + 0.1 * k))) ** elasticity
+        frames.append(pd.DataFrame({"unique_id": f"P{k}", "ds": ds, "y": rng.poisson(mean).astype(float),
+                                    "price": price, "display": 0.0}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_a_planned_price_cut_lifts_the_forecast_by_the_learnt_log_log_elasticity() -> None:
+    panel = _priced_panel(-2.5)
+    cut = panel["ds"].max() - pd.Timedelta(weeks=13)
+    train, test = panel[panel["ds"] <= cut], panel[panel["ds"] > cut].copy()
+    test["price"] = np.where(test["ds"].dt.day % 2 == 0, 0.75, 1.0) * test.groupby("unique_id")[
+        "price"].transform("max")
+    out = forecast_panel(train, 13, "W-MON", future=test[["unique_id", "ds", "price", "display"]],
+                         events=NO_EVENTS, config=EngineConfig(horizon=13, freq="W-MON", events=()))
+    merged = out.forecasts.merge(test, on=["unique_id", "ds"])
+    on_cut = merged[merged["ds"].dt.day % 2 == 0]["mean"].mean()
+    regular = merged[merged["ds"].dt.day % 2 == 1]["mean"].mean()
+    assert on_cut / regular == pytest.approx(0.75 ** -2.5, rel=0.2)
+
+
+def test_a_price_must_be_positive() -> None:
+    panel = _priced_panel(-1.0, weeks=60)
+    panel.loc[3, "price"] = -1.0
+    future = panel[panel["ds"] == panel["ds"].max()].assign(ds=panel["ds"].max() + pd.Timedelta(weeks=1))
+    with pytest.raises(ValueError, match="'price' is a price and must be positive"):
+        forecast_panel(panel, 1, "W-MON", future=future[["unique_id", "ds", "price", "display"]],
+                       events=NO_EVENTS)

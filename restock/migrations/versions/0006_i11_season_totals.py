@@ -1,0 +1,26 @@
+"""forecast_series.season_total: a seasonal SKU's total over its next season, with its parts and reasons
+
+Revision ID: 0006_i11_season_totals
+Revises: 0005_i10_job_locks
+Create Date: 2026-11-26
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0006_i11_season_totals"
+down_revision = "0005_i10_job_locks"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("forecast_series", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("season_total", sa.JSON(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("forecast_series", schema=None) as batch_op:
+        batch_op.drop_column("season_total")
