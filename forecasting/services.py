@@ -37,9 +37,9 @@ from forecasting.engine import ChunkRunner, EngineConfig, ForecastResult, foreca
 from forecasting.models import DailySales, ForecastRun, ForecastSeries, ForecastValue, Promotion
 from forecasting.preparation import HISTORY_DAYS, fill_zero_days, prepare_inputs
 from forecasting.seasons import COLUMNS as SEASON_COLUMNS
-from restock.catalog import Category, Sku
+from kernel.catalog import Category, Sku
+from kernel.errors import InvalidInput, NotFound, RestockError
 from restock.db import unit_of_work
-from restock.errors import InvalidInput, NotFound, RestockError
 from restock.settings import Settings
 
 LIBRARIES = ("restock", "numpy", "pandas", "statsforecast", "statsmodels", "prophet", "holidays",
