@@ -77,21 +77,34 @@ def conformal_levels(levels: np.ndarray, n: int) -> np.ndarray:
     return np.where(levels >= 0.5, upper, lower)
 
 
+MIN_GROWTH = 1.25
+
+
 def growth_exponent(z: np.ndarray) -> float:
     """How the spread of standardised errors grows with the step: b in spread ∝ step^b (0–0.5).
 
-    Fitted by least squares of log mean |z − median| per step on log step, over the backtest's
-    steps (needs 4); 0 = no growth, 0.5 = a random walk's."""
+    Fitted by least squares of log mean |z − median| on log step over the backtest's four
+    quarters (steps pooled per quarter, so one noisy day or month does not set it; needs 4
+    steps); 0 = no growth, 0.5 = a random walk's."""
     steps = z.shape[1]
     if steps < 4:
         return 0.0
-    with np.errstate(all="ignore"):
-        spread = nanmean(np.abs(z - nanmedian(z)), axis=0)
-    ok = np.isfinite(spread) & (spread > 0)
-    if ok.sum() < 4:
+    edges = np.linspace(0, steps, 5).round().astype(int)
+    centre = nanmedian(z)
+    spread, middle = [], []
+    for a, b in zip(edges[:-1], edges[1:], strict=True):
+        with np.errstate(all="ignore"):
+            spread.append(nanmean(np.abs(z[:, a:b] - centre)))
+        middle.append((a + b + 1) / 2)
+    spread_array = np.array(spread, dtype=float)
+    ok = np.isfinite(spread_array) & (spread_array > 0)
+    if ok.sum() < 3:
         return 0.0
-    x = np.log(np.arange(1, steps + 1)[ok])
-    slope = float(np.polyfit(x, np.log(spread[ok]), 1)[0])
+    x = np.log(np.array(middle)[ok])
+    slope = float(np.polyfit(x, np.log(spread_array[ok]), 1)[0])
+    # Growth the backtest cannot tell from noise (under 25 % from its first to last quarter) is none.
+    if np.exp(slope * (x.max() - x.min())) < MIN_GROWTH:
+        return 0.0
     return float(np.clip(slope, 0.0, 0.5))
 
 

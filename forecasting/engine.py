@@ -660,6 +660,8 @@ def _apply_season_totals(result: ForecastResult, history: pd.DataFrame, future: 
         # The engine as it would have run then: history up to that origin, regressors as they came.
         rows = frame[frame[UNIQUE_ID].isin(ids)]
         before = rows[rows[DS] <= past_origin][[UNIQUE_ID, DS, Y, *regressors]]
+        if before.empty:
+            return pd.DataFrame(columns=[UNIQUE_ID, DS, MEAN])
         ahead = None
         if regressors:
             days = pd.date_range(past_origin + pd.Timedelta(days=1), periods=config.horizon)

@@ -161,8 +161,8 @@ def test_season_totals_are_stored_with_the_run_and_read_back(sqlite_engine: Engi
     total = season_total_of(loaded, "J1")
     assert total is not None
     assert total["season_start"] == pd.Timestamp("2026-11-15")
-    assert total["season_end"] == pd.Timestamp("2027-02-27")  # the horizon's last day
+    assert total["season_end"] == pd.Timestamp("2027-02-28")  # also the horizon's last day
     assert total["last_season"] > 0 and 0.5 <= total["total"] / total["last_season"] <= 2.0
     stored = loaded.forecasts[(loaded.forecasts["unique_id"] == "J1")
-                              & loaded.forecasts["ds"].between("2026-11-15", "2027-02-27")]["mean"].sum()
+                              & loaded.forecasts["ds"].between("2026-11-15", "2027-02-28")]["mean"].sum()
     assert stored == pytest.approx(total["total"], rel=1e-3)
