@@ -1,7 +1,7 @@
 """The Chinese retail event calendar: festival dates computed per year, and event anchor frames.
 
-Lunar festivals come from the lunar calendar (`lunardate`), Qingming (a solar
-term) from `holidays.China`; nothing here is a typed list of dates.
+Festival dates come from `kernel.seasons.festival_date` (the lunar calendar for lunar festivals,
+`holidays.China` for Qingming); nothing here is a typed list of dates.
 """
 
 from __future__ import annotations
@@ -9,17 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 
-import holidays
 import pandas as pd
-from lunardate import LunarDate
 
 from forecasting.columns import DS, EVENT
+from kernel.seasons import LUNAR_FESTIVALS, festival_date
 
-LUNAR_FESTIVALS = {
-    "spring_festival": (1, 1),
-    "dragon_boat": (5, 5),
-    "mid_autumn": (8, 15),
-}
 FIXED_EVENTS = {
     "labour_day": (5, 1),
     "national_day": (10, 1),
@@ -55,45 +49,6 @@ EVENT_WINDOWS["national_day"] = {
     "pre_far": (-21, -8), "pre_near": (-7, -1), "day": (0, 6), "post_near": (7, 13),
 }
 EVENT_WINDOWS["labour_day"] = {"pre_near": (-7, -1), "day": (0, 4), "post_near": (5, 11)}
-
-
-def festival_date(name: str, year: int) -> date:
-    """The Gregorian date of a festival in `year`.
-
-    `name` is one of spring_festival (lunar 1/1), dragon_boat (5/5), mid_autumn
-    (8/15) — converted from the lunar calendar (`lunardate`, 1900–2099) — or qingming (the
-    Tomb-Sweeping solar term, 4 or 5 April), read from `holidays.China` where it has the
-    year, else computed by the almanac's solar-term rule (`qingming_by_rule`).
-    """
-    if name in LUNAR_FESTIVALS:
-        month, day = LUNAR_FESTIVALS[name]
-        return LunarDate(year, month, day).to_solar_date()
-    if name == "qingming":
-        for day, label in holidays.China(years=year).items():
-            if "Tomb-Sweeping" in label:
-                return day
-        return qingming_by_rule(year)
-    raise ValueError(f"unknown festival {name!r}; expected one of "
-                     f"{sorted([*LUNAR_FESTIVALS, 'qingming'])}")
-
-
-# Solar-term constants of the Qingming term (sun at 15° longitude) per century, for the
-# "Y·D + C − L" rule of the Chinese almanac (D = 0.2422 days a year of drift).
-_QINGMING_C = {19: 5.59, 20: 4.81}
-
-
-def qingming_by_rule(year: int) -> date:
-    """Qingming by the almanac's solar-term rule: April ⌊Y·0.2422 + C⌋ − ⌊Y/4⌋ (Y = year mod 100).
-
-    Used for the years `holidays.China` does not give (before 2008, when Qingming became a
-    day off); it agrees with `holidays.China` on every year both give (tested 2008–2060).
-    Valid 1900–2099.
-    """
-    if not 1900 <= year <= 2099:
-        raise ValueError(f"Qingming is computed for 1900–2099 only, not {year}")
-    y = year % 100
-    day = int(y * 0.2422 + _QINGMING_C[year // 100]) - y // 4
-    return date(year, 4, day)
 
 
 def event_anchor_dates(start: date, end: date, enabled: Iterable[str] = EVENT_NAMES) -> pd.DataFrame:

@@ -7,8 +7,9 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from forecasting.calendar import EVENT_NAMES, event_anchor_dates, festival_date
+from forecasting.calendar import EVENT_NAMES, event_anchor_dates
 from forecasting.events import event_design
+from kernel.seasons import festival_date
 
 
 @pytest.mark.parametrize(
@@ -68,7 +69,7 @@ def test_weekly_event_features_are_the_share_of_the_week_inside_the_window() -> 
 def test_qingming_rule_agrees_with_holidays_china_wherever_both_give_a_date() -> None:
     import holidays
 
-    from forecasting.calendar import qingming_by_rule
+    from kernel.seasons import qingming_by_rule
 
     compared = 0
     for year in range(1990, 2061):
