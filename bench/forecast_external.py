@@ -28,9 +28,11 @@ from bench._common import ROOT, RssSampler, write_results
 from forecasting.columns import DS, MEAN, UNIQUE_ID, Y
 from forecasting.engine import EngineConfig, forecast_panel
 
-EXTERNAL = ROOT.parent / "shared" / "data" / "external"
-if not EXTERNAL.exists():  # a worktree under /work/wt/<branch>: shared data is two levels up
-    EXTERNAL = ROOT.parent.parent / "shared" / "data" / "external"
+# ../shared/data/external beside the checkout (a worktree under wt/<branch>: two levels up);
+# RESTOCK_EXTERNAL_DATA or --data elsewhere.
+_CANDIDATES = [Path(os.environ["RESTOCK_EXTERNAL_DATA"])] if os.environ.get("RESTOCK_EXTERNAL_DATA") else []
+_CANDIDATES += [base / "shared" / "data" / "external" for base in (ROOT.parent, ROOT.parent.parent)]
+EXTERNAL = next((p for p in _CANDIDATES if (p / "meta.csv").exists()), _CANDIDATES[0])
 SETS = ("cheese", "tuna", "aus_retail", "tourism", "m1")
 QUANTILES = (0.5, 0.8, 0.9, 0.95)
 BASELINES = ("SeasonalNaive", "Naive", "AutoETS", "AutoTheta", "CrostonSBA")
@@ -231,6 +233,9 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--out", type=Path, default=None, help="results directory (default bench/results)")
     args = parser.parse_args(argv)
     limit = 6 if args.quick else args.limit
+    if not (args.data / "meta.csv").exists():
+        parser.error(f"no external data sets at {args.data} (meta.csv missing): pass --data DIR "
+                     "or set RESTOCK_EXTERNAL_DATA")
     names = [s for s in args.sets.split(",") if s]
     unknown = sorted(set(names) - set(SETS))
     if unknown:
