@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: demo test lint serve system-packages bench bench-forecast bench-forecast-external bench-propose bench-import bench-web lock clean
+.PHONY: demo test lint serve system-packages bench bench-forecast bench-forecast-external bench-propose bench-import bench-web bench-reoptimize lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,7 +41,7 @@ serve: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-bench: bench-import bench-forecast bench-forecast-external bench-propose bench-web
+bench: bench-import bench-forecast bench-forecast-external bench-propose bench-web bench-reoptimize
 
 bench-import: $(STAMP)
 	$(BIN)/python -m bench.import_bench
@@ -58,6 +58,9 @@ bench-propose: $(STAMP)
 
 bench-web: $(STAMP)
 	$(BIN)/python -m bench.web
+
+bench-reoptimize: $(STAMP)
+	$(BIN)/python -m bench.reoptimize
 
 # Refresh the lock after changing dependencies in pyproject.toml.
 lock: $(STAMP)

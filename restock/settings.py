@@ -25,13 +25,20 @@ from pydantic_settings import (
 from forecasting.settings import CalendarSettings, ForecastingSettings, ForecastSettings
 from kernel.errors import ConfigError
 from kernel.seasons import SeasonSettings
-from replenishment.settings import ProposalSettings, ReplenishmentSettings
+from replenishment.settings import ApprovalSettings, ProposalSettings, ReplenishmentSettings
+from suppliers.settings import ExportSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "restock.toml"
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class AuditSettings(_Strict):
+    """Who the CLI records as the actor when --user is not given (empty: the OS user)."""
+
+    user: str = ""
 
 
 class WebSettings(_Strict):
@@ -60,6 +67,9 @@ class Settings(BaseSettings):
     calendar: CalendarSettings = Field(default_factory=CalendarSettings)
     seasons: dict[str, SeasonSettings] = Field(default_factory=dict)
     schedules: dict[str, str] = Field(default_factory=dict)
+    approval: ApprovalSettings = Field(default_factory=ApprovalSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
+    export: ExportSettings = Field(default_factory=ExportSettings)
     web: WebSettings = Field(default_factory=WebSettings)
 
     @field_validator("timezone")

@@ -1,7 +1,7 @@
 """forecast_series.season_total: a seasonal SKU's total over its next season, with its parts and reasons
 
-Revision ID: 0007_i11_season_totals
-Revises: 0006_i15_web
+Revision ID: 0008_i11_season_totals
+Revises: 0007_i13_approval
 Create Date: 2026-11-26
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_i11_season_totals"
-down_revision = "0006_i15_web"
+revision = "0008_i11_season_totals"
+down_revision = "0007_i13_approval"
 branch_labels = None
 depends_on = None
 
