@@ -1,7 +1,7 @@
 """forecast_series.season_total: a seasonal SKU's total over its next season, with its parts and reasons
 
-Revision ID: 0008_i11_season_totals
-Revises: 0007_i13_approval
+Revision ID: 0009_i11_season_totals
+Revises: 0008_i14_scheduler
 Create Date: 2026-11-26
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_i11_season_totals"
-down_revision = "0007_i13_approval"
+revision = "0009_i11_season_totals"
+down_revision = "0008_i14_scheduler"
 branch_labels = None
 depends_on = None
 
