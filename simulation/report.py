@@ -15,6 +15,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from kernel.csvsafe import SafeWriter
 from simulation.metrics import TOTAL, policy_metrics, totals
 from simulation.policies import POLICIES
 from simulation.replay import ReplayResult, yuan
@@ -147,13 +148,22 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    """`frame` as UTF-8 CSV through the kernel's formula-safe writer (dates ISO, Decimal as written)."""
+    with path.open("w", encoding="utf-8", newline="") as stream:
+        writer = SafeWriter(stream)
+        writer.writerow(frame.columns)
+        for row in frame.itertuples(index=False):
+            writer.writerow(_jsonable(value) for value in row)
+
+
 def write_outputs(result: ReplayResult, out_dir: Path, sku: str | None = None) -> list[Path]:
     """metrics.csv, weekly.csv, orders.csv, replay.json and three PNG plots in `out_dir`."""
     out_dir.mkdir(parents=True, exist_ok=True)
     metrics = policy_metrics(result)
     written = []
     path = out_dir / "metrics.csv"
-    metrics.to_csv(path, index=False, lineterminator="\n")
+    write_csv(metrics, path)
     written.append(path)
     weekly = pd.concat([run.weekly for run in result.runs.values()], ignore_index=True)
     money = [
@@ -168,7 +178,7 @@ def write_outputs(result: ReplayResult, out_dir: Path, sku: str | None = None) -
         weekly[column] = [yuan(int(v)) for v in weekly[column]]
     weekly = weekly.drop(columns=["inventory_value_days"])
     path = out_dir / "weekly.csv"
-    weekly.to_csv(path, index=False, lineterminator="\n")
+    write_csv(weekly, path)
     written.append(path)
     orders = pd.DataFrame(
         [
@@ -188,7 +198,7 @@ def write_outputs(result: ReplayResult, out_dir: Path, sku: str | None = None) -
         ]
     )
     path = out_dir / "orders.csv"
-    orders.to_csv(path, index=False, lineterminator="\n")
+    write_csv(orders, path)
     written.append(path)
     path = out_dir / "replay.json"
     document = {
