@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: demo test lint bench bench-forecast bench-propose bench-import lock clean
+.PHONY: demo test lint bench bench-forecast bench-propose bench-import bench-replay lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,7 +25,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-bench: bench-import bench-forecast bench-propose
+bench: bench-import bench-forecast bench-propose bench-replay
 
 bench-import: $(STAMP)
 	$(BIN)/python -m bench.import_bench
@@ -35,6 +35,9 @@ bench-forecast: $(STAMP)
 
 bench-propose: $(STAMP)
 	$(BIN)/python -m bench.propose
+
+bench-replay: $(STAMP)
+	$(BIN)/python -m bench.replay
 
 # Refresh the lock after changing dependencies in pyproject.toml.
 lock: $(STAMP)

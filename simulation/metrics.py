@@ -165,3 +165,32 @@ def totals(metrics: pd.DataFrame, policies: Iterable[str] | None = None) -> pd.D
     """The `(all)` rows, indexed by policy (in `policies` order when given)."""
     out = metrics[metrics["category"] == TOTAL].set_index("policy")
     return out.loc[list(policies)] if policies is not None else out
+
+
+def window_forecast_accuracy(result: ReplayResult) -> dict[str, float | int | None]:
+    """How well the forecasts the policies read matched the demand that came: over every
+    week's restock window (lead time + review, or to the season's end) that ends by the replay's
+    last day, WAPE = Σ|F − A| / ΣA
+    and bias = (ΣF − ΣA) / ΣA of the window means F against the actual window demand A (units)."""
+    start = result.config.start
+    forecast_total = actual_total = error_total = 0.0
+    n = 0
+    for inputs in result.inputs.values():
+        for win in inputs.windows:
+            mean = inputs.window_mean.get(win.sku)
+            demand = result.demand.get(win.sku)
+            if win.mode == "skip" or mean is None or demand is None or win.window_end > result.config.end:
+                continue  # windows reaching past the replay's last day are not scored
+            first, last = (win.window_start - start).days, (win.window_end - start).days
+            actual = float(demand[first : last + 1].sum())
+            forecast_total += mean
+            actual_total += actual
+            error_total += abs(mean - actual)
+            n += 1
+    if not actual_total:
+        return {"windows": n, "wape": None, "bias": None}
+    return {
+        "windows": n,
+        "wape": round(error_total / actual_total, 4),
+        "bias": round((forecast_total - actual_total) / actual_total, 4),
+    }

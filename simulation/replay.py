@@ -153,6 +153,8 @@ class ReplayResult:
     opening: dict[str, int]
     inputs_s: float
     policies_s: float
+    inputs: dict[date, WeekInputs] = field(default_factory=dict, repr=False)
+    demand: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
 
 def actual_demand(data: ReplayData, config: ReplayConfig) -> dict[str, np.ndarray]:
@@ -246,6 +248,8 @@ def replay(
         opening,
         inputs_s,
         time.perf_counter() - started,
+        inputs,
+        truth,
     )
 
 
