@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 
 from forecasting.models import DailySales
 from forecasting.services import load_history
+from kernel.catalog import Category, Sku
+from kernel.errors import InvalidInput
 from replenishment.problem import SupplierItemTerms, SupplierTerms
-from restock.catalog import Category, Sku
-from restock.errors import InvalidInput
 from simulation.data import AgreementSpec, CategoryInfo, ReplayData, SeasonSpec
 from suppliers.models import RebateAgreement, Supplier, SupplierItem
 from suppliers.rebates import Tier

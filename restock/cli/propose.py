@@ -19,8 +19,8 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from kernel.errors import InvalidInput
 from restock.cli.common import console, parse_date_option, print_json
-from restock.errors import InvalidInput
 
 proposal_app = typer.Typer(help="Stored weekly proposals.", no_args_is_help=True)
 
@@ -48,7 +48,7 @@ def _stdout_to_stderr() -> Iterator[None]:
 
 def _parse_week(value: str | None) -> date:
     if value is None:
-        from restock.clock import business_today
+        from kernel.clock import business_today
         from restock.settings import get_settings
 
         today = business_today(get_settings().tz)

@@ -16,8 +16,8 @@ from typing import Any
 
 import typer
 
+from kernel.errors import InvalidInput
 from restock.cli.common import console, err_console, parse_date_option
-from restock.errors import InvalidInput
 
 
 def register(app: typer.Typer) -> None:
