@@ -21,7 +21,7 @@ import pandas as pd
 
 from forecasting.columns import DS, GROUP, MEAN, UNIQUE_ID, Y
 from forecasting.engine import ForecastResult, forecast_panel
-from forecasting.preparation import PreparedInputs, fill_zero_days, prepare_inputs
+from forecasting.preparation import HISTORY_DAYS, PreparedInputs, fill_zero_days, prepare_inputs
 from forecasting.totals import total_demand
 from replenishment.demand import QUANTILE_COLUMNS, QUANTILE_LEVELS
 from simulation.data import ReplayConfig, ReplayData
@@ -67,11 +67,13 @@ def skus_known(data: ReplayData, as_of: date) -> list[str]:
 def cut_history(
     data: ReplayData, as_of: date, config: ReplayConfig, skus: list[str], horizon: int = BASE_HORIZON_DAYS
 ) -> PreparedInputs:
-    """`prepare_inputs` on sales up to `as_of` only: the product's own cleansing, nothing later
-    (promotion flags, which are planned ahead, cover `horizon` days after `as_of`)."""
-    sales = data.sales[(data.sales[DS] <= pd.Timestamp(as_of)) & data.sales[UNIQUE_ID].isin(skus)]
+    """`prepare_inputs` on the nightly run's history window up to `as_of` only (three years): the
+    product's own cleansing, nothing later (promotion flags, which are planned ahead, cover
+    `horizon` days after `as_of`). `data.sales` must have a row for every day (`with_every_day`)."""
+    first = pd.Timestamp(as_of) - pd.Timedelta(days=HISTORY_DAYS - 1)
+    ds = data.sales[DS]
+    filled = data.sales[(ds >= first) & (ds <= pd.Timestamp(as_of)) & data.sales[UNIQUE_ID].isin(skus)]
     table = data.skus[data.skus[UNIQUE_ID].isin(skus)][[UNIQUE_ID, "sku_id", GROUP, "launch_date"]]
-    filled = fill_zero_days(sales, table, as_of)
     promotions = data.promotions if data.promotions is not None else _no_promotions()
     return prepare_inputs(
         filled,
@@ -82,6 +84,15 @@ def cut_history(
         returns_as_demand=config.returns_as_demand,
         use_promotions=config.use_promotions,
     )
+
+
+def with_every_day(data: ReplayData) -> ReplayData:
+    """`data` whose sales have a row for every day from each SKU's first day (or launch) to the
+    last day (`forecasting.preparation.fill_zero_days`): cutting it at an as-of date then gives
+    what the nightly run reads on that date."""
+    table = data.skus[[UNIQUE_ID, "sku_id", GROUP, "launch_date"]]
+    sales = data.sales[data.sales[UNIQUE_ID].isin(table[UNIQUE_ID])]
+    return replace(data, sales=fill_zero_days(sales, table, data.last_day))
 
 
 def _no_promotions() -> pd.DataFrame:
@@ -119,20 +130,25 @@ def forecast_as_of(
     return result, prepared.demand
 
 
-def _window_quantiles(run: ForecastResult, windows: list[SkuWindow]) -> pd.DataFrame:
+def _window_quantiles(run: ForecastResult, windows: dict[date, list[SkuWindow]]) -> dict[date, pd.DataFrame]:
+    """Demand quantiles over each week's windows, in one `total_demand` call for the block."""
     horizon = run.forecasts.groupby(UNIQUE_ID)[DS].agg(["min", "max"])
     rows = []
-    for win in windows:
-        if win.mode == "skip" or win.sku not in horizon.index:
-            continue
-        lo, hi = horizon.loc[win.sku]
-        if pd.Timestamp(win.window_start) < lo or pd.Timestamp(win.window_end) > hi:
-            continue
-        rows.append((win.sku, win.window_id, win.window_start, win.window_end))
+    for week, week_windows in windows.items():
+        for win in week_windows:
+            if win.mode == "skip" or win.sku not in horizon.index:
+                continue
+            lo, hi = horizon.loc[win.sku]
+            if pd.Timestamp(win.window_start) < lo or pd.Timestamp(win.window_end) > hi:
+                continue
+            rows.append((win.sku, f"{week}:{win.window_id}", win.window_start, win.window_end))
+    empty = pd.DataFrame(columns=[UNIQUE_ID, MEAN, *QUANTILE_COLUMNS])
     if not rows:
-        return pd.DataFrame(columns=[UNIQUE_ID, MEAN, *QUANTILE_COLUMNS])
+        return {week: empty for week in windows}
     frame = pd.DataFrame(rows, columns=[UNIQUE_ID, "window_id", "window_start", "window_end"])
-    return total_demand(run, frame, quantiles=QUANTILE_LEVELS)
+    totals = total_demand(run, frame, quantiles=QUANTILE_LEVELS)
+    week_of = totals["window_id"].str.slice(0, 10)
+    return {week: totals[week_of == week.isoformat()] for week in windows}
 
 
 def block_inputs(
@@ -151,14 +167,19 @@ def block_inputs(
     else:
         demand = cut_history(data, refit_as_of, config, skus_known(data, refit_as_of)).demand
     out = []
+    windows_of = {
+        week: sku_windows(week, data, config.review_period_days, skus_known(data, week - timedelta(days=1)))
+        for week in weeks
+    }
+    totals_of = _window_quantiles(run, windows_of) if run is not None else {}
     for week in weeks:
         as_of = week - timedelta(days=1)
         skus = skus_known(data, as_of)
         if as_of > refit_as_of:
             demand = cut_history(data, as_of, config, skus).demand
-        windows = sku_windows(week, data, config.review_period_days, skus)
+        windows = windows_of[week]
         if run is not None:
-            totals = _window_quantiles(run, windows)
+            totals = totals_of[week]
             level = _level_update(demand, by_series, skus, refit_as_of, as_of)
         else:
             totals, level = pd.DataFrame(columns=[UNIQUE_ID, MEAN, *QUANTILE_COLUMNS]), {}

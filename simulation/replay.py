@@ -31,10 +31,10 @@ import numpy as np
 import pandas as pd
 
 from forecasting.columns import DS, UNIQUE_ID, Y
-from forecasting.preparation import fill_zero_days, prepare_inputs
+from forecasting.preparation import prepare_inputs
 from replenishment.problem import Agreement
 from simulation.data import AgreementSpec, ReplayConfig, ReplayData
-from simulation.inputs import WeekInputs, all_week_inputs
+from simulation.inputs import WeekInputs, all_week_inputs, with_every_day
 from simulation.policies import POLICIES, OrderLine, WeekView, make_policy
 
 CENT = Decimal("0.01")
@@ -158,12 +158,13 @@ class ReplayResult:
 
 
 def actual_demand(data: ReplayData, config: ReplayConfig) -> dict[str, np.ndarray]:
-    """The demand every policy sells against: the whole stored history cleansed once (fraud out,
-    stockout days imputed, spikes capped except on event days), rounded half up to units, per
-    SKU for each replay day and the review period after it (0 beyond the data)."""
+    """The demand every policy sells against: the whole stored history (`data` with every day,
+    `simulation.inputs.with_every_day`) cleansed once (fraud out, stockout days imputed, spikes
+    capped except on event days), rounded half up to units, per SKU for each replay day and
+    the year after it (0 beyond the data)."""
     skus = data.skus[[UNIQUE_ID, "sku_id", "group", "launch_date"]]
     last = data.last_day
-    filled = fill_zero_days(data.sales[data.sales[UNIQUE_ID].isin(skus[UNIQUE_ID])], skus, last)
+    filled = data.sales[data.sales[UNIQUE_ID].isin(skus[UNIQUE_ID])]
     promotions = data.promotions if data.promotions is not None else None
     prepared = prepare_inputs(
         filled,
@@ -215,6 +216,7 @@ def replay(
     if not config.weeks():
         raise ValueError(f"no proposal Monday between {config.start} and {config.end}")
     started = time.perf_counter()
+    data = with_every_day(data)
     needs_forecast = any(POLICIES[name].needs_forecast for name in config.policies)
     inputs = all_week_inputs(data, config, forecast=needs_forecast)
     truth = actual_demand(data, config)
