@@ -101,6 +101,7 @@ def simulate(
         raise InvalidInput("--refit-weeks and --jobs must be at least 1")
     os.environ.setdefault("MPLCONFIGDIR", _mpl_dir())
 
+    from restock.cli.propose import _stdout_to_stderr
     from restock.db import ensure_ready, get_engine, unit_of_work
     from restock.settings import get_settings
     from simulation import replay
@@ -122,7 +123,11 @@ def simulate(
         )
     if last > data.last_day:
         raise InvalidInput(f"--to: {last} is after the last day of stored sales {data.last_day}")
-    with console.status(f"replaying {len(config.weeks())} weeks × {len(chosen)} policies…"):
+    # the solver library prints its banner straight to file descriptor 1: keep stdout for the tables
+    with (
+        _stdout_to_stderr(),
+        err_console.status(f"replaying {len(config.weeks())} weeks × {len(chosen)} policies…"),
+    ):
         result = replay(data, config, progress=lambda text: err_console.print(text, highlight=False))
     print_tables(result, console)
     if out is not None:
