@@ -5,7 +5,7 @@ a temporary SQLite database, replays the 52 weeks ending on the last sales day w
 forecasts refitted every 4 weeks (levels updated weekly), then — the baseline, same
 script, same data — the restock policy alone with a full forecast every week, to say
 what the monthly refit costs in time and in accuracy. Writes bench/results/replay.json
-and .md (shared/BENCH.md shape). `--quick`: 1 week, 8 SKUs (a smoke test).
+and .md (the shape in docs/design-notes.md#benchmarks). `--quick`: 1 week, 8 SKUs (a smoke test).
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -54,19 +55,27 @@ def _label(policy: str) -> str:
     return POLICIES[policy].label if policy in POLICIES else policy[:9]
 
 
+def _table(title: str) -> Table:
+    # no vertical rules, one space between columns: six policies and the labels fit 80 columns
+    return Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 0, 0, 0),
+    )
+
+
 def summary_table(result: ReplayResult, metrics: pd.DataFrame | None = None) -> Table:
     """Metrics (rows) × policies (columns) for the whole shop."""
     metrics = policy_metrics(result) if metrics is None else metrics
     policies = list(result.runs)
     rows = totals(metrics, policies)
-    table = Table(
-        title=f"replay {result.config.start} … {result.config.end} ({len(result.config.weeks())} weeks)",
-        title_justify="left",
-        pad_edge=False,
-    )
+    table = _table(f"replay {result.config.start} … {result.config.end} ({len(result.config.weeks())} weeks)")
     table.add_column("metric", no_wrap=True)
     for policy in policies:
-        table.add_column(_label(policy), justify="right", no_wrap=True)
+        table.add_column(_label(policy), justify="right", no_wrap=True, min_width=9)
     for column, label, kind in SUMMARY_ROWS:
         table.add_row(label, *(_cell(rows.at[p, column], kind) for p in policies))
     return table
@@ -79,10 +88,10 @@ def category_table(
     metrics = policy_metrics(result) if metrics is None else metrics
     policies = list(result.runs)
     wide = metrics.pivot(index="category", columns="policy", values=column)
-    table = Table(title=title, title_justify="left", pad_edge=False)
+    table = _table(title)
     table.add_column("category", no_wrap=True)
     for policy in policies:
-        table.add_column(_label(policy), justify="right", no_wrap=True)
+        table.add_column(_label(policy), justify="right", no_wrap=True, min_width=9)
     order = [c for c in wide.index if c != TOTAL] + [TOTAL]
     for category in order:
         table.add_row(category[:18], *(_cell(wide.at[category, p], kind) for p in policies))

@@ -38,9 +38,9 @@ def _global_options(
 
 def _register() -> None:
     # Each area contributes its commands; heavy imports stay inside the commands.
-    from restock.cli import admin, forecast, importer, propose, samples, simulate
+    from restock.cli import admin, forecast, importer, propose, samples, simulate, web
 
-    for area in (admin, importer, forecast, propose, samples, simulate):
+    for area in (admin, importer, forecast, propose, samples, simulate, web):
         area.register(app)
 
 

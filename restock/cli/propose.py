@@ -78,14 +78,19 @@ def propose(
     ),
 ) -> None:
     """Build, store and show this week's purchase proposal."""
+    from kernel.clock import now
     from replenishment.problem import save_problem as write_problem
     from replenishment.services import build_proposal
     from restock.db import ensure_ready, get_engine
     from restock.settings import get_settings
 
+    settings = get_settings()
     engine = get_engine()
     ensure_ready(engine)
-    result = build_proposal(engine, _parse_week(week), get_settings(), budget=_parse_budget(budget))
+    result = build_proposal(
+        engine, _parse_week(week), settings.proposal_settings(), now=now(settings.tz),
+        budget=_parse_budget(budget),
+    )
     if save_problem is not None:
         write_problem(result.problem, save_problem)
     console.print(f"proposal {result.proposal_id} (week {result.plan.week}, version {result.version})")

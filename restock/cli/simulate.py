@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
 
 def season_specs(settings: Any, first_year: int, last_year: int) -> dict[str, Any]:
     """Each configured season's windows for the years a replay can touch (one year either side)."""
-    from restock.settings import season_window
+    from kernel.seasons import season_window
     from simulation.data import SeasonSpec
 
     return {
@@ -50,7 +50,9 @@ def replay_setup(
 
     data = load_replay_data(session, season_specs(settings, start.year, end.year))
     section = settings.replenishment
-    engine = replace(engine_config(settings), season_anchors=season_anchors(session, settings))
+    forecast_settings = settings.forecast_settings()
+    anchors = season_anchors(session, forecast_settings)
+    engine = replace(engine_config(forecast_settings), season_anchors=anchors)
     config = ReplayConfig(
         start=start,
         end=end,

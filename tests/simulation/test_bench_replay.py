@@ -12,8 +12,14 @@ def test_quick_replay_bench_writes_every_required_key(tmp_path: Path) -> None:
     path = replay.main(["--quick", "--jobs", "1", "--out", str(tmp_path)])
     result = json.loads(path.read_text())
     assert result["params"]["quick"] is True
-    assert {"wall_s", "forecast_and_inputs_s", "policies_s", "peak_rss_gib", "restock_window_forecast",
-            "policy"} <= set(result["figures"])
+    assert {
+        "wall_s",
+        "forecast_and_inputs_s",
+        "policies_s",
+        "peak_rss_gib",
+        "restock_window_forecast",
+        "policy",
+    } <= set(result["figures"])
     assert set(result["figures"]["policy"]) == set(result["params"]["policies"])
     assert "weekly_refit_restock_only" in result["baselines"]
     assert "restock_gp_vs_best_simple" in result["ratios"]

@@ -4,6 +4,9 @@ fits 80 columns, CSV, JSON and PNG files are written, bad options are one clear 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -13,7 +16,21 @@ import pytest
 from restock.demo import fresh_sqlite
 from restock.importing import import_path
 from restock.settings import load_settings
-from tests.test_cli import restock
+from tests.test_cli import ROOT
+
+
+def restock(*args: str, db: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The real `restock` entry point against SQLite file `db`; a replay reads three years of sales and
+    cleanses them each week, so it gets more time than the shared helper's two minutes on a busy machine."""
+    environment = {**os.environ, "RESTOCK_DATABASE_URL": f"sqlite:///{db}", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "restock.cli.main", *args],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
 
 
 @pytest.fixture(scope="module")
