@@ -1,6 +1,6 @@
 """Benchmark the policy replay on the committed sample: the last 52 weeks, every policy.
 
-`python -m bench.replay [--quick] [--jobs N] [--out DIR]`: imports data/samples into
+`python -m bench.replay [--quick] [--weeks 52] [--jobs N] [--out DIR]`: imports data/samples into
 a temporary SQLite database, replays the 52 weeks ending on the last sales day with
 forecasts refitted every 4 weeks (levels updated weekly), then — the baseline, same
 script, same data — the restock policy alone with a full forecast every week, to say
@@ -84,6 +84,7 @@ def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="1 week, 8 SKUs: a smoke test")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--weeks", type=int, default=WEEKS, help="weeks replayed, to the last sales day")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     os.environ.setdefault("MPLCONFIGDIR", tempfile.mkdtemp(prefix="restock-mpl-"))
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> Path:
     from simulation import replay
     from simulation.metrics import window_forecast_accuracy
 
-    weeks, skus = (1, 8) if args.quick else (WEEKS, None)
+    weeks, skus = (1, 8) if args.quick else (args.weeks, None)
     with tempfile.TemporaryDirectory(prefix="restock-bench-replay-") as tmp:
         data, config = _setup(Path(tmp) / "sample.db", weeks, skus)
     config = replace(config, refit_weeks=REFIT_WEEKS, jobs=args.jobs)
