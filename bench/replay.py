@@ -26,8 +26,8 @@ REFIT_WEEKS = 4
 
 
 def _setup(database: Path, weeks: int, skus: int | None) -> tuple[Any, Any]:
+    from kernel.orm import unit_of_work
     from restock.cli.simulate import replay_setup
-    from restock.db import unit_of_work
     from restock.demo import fresh_sqlite
     from restock.importing import import_path
     from restock.settings import load_settings

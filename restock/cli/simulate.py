@@ -103,8 +103,9 @@ def simulate(
         raise InvalidInput("--refit-weeks and --jobs must be at least 1")
     os.environ.setdefault("MPLCONFIGDIR", _mpl_dir())
 
+    from kernel.orm import unit_of_work
     from restock.cli.propose import _stdout_to_stderr
-    from restock.db import ensure_ready, get_engine, unit_of_work
+    from restock.db import ensure_ready, get_engine
     from restock.settings import get_settings
     from simulation import replay
     from simulation.report import print_tables, write_outputs
