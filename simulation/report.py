@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from kernel.csvsafe import SafeWriter
+from kernel.jsonable import to_jsonable
 from simulation.metrics import TOTAL, policy_metrics, totals
 from simulation.policies import POLICIES
 from simulation.replay import ReplayResult, yuan
@@ -145,25 +146,13 @@ def print_tables(result: ReplayResult, console: Console) -> None:
         console.print(line, highlight=False)
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, float) and pd.isna(value):
-        return None
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if hasattr(value, "item"):
-        return value.item()
-    return value
-
-
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
     """`frame` as UTF-8 CSV through the kernel's formula-safe writer (dates ISO, Decimal as written)."""
     with path.open("w", encoding="utf-8", newline="") as stream:
         writer = SafeWriter(stream)
         writer.writerow(frame.columns)
         for row in frame.itertuples(index=False):
-            writer.writerow(_jsonable(value) for value in row)
+            writer.writerow(to_jsonable(value) for value in row)
 
 
 def write_outputs(result: ReplayResult, out_dir: Path, sku: str | None = None) -> list[Path]:
@@ -216,7 +205,7 @@ def write_outputs(result: ReplayResult, out_dir: Path, sku: str | None = None) -
         "weeks": len(result.config.weeks()),
         "policies": list(result.runs),
         "refit_weeks": result.config.refit_weeks,
-        "metrics": [{k: _jsonable(v) for k, v in row.items()} for row in metrics.to_dict("records")],
+        "metrics": [{k: to_jsonable(v) for k, v in row.items()} for row in metrics.to_dict("records")],
         "agreements": [
             {
                 "policy": name,
