@@ -45,6 +45,7 @@ from replenishment.problem import (
 from replenishment.seasons import SeasonalDecision, next_season, seasonal_decision
 from replenishment.settings import ProposalSettings
 from suppliers.models import (
+    ON_ORDER_STATUSES,
     PurchaseOrder,
     PurchaseOrderLine,
     RebateAgreement,
@@ -155,7 +156,7 @@ def load_problem(
             PurchaseOrder.expected_date,
         )
         .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.purchase_order_id)
-        .where(PurchaseOrder.status == "open")
+        .where(PurchaseOrder.status.in_(ON_ORDER_STATUSES))
     ).all()
 
     sku_rows: list[dict[str, Any]] = []

@@ -39,15 +39,18 @@ RULES: dict[str, Rule | str] = {
         frozenset({"forecasting"}),
         why="reads demand through forecasting's public API only; uses suppliers' terms and tier math",
     ),
-    "scheduler": Rule(
-        DOMAIN | {"kernel"},
-        frozenset({"restock.db", "restock.settings"}),
-        why="orchestration: calls the domain; of the shell only its database and settings helpers",
-    ),
+    # Policy replay (issue 16): a domain package above the others; only the shell imports it.
     "simulation": Rule(
         DOMAIN | {"kernel"},
-        why="the policy replay drives the domain as the product would: forecasting's preparation, engine "
-        "and stored history, the optimizer, tier math",
+        why="replays past weeks through forecasting and the optimizer; never the shell",
+    ),
+    "scheduler": Rule(
+        DOMAIN | {"kernel"},
+        frozenset(
+            {"restock.db", "restock.settings", "restock.inbox", "restock.backup", "restock.cli.export"}
+        ),
+        why="orchestration: calls the domain; of the shell its database and settings helpers, the "
+        "import-inbox and backup services it schedules, and the export's per-supplier file style",
     ),
     "restock": EVERYTHING,  # the shell: settings, database, CLI, import, demo
     "bench": EVERYTHING,  # measurements drive every layer

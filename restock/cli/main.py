@@ -38,9 +38,22 @@ def _global_options(
 
 def _register() -> None:
     # Each area contributes its commands; heavy imports stay inside the commands.
-    from restock.cli import admin, forecast, importer, propose, samples, simulate, web
+    from restock.cli import (
+        admin,
+        approval,
+        backup,
+        export,
+        forecast,
+        importer,
+        propose,
+        samples,
+        scheduler,
+        simulate,
+        web,
+    )
 
-    for area in (admin, importer, forecast, propose, samples, simulate, web):
+    areas = (admin, importer, forecast, propose, approval, export, samples, scheduler, backup, simulate, web)
+    for area in areas:
         area.register(app)
 
 

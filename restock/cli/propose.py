@@ -20,7 +20,7 @@ import typer
 from rich.table import Table
 
 from kernel.errors import InvalidInput
-from restock.cli.common import console, parse_date_option, print_json
+from restock.cli.common import cli_waiting, console, parse_date_option, print_json
 
 proposal_app = typer.Typer(help="Stored weekly proposals.", no_args_is_help=True)
 
@@ -83,14 +83,20 @@ def propose(
     from replenishment.services import build_proposal
     from restock.db import ensure_ready, get_engine
     from restock.settings import get_settings
+    from scheduler.runner import recorded_cli_run
 
     settings = get_settings()
     engine = get_engine()
     ensure_ready(engine)
-    result = build_proposal(
-        engine, _parse_week(week), settings.proposal_settings(), now=now(settings.tz),
-        budget=_parse_budget(budget),
-    )
+    monday, amount = _parse_week(week), _parse_budget(budget)
+    with recorded_cli_run(engine, "propose", as_of=monday, now=lambda: now(settings.tz), settings=settings,
+                          on_wait=cli_waiting) as job:
+        result = build_proposal(engine, monday, settings.proposal_settings(), now=now(settings.tz),
+                                budget=amount)
+        job.message = (f"proposal {result.proposal_id} (week {monday}, v{result.version}): "
+                       f"{len(result.plan.lines)} lines, ¥{result.plan.spend:,.2f}")
+        job.counts = {"proposal_id": result.proposal_id, "version": result.version,
+                      "lines": len(result.plan.lines), "spend_cny": str(result.plan.spend)}
     if save_problem is not None:
         write_problem(result.problem, save_problem)
     console.print(f"proposal {result.proposal_id} (week {result.plan.week}, version {result.version})")
