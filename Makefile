@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: demo test lint serve system-packages pg-client bench bench-forecast bench-forecast-external bench-propose bench-import bench-web bench-reoptimize lock clean
+.PHONY: demo test lint serve system-packages pg-client bench bench-forecast bench-forecast-external bench-propose bench-import bench-web bench-reoptimize bench-replay lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,7 +46,7 @@ pg-client:
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-bench: bench-import bench-forecast bench-forecast-external bench-propose bench-web bench-reoptimize
+bench: bench-import bench-forecast bench-forecast-external bench-propose bench-web bench-reoptimize bench-replay
 
 bench-import: $(STAMP)
 	$(BIN)/python -m bench.import_bench
@@ -66,6 +66,9 @@ bench-web: $(STAMP)
 
 bench-reoptimize: $(STAMP)
 	$(BIN)/python -m bench.reoptimize
+
+bench-replay: $(STAMP)
+	$(BIN)/python -m bench.replay
 
 # Refresh the lock after changing dependencies in pyproject.toml.
 lock: $(STAMP)
