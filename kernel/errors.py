@@ -56,10 +56,10 @@ class DatabaseNotReady(RestockError):
 class TransitionRefused(RestockError):
     """A lifecycle step is not allowed from the record's current state; the message names it."""
 
-    exit_code = 7
+    exit_code = 13
 
 
 class EditConflict(RestockError):
     """Someone else changed the record since the version the edit was based on; nothing was saved."""
 
-    exit_code = 8
+    exit_code = 14

@@ -35,13 +35,13 @@ _DUMMY_HASH = _hasher.hash("restock-no-such-user")
 class AuthenticationFailed(RestockError):
     """Wrong user name or password, or a revoked or expired session or token."""
 
-    exit_code = 7
+    exit_code = 15
 
 
 class TooManyAttempts(RestockError):
     """Too many failed logins for this user or address in the recent window."""
 
-    exit_code = 7
+    exit_code = 15
 
 
 class User(Base):

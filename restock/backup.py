@@ -65,7 +65,7 @@ _NAME = re.compile(r"^restock-(sqlite|postgresql)-(\d{8}T\d{6})(?:-(\d+))?\.(sql
 class BackupError(RestockError):
     """A backup or restore could not be made or did not verify; the message says which check failed."""
 
-    exit_code = 8
+    exit_code = 16
 
 
 @dataclass(frozen=True)

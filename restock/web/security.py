@@ -28,19 +28,19 @@ ADMIN_MARK = "x-restock-role"
 class NotAuthenticated(RestockError):
     """No valid session or token: log in first."""
 
-    exit_code = 7
+    exit_code = 15
 
 
 class Forbidden(RestockError):
     """The principal's role does not allow this action."""
 
-    exit_code = 7
+    exit_code = 15
 
 
 class CsrfFailed(RestockError):
     """A change sent with a session cookie lacked the matching CSRF token."""
 
-    exit_code = 7
+    exit_code = 15
 
 
 def utc_now() -> datetime:
