@@ -122,6 +122,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///var/restock.db"
     timezone: str = "Asia/Shanghai"
     currency: Literal["CNY"] = "CNY"
+    # How long a job (import, forecast, propose) waits for another of its kind before giving up.
+    lock_wait_s: float = Field(default=600.0, ge=0)
     replenishment: ReplenishmentSettings = Field(default_factory=ReplenishmentSettings)
     forecasting: ForecastingSettings = Field(default_factory=ForecastingSettings)
     calendar: CalendarSettings = Field(default_factory=CalendarSettings)
@@ -154,7 +156,8 @@ class Settings(BaseSettings):
         """The database URL with a relative SQLite path made absolute against the project root."""
         url = self.database_url
         prefix = "sqlite:///"
-        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        relative = not url.startswith(prefix + "/") and not url.startswith(prefix + "file:/")
+        if url.startswith(prefix) and relative and ":memory:" not in url:
             return prefix + str(PROJECT_ROOT / url[len(prefix) :])
         if url.startswith("postgresql://"):
             return "postgresql+psycopg://" + url[len("postgresql://") :]

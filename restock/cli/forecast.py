@@ -11,7 +11,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from restock.cli.common import console, parse_date_option, print_json
+from restock.cli.common import check_id, console, job_guard, parse_date_option, print_json
 from restock.errors import InvalidInput
 
 forecast_app = typer.Typer(
@@ -44,7 +44,7 @@ def run_command(
     from forecasting.execution import EXECUTORS, make_runner
     from forecasting.services import latest_sales_date, record_failed_run, run_forecast
     from restock.clock import now
-    from restock.db import ensure_ready, get_engine
+    from restock.db import ensure_ready, get_engine, retry_transient
     from restock.settings import get_settings
 
     settings = get_settings()
@@ -53,23 +53,27 @@ def run_command(
         raise InvalidInput(f"--executor: expected one of {', '.join(EXECUTORS)}, got {chosen!r}")
     if address and chosen != "dask":
         raise InvalidInput("--address only applies to --executor dask")
+    if workers is not None and not 1 <= workers <= 256:
+        raise InvalidInput(f"--workers: expected 1 to 256 worker processes, got {workers}")
+    chosen_day = parse_date_option(as_of, "--as-of")
     engine = get_engine()
-    ensure_ready(engine)
-    day = parse_date_option(as_of, "--as-of") or latest_sales_date(engine)
-    started_at = now(settings.tz)
-    runner = make_runner(chosen, address, workers)
-    with Progress(TextColumn("forecasting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=True, disable=as_json) as progress:
-        task = progress.add_task("forecast", total=None)
-        try:
-            summary = run_forecast(
-                engine, day, settings, skus=sku or None, runner=runner,
-                on_start=lambda n: progress.update(task, total=n),
-                progress=lambda n: progress.advance(task, n), now=started_at,
-            )
-        except Exception as exc:
-            record_failed_run(engine, day, started_at, f"{type(exc).__name__}: {exc}", settings)
-            raise
+    ensure_ready(engine, write=True)
+    with job_guard(engine, "forecast"):
+        day = chosen_day or latest_sales_date(engine)
+        started_at = now(settings.tz)
+        runner = make_runner(chosen, address, workers)
+        with Progress(TextColumn("forecasting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console, transient=True, disable=as_json) as progress:
+            task = progress.add_task("forecast", total=None)
+            try:
+                summary = retry_transient(lambda: run_forecast(
+                    engine, day, settings, skus=sku or None, runner=runner,
+                    on_start=lambda n: progress.update(task, total=n, completed=0),
+                    progress=lambda n: progress.advance(task, n), now=started_at,
+                ), attempts=2)
+            except Exception as exc:
+                record_failed_run(engine, day, started_at, f"{type(exc).__name__}: {exc}", settings)
+                raise
     if as_json:
         print_json(summary.__dict__)
         return
@@ -100,6 +104,8 @@ def accuracy_command(
     from forecasting.services import accuracy_report, latest_run, load_run
     from restock.db import ensure_ready, get_engine
 
+    if run is not None:
+        check_id(run, "--run")
     engine = get_engine()
     ensure_ready(engine)
     result = load_run(engine, run) if run is not None else latest_run(engine)

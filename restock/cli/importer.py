@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from restock.cli.common import console, err_console
+from restock.cli.common import check_input_path, console, err_console, job_guard
 from restock.importing.docs import render_formats
 from restock.importing.schema import IMPORT_ORDER
 from restock.importing.service import ImportReport, import_path
@@ -37,11 +37,14 @@ def import_command(
     if path is None:
         raise typer.BadParameter("give a file or directory to import (or --formats)")
     from restock.clock import now
-    from restock.db import get_engine
+    from restock.db import ensure_ready, get_engine, retry_transient
     from restock.settings import get_settings
 
+    check_input_path(path, "PATH")
     settings = get_settings()
-    with Progress(
+    engine = get_engine()
+    ensure_ready(engine, write=True)
+    with job_guard(engine, "import"), Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         DownloadColumn(),
@@ -56,14 +59,16 @@ def import_command(
                 tasks[file_name] = bar.add_task(file_name, total=total)
             bar.update(tasks[file_name], completed=done)
 
-        report = import_path(
-            get_engine(),
-            path,
-            kind,
-            actor=actor,
-            now=now(settings.tz),
-            progress=progress,
-            season_names=tuple(settings.seasons),
+        report = retry_transient(
+            lambda: import_path(
+                engine,
+                path,
+                kind,
+                actor=actor,
+                now=now(settings.tz),
+                progress=progress,
+                season_names=tuple(settings.seasons),
+            )
         )
     console.print(_summary(report))
 

@@ -10,13 +10,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from forecasting.models import PROMOTION_KINDS
 from restock.catalog import ABC_CLASSES, SKU_STATUSES
 from suppliers.models import AGREEMENT_KINDS, EXPORT_FORMATS
+
+if TYPE_CHECKING:  # pandas is only needed when rules run, not to describe the files
+    import pandas as pd
 
 # PostgreSQL and SQLite INTEGER columns are 32-bit signed on PostgreSQL.
 INT32_MAX = 2_147_483_647

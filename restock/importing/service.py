@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -108,7 +109,7 @@ def import_path(
     raises `ImportValidationError` with every problem found (up to
     `max_problems`) and writes nothing when any file has one.
     """
-    ensure_ready(engine)
+    ensure_ready(engine, write=True)
     planned = _plan(Path(path), kind)
     if season_names is None:
         from restock.settings import get_settings
@@ -179,11 +180,16 @@ def import_path(
                 )
             if log:
                 raise ImportValidationError([str(problem) for problem in log.problems], log.truncated)
-        finally:
-            writer.close()
-            if not log:
-                for stage in staged.values():
-                    stage.drop()
+        except BaseException:
+            # The cause must reach the user: cleanup on a failed transaction (PostgreSQL answers
+            # "current transaction is aborted") would replace it. The rollback that follows
+            # undoes the stage tables with everything else.
+            with suppress(Exception):
+                writer.close()
+            raise
+        writer.close()
+        for stage in staged.values():
+            stage.drop()
     return ImportReport(reports)
 
 
