@@ -21,7 +21,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from restock.errors import InvalidInput
+from kernel.errors import InvalidInput
 from suppliers.rebates import Tier
 
 PROBLEM_VERSION = 1

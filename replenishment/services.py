@@ -19,6 +19,8 @@ import pandas as pd
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from kernel.catalog import Category, Sku
+from kernel.errors import InvalidInput, NotFound
 from replenishment.demand import QUANTILE_COLUMNS, QUANTILE_LEVELS
 from replenishment.models import (
     InventorySnapshot,
@@ -39,9 +41,7 @@ from replenishment.problem import (
     problem_to_json,
 )
 from replenishment.seasons import SeasonalDecision, next_season, seasonal_decision
-from restock.catalog import Category, Sku
 from restock.db import unit_of_work
-from restock.errors import InvalidInput, NotFound
 from restock.settings import Settings, season_window
 from suppliers.models import (
     PurchaseOrder,

@@ -14,14 +14,14 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from restock.errors import (
+from kernel.errors import (
     ConcurrentUpdate,
     DatabaseNewer,
     DatabaseNotReady,
     DatabaseReadOnly,
     DatabaseUnavailable,
 )
-from restock.orm import Base
+from kernel.orm import Base
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -29,9 +29,10 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 def load_all_models() -> type[Base]:
     """Import every package's `models` module so `Base.metadata` knows every table."""
     import forecasting.models  # noqa: F401
+    import kernel.catalog  # noqa: F401
+    import kernel.locks  # noqa: F401
     import replenishment.models  # noqa: F401
     import restock.audit  # noqa: F401
-    import restock.catalog  # noqa: F401
     import scheduler.models  # noqa: F401
     import suppliers.models  # noqa: F401
 

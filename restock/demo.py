@@ -18,9 +18,9 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy import Engine, func, select
 
-from restock.clock import now
+from kernel.clock import now
+from kernel.errors import OutputExists
 from restock.db import make_engine, upgrade
-from restock.errors import OutputExists
 from restock.settings import PROJECT_ROOT, Settings
 from scheduler.runs import job_run
 

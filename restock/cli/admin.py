@@ -19,8 +19,8 @@ def register(app: typer.Typer) -> None:
 
 def init() -> None:
     """Create the database schema, or upgrade it to the latest version."""
+    from kernel.errors import DatabaseNotReady
     from restock.db import ensure_ready, get_engine, upgrade
-    from restock.errors import DatabaseNotReady
     from restock.settings import get_settings
 
     settings = get_settings()

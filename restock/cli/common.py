@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.text import Text
 from sqlalchemy import Engine
 
-from restock.errors import InvalidInput, OutputExists
+from kernel.errors import InvalidInput, OutputExists
 
 console = Console(markup=False, emoji=False)
 err_console = Console(stderr=True, markup=False, emoji=False)
@@ -108,8 +108,8 @@ def check_output_path(path: Path, option: str, *, force: bool, directory: bool =
 @contextmanager
 def job_guard(engine: Engine, kind: str) -> Iterator[None]:
     """Hold the job lock of `kind` for a CLI command; say on stderr who it is waiting for."""
+    from kernel.clock import now
     from kernel.locks import job_lock
-    from restock.clock import now
     from restock.settings import get_settings
 
     settings = get_settings()

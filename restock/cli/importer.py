@@ -36,7 +36,7 @@ def import_command(
         return
     if path is None:
         raise typer.BadParameter("give a file or directory to import (or --formats)")
-    from restock.clock import now
+    from kernel.clock import now
     from restock.db import ensure_ready, get_engine, retry_transient
     from restock.settings import get_settings
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import typer
 
+from kernel.errors import RestockError
 from restock.cli.common import err_console, is_debug, note, set_debug
-from restock.errors import RestockError
 
 app = typer.Typer(
     name="restock",

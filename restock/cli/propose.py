@@ -18,6 +18,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from kernel.errors import InvalidInput
 from restock.cli.common import (
     check_id,
     check_input_path,
@@ -28,7 +29,6 @@ from restock.cli.common import (
     parse_date_option,
     print_json,
 )
-from restock.errors import InvalidInput
 
 # What a MONEY column holds (Numeric(14, 2)): up to 999,999,999,999.99 CNY.
 MAX_BUDGET = Decimal("999999999999.99")
@@ -62,7 +62,7 @@ def _stdout_to_stderr() -> Iterator[None]:
 
 def _parse_week(value: str | None) -> date:
     if value is None:
-        from restock.clock import business_today
+        from kernel.clock import business_today
         from restock.settings import get_settings
 
         today = business_today(get_settings().tz)

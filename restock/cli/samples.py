@@ -23,8 +23,8 @@ def generate(
     force: bool = typer.Option(False, "--force", help="Overwrite CSV files already in --out."),
 ) -> None:
     """Generate the sample business's CSV files (the committed sample is seed 7)."""
+    from kernel.errors import OutputExists
     from restock.cli.common import check_output_path
-    from restock.errors import OutputExists
     from restock.samples import generate as generate_sample
     from restock.samples import sample_file_names
 

@@ -13,7 +13,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from forecasting.models import PROMOTION_KINDS
-from restock.catalog import ABC_CLASSES, SKU_STATUSES
+from kernel.catalog import ABC_CLASSES, SKU_STATUSES
 from suppliers.models import AGREEMENT_KINDS, EXPORT_FORMATS
 
 if TYPE_CHECKING:  # pandas is only needed when rules run, not to describe the files

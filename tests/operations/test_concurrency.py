@@ -15,9 +15,9 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from forecasting.models import DailySales
+from kernel.errors import ConcurrentUpdate
 from kernel.locks import job_lock
 from restock.db import is_transient, retry_transient
-from restock.errors import ConcurrentUpdate
 from restock.importing import import_path
 from restock.importing.staging import StagedFile
 from tests.importing.dataset import BASE_FILES, SEASONS, write_files

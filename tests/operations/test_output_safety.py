@@ -15,13 +15,13 @@ import typer
 from sqlalchemy import Engine, update
 from typer.testing import CliRunner
 
+from kernel.catalog import Sku
+from kernel.errors import OutputExists
 from replenishment.services import build_proposal
-from restock.catalog import Sku
 from restock.cli import admin as admin_cli
 from restock.cli import propose as propose_cli
 from restock.db import unit_of_work
 from restock.demo import fresh_sqlite
-from restock.errors import OutputExists
 from restock.settings import load_settings
 from tests.replenishment.test_services import WEEK, demand_for, seed
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select, text
 
+from kernel.errors import DatabaseNewer, DatabaseNotReady, DatabaseReadOnly
 from restock.db import ensure_ready, expected_revisions, make_engine, upgrade
-from restock.errors import DatabaseNewer, DatabaseNotReady, DatabaseReadOnly
 from tests.importing.dataset import BASE_FILES, write_files
 from tests.operations.conftest import Cli, database_url, run_restock
 

@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, func, select
 
+from kernel.catalog import Category, Sku
+from kernel.errors import InvalidInput, NotFound
 from replenishment.models import InventorySnapshot, Proposal, ProposalLine
 from replenishment.services import build_proposal, get_proposal
-from restock.catalog import Category, Sku
 from restock.db import unit_of_work
-from restock.errors import InvalidInput, NotFound
 from restock.settings import load_settings
 from suppliers.models import (
     PurchaseOrder,
