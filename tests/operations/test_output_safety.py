@@ -60,9 +60,12 @@ def app() -> typer.Typer:
 def test_codes_that_look_like_markup_or_emoji_print_as_written(
     app: typer.Typer, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from restock.cli.common import console
+
     proposal_id = _hostile_proposal(engine)
     monkeypatch.setattr("restock.db.get_engine", lambda url=None: engine)
-    result = CliRunner().invoke(app, ["proposal", "show", str(proposal_id)], env={"COLUMNS": "250"})
+    monkeypatch.setattr(console, "width", 400)  # no cell folded across lines
+    result = CliRunner().invoke(app, ["proposal", "show", str(proposal_id)])
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "0[/x]" in out
