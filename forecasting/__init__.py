@@ -1,7 +1,8 @@
 """forecasting: history cleansing, calendar features, models, selection, backtests, quantiles, runs.
 
 Public API: `forecast` (a frame), `forecast_panel` (a `ForecastResult` with the
-per-series selection), `total_demand` (window totals for the optimizer).
+per-series selection), `total_demand` (window totals for the optimizer),
+`latest_run` (the newest stored run as of a date, as a `ForecastResult`).
 
 The names are imported on first use (PEP 562 module `__getattr__`): importing
 `forecasting.models` (the ORM tables) must not pull statsforecast and the engine
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from forecasting.engine import EngineConfig, ForecastResult, forecast, forecast_panel
     from forecasting.forecasters import REGISTRY, Forecaster, make_forecaster
+    from forecasting.services import latest_run
     from forecasting.totals import total_demand, total_quantile
 
 # public name → the submodule defining it
@@ -29,6 +31,7 @@ _LAZY = {
     "make_forecaster": "forecasting.forecasters",
     "total_demand": "forecasting.totals",
     "total_quantile": "forecasting.totals",
+    "latest_run": "forecasting.services",
 }
 
 __all__ = [
@@ -38,6 +41,7 @@ __all__ = [
     "Forecaster",
     "forecast",
     "forecast_panel",
+    "latest_run",
     "make_forecaster",
     "total_demand",
     "total_quantile",

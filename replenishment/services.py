@@ -21,6 +21,8 @@ from sqlalchemy.orm import Session
 
 from kernel.catalog import Category, Sku
 from kernel.errors import InvalidInput, NotFound
+from kernel.orm import unit_of_work
+from kernel.seasons import season_window
 from replenishment.demand import QUANTILE_COLUMNS, QUANTILE_LEVELS
 from replenishment.models import (
     InventorySnapshot,
@@ -41,8 +43,7 @@ from replenishment.problem import (
     problem_to_json,
 )
 from replenishment.seasons import SeasonalDecision, next_season, seasonal_decision
-from restock.db import unit_of_work
-from restock.settings import Settings, season_window
+from replenishment.settings import ProposalSettings
 from suppliers.models import (
     PurchaseOrder,
     PurchaseOrderLine,
@@ -85,7 +86,7 @@ def forecast_window_demand(windows: pd.DataFrame, run: Any) -> pd.DataFrame:
 
 
 def _latest_forecast_run(session: Session, week: date) -> Any:
-    from forecasting.services import latest_run
+    from forecasting import latest_run
 
     return latest_run(session, as_of=week)
 
@@ -103,7 +104,7 @@ class ProposalResult:
 def load_problem(
     session: Session,
     week: date,
-    settings: Settings,
+    settings: ProposalSettings,
     budget: Decimal | None = None,
     demand: pd.DataFrame | DemandSource | None = None,
     forecast_run: Any = None,
@@ -366,23 +367,25 @@ def _demand(
 def build_proposal(
     engine: Engine,
     week: date,
-    settings: Settings,
+    settings: ProposalSettings,
+    *,
+    now: datetime,
     budget: Decimal | None = None,
     demand: pd.DataFrame | DemandSource | None = None,
     forecast_run: Any = None,
-    now: datetime | None = None,
     store: bool = True,
     solver: str | None = None,
 ) -> ProposalResult:
     """Load the problem for `week`, optimise it, and (if `store`) save the proposal as the
-    week's next version in one transaction. `budget` (CNY) overrides the settings' budget."""
+    week's next version in one transaction, created at `now` (aware). `budget` (CNY)
+    overrides the settings' budget."""
     with unit_of_work(engine) as session:
         problem, messages = load_problem(session, week, settings, budget, demand, forecast_run)
     plan = optimize(problem, solver=solver)
     plan.messages = messages + plan.messages
     if not store:
         return ProposalResult(None, None, plan, problem)
-    created = now or datetime.now(settings.tz)
+    created = now
     with unit_of_work(engine) as session:
         version = (session.scalar(select(func.max(Proposal.version)).where(Proposal.week == week)) or 0) + 1
         proposal = Proposal(

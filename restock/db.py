@@ -4,15 +4,13 @@ schema migrations and the revision check every command makes before any work."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session, sessionmaker
 
 from kernel.errors import (
     ConcurrentUpdate,
@@ -81,21 +79,6 @@ def dispose_engines() -> None:
     for engine in _engines.values():
         engine.dispose()
     _engines.clear()
-
-
-@contextmanager
-def unit_of_work(engine: Engine | None = None) -> Iterator[Session]:
-    """A session whose work is committed when the block ends and rolled back if it raises."""
-    factory = sessionmaker(bind=engine or get_engine(), expire_on_commit=False, future=True)
-    session = factory()
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 T = TypeVar("T")

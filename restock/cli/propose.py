@@ -104,6 +104,7 @@ def propose(
     force: bool = typer.Option(False, "--force", help="Overwrite an existing --save-problem file."),
 ) -> None:
     """Build, store and show this week's purchase proposal."""
+    from kernel.clock import now
     from replenishment.problem import save_problem as write_problem
     from replenishment.services import build_proposal
     from restock.db import ensure_ready, get_engine, retry_transient
@@ -113,11 +114,14 @@ def propose(
     chosen_budget = _parse_budget(budget)
     if save_problem is not None:
         check_output_path(save_problem, "--save-problem", force=force)
+    settings = get_settings()
     engine = get_engine()
     ensure_ready(engine, write=True)
     with job_guard(engine, "propose"):
         result = retry_transient(
-            lambda: build_proposal(engine, chosen_week, get_settings(), budget=chosen_budget)
+            lambda: build_proposal(
+                engine, chosen_week, settings.proposal_settings(), now=now(settings.tz), budget=chosen_budget
+            )
         )
     if save_problem is not None:
         write_problem(result.problem, save_problem)

@@ -17,13 +17,12 @@ from typer.testing import CliRunner
 
 from kernel.catalog import Sku
 from kernel.errors import OutputExists
+from kernel.orm import unit_of_work
 from replenishment.services import build_proposal
 from restock.cli import admin as admin_cli
 from restock.cli import propose as propose_cli
-from restock.db import unit_of_work
 from restock.demo import fresh_sqlite
-from restock.settings import load_settings
-from tests.replenishment.test_services import WEEK, demand_for, seed
+from tests.replenishment.test_services import CREATED, WEEK, demand_for, proposal_settings, seed
 
 HOSTILE = {
     "TEE": "=HYPERLINK(\"http://evil.example\",\"x\")",
@@ -44,7 +43,9 @@ def _hostile_proposal(engine: Engine) -> int:
         frame = demand_for(windows.assign(unique_id=windows["unique_id"].map(plain)))
         return frame.assign(unique_id=frame["unique_id"].map(HOSTILE))
 
-    result = build_proposal(engine, WEEK, load_settings(), budget=Decimal("500000"), demand=demand)
+    result = build_proposal(
+        engine, WEEK, proposal_settings(), now=CREATED, budget=Decimal("500000"), demand=demand
+    )
     assert result.proposal_id is not None
     return result.proposal_id
 

@@ -16,7 +16,7 @@ from replenishment.services import build_proposal
 from restock.cli import propose as propose_cli
 from restock.settings import load_settings
 from tests.replenishment.builders import agreement, item, problem, sku
-from tests.replenishment.test_services import WEEK, demand_for, seed
+from tests.replenishment.test_services import CREATED, WEEK, demand_for, seed
 
 
 @pytest.fixture
@@ -55,7 +55,10 @@ def test_proposal_show_as_json_csv_and_table(
     app: typer.Typer, sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seed(sqlite_engine)
-    stored = build_proposal(sqlite_engine, WEEK, load_settings(), budget=Decimal("500000"), demand=demand_for)
+    stored = build_proposal(
+        sqlite_engine, WEEK, load_settings().proposal_settings(), now=CREATED, budget=Decimal("500000"),
+        demand=demand_for,
+    )
     monkeypatch.setattr("restock.db.get_engine", lambda url=None: sqlite_engine)
     runner = CliRunner()
     as_json = runner.invoke(app, ["proposal", "show", str(stored.proposal_id), "--format", "json"])

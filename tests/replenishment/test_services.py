@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
@@ -11,9 +12,10 @@ from sqlalchemy import Engine, func, select
 
 from kernel.catalog import Category, Sku
 from kernel.errors import InvalidInput, NotFound
+from kernel.orm import unit_of_work
 from replenishment.models import InventorySnapshot, Proposal, ProposalLine
 from replenishment.services import build_proposal, get_proposal
-from restock.db import unit_of_work
+from replenishment.settings import ProposalSettings
 from restock.settings import load_settings
 from suppliers.models import (
     PurchaseOrder,
@@ -25,6 +27,11 @@ from suppliers.models import (
 )
 
 WEEK = date(2026, 8, 31)
+CREATED = datetime(2026, 8, 31, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+
+def proposal_settings() -> ProposalSettings:
+    return load_settings().proposal_settings()
 
 
 def seed(engine: Engine) -> None:
@@ -129,8 +136,8 @@ def demand_for(windows: pd.DataFrame) -> pd.DataFrame:
 
 def test_proposal_is_built_stored_and_read_back(engine: Engine) -> None:
     seed(engine)
-    settings = load_settings()
-    result = build_proposal(engine, WEEK, settings, budget=Decimal("500000"), demand=demand_for)
+    settings = proposal_settings()
+    result = build_proposal(engine, WEEK, settings, now=CREATED, budget=Decimal("500000"), demand=demand_for)
     stored = get_proposal(engine, result.proposal_id)
 
     assert stored["version"] == 1 and stored["week"] == "2026-08-31"
@@ -147,7 +154,7 @@ def test_proposal_is_built_stored_and_read_back(engine: Engine) -> None:
     tee = next(s for s in result.problem.skus if s.code == "TEE")
     assert (tee.on_hand, tee.committed, tee.on_order) == (100, 20, 50)
 
-    again = build_proposal(engine, WEEK, settings, budget=Decimal("500000"), demand=demand_for)
+    again = build_proposal(engine, WEEK, settings, now=CREATED, budget=Decimal("500000"), demand=demand_for)
     assert again.version == 2
     with unit_of_work(engine) as s:
         assert s.scalar(select(func.count()).select_from(Proposal)) == 2
@@ -156,7 +163,9 @@ def test_proposal_is_built_stored_and_read_back(engine: Engine) -> None:
 
 def test_jacket_is_not_bought_ahead_of_its_order_by_week(engine: Engine) -> None:
     seed(engine)
-    result = build_proposal(engine, date(2026, 8, 24), load_settings(), demand=demand_for, store=False)
+    result = build_proposal(
+        engine, date(2026, 8, 24), proposal_settings(), now=CREATED, demand=demand_for, store=False
+    )
     reasons = {e.sku: e.reason for e in result.plan.exclusions}
     assert "JACKET" not in {ln.sku for ln in result.plan.lines}
     assert reasons["JACKET"].startswith("winter pre-build: order by 2026-09-01; not bought ahead")
@@ -169,7 +178,7 @@ def test_sku_missing_from_the_forecast_is_left_out_and_the_rest_builds(engine: E
         frame = demand_for(windows)
         return frame[frame.unique_id != "TEE"]
 
-    result = build_proposal(engine, WEEK, load_settings(), demand=without_tee, store=False)
+    result = build_proposal(engine, WEEK, proposal_settings(), now=CREATED, demand=without_tee, store=False)
     reasons = {e.sku: e.reason for e in result.plan.exclusions}
     assert "forecast has no protection window" in reasons["TEE"]
     assert "JACKET" in {ln.sku for ln in result.plan.lines}
@@ -177,6 +186,6 @@ def test_sku_missing_from_the_forecast_is_left_out_and_the_rest_builds(engine: E
 
 def test_week_must_be_a_monday_and_unknown_proposal_is_not_found(engine: Engine) -> None:
     with pytest.raises(InvalidInput, match="Monday"):
-        build_proposal(engine, date(2026, 9, 1), load_settings(), demand=demand_for)
+        build_proposal(engine, date(2026, 9, 1), proposal_settings(), now=CREATED, demand=demand_for)
     with pytest.raises(NotFound):
         get_proposal(engine, 12345)
