@@ -34,6 +34,13 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class ImportingSettings(_Strict):
+    """How imports judge their input."""
+
+    # Days after the import's business date a history row (sale, stock, PO order date) may carry.
+    future_tolerance_days: int = Field(default=0, ge=0, le=366)
+
+
 class Settings(BaseSettings):
     """Every setting restock reads; see config/restock.toml for the defaults and their meaning."""
 
@@ -49,6 +56,7 @@ class Settings(BaseSettings):
     replenishment: ReplenishmentSettings = Field(default_factory=ReplenishmentSettings)
     forecasting: ForecastingSettings = Field(default_factory=ForecastingSettings)
     calendar: CalendarSettings = Field(default_factory=CalendarSettings)
+    importing: ImportingSettings = Field(default_factory=ImportingSettings)
     seasons: dict[str, SeasonSettings] = Field(default_factory=dict)
     schedules: dict[str, str] = Field(default_factory=dict)
 

@@ -9,7 +9,8 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from restock.cli.common import check_input_path, console, err_console, job_guard
+from kernel.errors import InvalidInput
+from restock.cli.common import check_input_path, console, err_console, job_guard, note
 from restock.importing.docs import render_formats
 from restock.importing.schema import IMPORT_ORDER
 from restock.importing.service import ImportReport, import_path
@@ -29,6 +30,12 @@ def import_command(
     ),
     formats: bool = typer.Option(False, "--formats", help="Print the data formats (markdown) and exit."),
     actor: str = typer.Option(getpass.getuser(), "--actor", help="Who is importing (for the audit log)."),
+    encoding: str | None = typer.Option(
+        None, "--encoding", help="Encoding of every file (e.g. utf-8, gb18030, cp1252); default: detected."
+    ),
+    delimiter: str | None = typer.Option(
+        None, "--delimiter", help="Field separator of every file: ',', ';', tab or '|' (default: detected)."
+    ),
 ) -> None:
     """Validate and import CSV files in one transaction: any error refuses the whole import."""
     if formats:
@@ -41,6 +48,17 @@ def import_command(
     from restock.settings import get_settings
 
     check_input_path(path, "PATH")
+    if encoding is not None:
+        import codecs
+
+        try:
+            encoding = codecs.lookup(encoding).name
+        except LookupError as exc:
+            raise InvalidInput(f"--encoding: unknown encoding {encoding!r}") from exc
+    if delimiter is not None:
+        delimiter = {"tab": "\t", "\\t": "\t"}.get(delimiter, delimiter)
+        if delimiter not in (",", ";", "\t", "|"):
+            raise InvalidInput(f"--delimiter: expected ',', ';', tab or '|', got {delimiter!r}")
     settings = get_settings()
     engine = get_engine()
     ensure_ready(engine, write=True)
@@ -68,8 +86,13 @@ def import_command(
                 now=now(settings.tz),
                 progress=progress,
                 season_names=tuple(settings.seasons),
+                encoding=encoding,
+                delimiter=delimiter,
+                future_tolerance_days=settings.importing.future_tolerance_days,
             )
         )
+    for warning in report.warnings:
+        err_console.print(note("warning", warning), soft_wrap=True)
     console.print(_summary(report))
 
 
