@@ -41,6 +41,17 @@ class ImportingSettings(_Strict):
     future_tolerance_days: int = Field(default=0, ge=0, le=366)
 
 
+class WebSettings(_Strict):
+    """The web app: cookies, sessions, login rate limit."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    secure_cookies: Literal["auto", "always", "never"] = "auto"  # auto: Secure when served over https
+    session_hours: int = Field(12, ge=1, le=24 * 30)
+    login_max_failures: int = Field(5, ge=1, le=100)
+    login_window_minutes: int = Field(15, ge=1, le=24 * 60)
+
+
 class Settings(BaseSettings):
     """Every setting restock reads; see config/restock.toml for the defaults and their meaning."""
 
@@ -59,6 +70,7 @@ class Settings(BaseSettings):
     importing: ImportingSettings = Field(default_factory=ImportingSettings)
     seasons: dict[str, SeasonSettings] = Field(default_factory=dict)
     schedules: dict[str, str] = Field(default_factory=dict)
+    web: WebSettings = Field(default_factory=WebSettings)
 
     @field_validator("timezone")
     @classmethod

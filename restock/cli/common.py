@@ -21,6 +21,7 @@ from rich.text import Text
 from sqlalchemy import Engine
 
 from kernel.errors import InvalidInput, OutputExists
+from kernel.jsonable import to_jsonable
 
 console = Console(markup=False, emoji=False)
 err_console = Console(stderr=True, markup=False, emoji=False)
@@ -41,7 +42,7 @@ def is_debug() -> bool:
 
 def print_json(value: Any) -> None:
     """Print `value` as JSON on stdout, nothing else (for scripts)."""
-    sys.stdout.write(json.dumps(value, indent=2, default=str, sort_keys=True) + "\n")
+    sys.stdout.write(json.dumps(to_jsonable(value), indent=2, sort_keys=True) + "\n")
     sys.stdout.flush()
 
 

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from forecasting.models import PROMOTION_KINDS
 from kernel.catalog import ABC_CLASSES, SKU_STATUSES
-from suppliers.models import AGREEMENT_KINDS, EXPORT_FORMATS
+from suppliers.models import EXPORT_FORMATS
+from suppliers.rebates import AGREEMENT_KINDS
 
 if TYPE_CHECKING:  # pandas is only needed when rules run, not to describe the files
     import pandas as pd

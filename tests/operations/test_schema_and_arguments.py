@@ -45,9 +45,14 @@ def test_a_database_from_a_newer_restock_stops_every_command_before_any_work(
 def test_a_database_behind_this_restock_says_run_init_and_forecast_does_no_work(
     engine: Engine, cli: Cli
 ) -> None:
-    _set_revision(engine, "0004_merge")  # as `alembic downgrade 0004_merge` leaves it
-    with engine.begin() as conn:
-        conn.execute(text("DROP TABLE job_locks"))
+    from alembic import command
+
+    from restock.db import alembic_config
+
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, "0004_merge")
     result = cli("forecast", "--executor", "serial")
     assert result.returncode == 6, result.stderr
     assert f"database is at revision 0004_merge, this restock expects {HEAD}: run `restock init`" in (
