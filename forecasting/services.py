@@ -64,6 +64,8 @@ class RunSummary:
     fallback_reasons: dict[str, int]
     duration_s: float
     effects: list[dict[str, Any]] = field(default_factory=list)
+    # "complete" (every active SKU) or "partial" (--sku): only complete runs feed proposals
+    scope: str = "complete"
 
 
 def library_versions() -> dict[str, str | None]:
@@ -200,11 +202,15 @@ def run_forecast(
             result.series.loc[mask, "fallback_reason"] = (
                 "SKU has no category: it borrows the whole shop's curve; "
                 + result.series.loc[mask, "fallback_reason"].fillna(""))
-        run_id = store_run(session, result, as_of, started_at, duration, sku_table)
-    return summarise(result, run_id, as_of, duration)
+        active = set(session.scalars(select(Sku.code).where(Sku.status == "active")))
+        scope = "complete" if active <= set(sku_table[UNIQUE_ID]) else "partial"
+        run_id = store_run(session, result, as_of, started_at, duration, sku_table, scope=scope)
+    return summarise(result, run_id, as_of, duration, scope)
 
 
-def summarise(result: ForecastResult, run_id: int, as_of: date, duration: float) -> RunSummary:
+def summarise(
+    result: ForecastResult, run_id: int, as_of: date, duration: float, scope: str = "complete"
+) -> RunSummary:
     """Counts for the end-of-run summary: models chosen, classes, fallbacks by first reason."""
     series = result.series
     reasons = series["fallback_reason"].dropna()
@@ -214,6 +220,7 @@ def summarise(result: ForecastResult, run_id: int, as_of: date, duration: float)
         models=dict(Counter(series[MODEL])), classes=dict(Counter(series["demand_class"])),
         n_fallbacks=int(len(reasons)), fallback_reasons=dict(fallback_kinds), duration_s=duration,
         effects=result.effects[result.effects["multiplier"] != 1.0].to_dict("records"),
+        scope=scope,
     )
 
 
@@ -238,8 +245,10 @@ def _clean_json(value: Any) -> Any:
 
 
 def store_run(session: Session, result: ForecastResult, as_of: date, started_at: datetime,
-              duration_s: float, skus: pd.DataFrame) -> int:
-    """Write the run, its per-SKU rows and its forecast values; returns the run id (no commit)."""
+              duration_s: float, skus: pd.DataFrame, scope: str = "complete") -> int:
+    """Write the run, its per-SKU rows and its forecast values; returns the run id (no commit).
+
+    `scope`: "complete" when the run covers every active SKU, else "partial"."""
     sku_id = skus.set_index(UNIQUE_ID)["sku_id"].astype(int).to_dict()
     series = result.series
     run = ForecastRun(
@@ -248,7 +257,7 @@ def store_run(session: Session, result: ForecastResult, as_of: date, started_at:
         quantiles=list(result.quantiles), parameters=_clean_json(result.params),
         library_versions=library_versions(), effects=_clean_json(result.effects.to_dict("records")),
         duration_s=round(duration_s, 3), n_series=len(series),
-        n_fallbacks=int(series["fallback_reason"].notna().sum()),
+        n_fallbacks=int(series["fallback_reason"].notna().sum()), scope=scope,
     )
     session.add(run)
     session.flush()

@@ -107,6 +107,8 @@ class ProposalLine(Base):
     stockout_probability_without: Mapped[float] = mapped_column(Float)
     stockout_probability_with: Mapped[float] = mapped_column(Float)
     reason: Mapped[str] = mapped_column(Text)
+    # [{"code": ..., "params": {...}}] (replenishment.reasons); `reason` is their words when stored
+    reasons: Mapped[list | None] = mapped_column(JSON)
 
     proposal: Mapped[Proposal] = relationship(back_populates="lines")
 
@@ -121,6 +123,8 @@ class ProposalExclusion(Base):
     sku_code: Mapped[str] = mapped_column(String(64))
     supplier_code: Mapped[str | None] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(Text)
+    code: Mapped[str | None] = mapped_column(String(40))
+    params: Mapped[dict | None] = mapped_column(JSON)
 
     proposal: Mapped[Proposal] = relationship(back_populates="exclusions")
 

@@ -13,17 +13,18 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 
 from replenishment.bounds import bound_outside, lagrangian_bound, tighten_by_tiers
+from replenishment.explain import agreement_outcomes, left_out_reason, line_reasons
 from replenishment.heuristics import evaluate, order_up_to_cases, rounded_lp_cases
-from replenishment.instance import Instance, LineData, prepare
+from replenishment.instance import Instance, prepare
 from replenishment.milp import K, MilpResult, fixed_tier_lp, lp_tier_choice, solve_milp
 from replenishment.plan import Plan, PlanLine, SupplierSummary
 from replenishment.problem import Exclusion, Problem
+from replenishment.reasons import render_all
 from suppliers.rebates import rate_reached
 
 CENT = Decimal("0.01")
@@ -243,22 +244,6 @@ def _money(value: float | Decimal) -> Decimal:
     return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def _natural_cases(instance: Instance, k: int) -> int:
-    """Cases the line's SKU would buy for its own sake (no rebate): stock up to where one more
-    unit's expected gain turns negative, case-pack rounded, at least the MOQ."""
-    line = instance.lines[k]
-    sku = instance.skus[line.sku]
-    # marginal gain of a unit = sales weight × P(D > y) + stock weight − cost
-    survival_needed = (line.cost - sku.stock_weight) / sku.sales_weight if sku.sales_weight > 0 else 1.0
-    if survival_needed >= 1:
-        return 0
-    stock = sku.curve.quantile(1 - max(survival_needed, 0.0))
-    units = stock - sku.position
-    if units <= 0:
-        return 0
-    return max(math.ceil(units / line.case - 1e-4), line.moq_cases)
-
-
 def _make_plan(
     instance: Instance,
     cases: np.ndarray,
@@ -273,16 +258,12 @@ def _make_plan(
     problem = instance.problem
     result = evaluate(instance, cases)
     totals = result.agreement_totals
-    natural = np.array([_natural_cases(instance, k) if cases[k] else 0 for k in range(len(cases))])
-    natural_totals = [0.0] * len(instance.agreements)
-    for k, line in enumerate(instance.lines):
-        if cases[k] and line.agreement >= 0:
-            natural_totals[line.agreement] += min(cases[k], natural[k]) * line.case_value
     budget_binding = False
     if problem.budget is not None:
         cheapest_case = min((ln.case_value for ln in instance.lines if ln.admissible), default=0.0)
         budget_binding = result.purchase_value + cheapest_case > float(problem.budget)
 
+    outcomes = agreement_outcomes(instance, cases)
     lines: list[PlanLine] = []
     for k in np.flatnonzero(cases):
         k = int(k)
@@ -297,9 +278,7 @@ def _make_plan(
         )
         effective = line.cost * (1 - rate)
         stock_after = result.sku_stock[line.sku]
-        reason = _line_reason(
-            instance, k, int(cases[k]), int(natural[k]), totals, natural_totals, budget_binding
-        )
+        reasons = line_reasons(instance, k, cases, outcomes, budget_binding)
         lines.append(
             PlanLine(
                 sku=sku.sku.code,
@@ -313,7 +292,8 @@ def _make_plan(
                 days_of_cover=round(stock_after / sku.daily_demand, 1) if sku.daily_demand > 0 else None,
                 stockout_probability_without=round(1 - sku.curve.cdf_at(sku.position), 4),
                 stockout_probability_with=round(1 - sku.curve.cdf_at(stock_after), 4),
-                reason=reason,
+                reason=render_all(reasons),
+                reasons=reasons,
             )
         )
     lines.sort(key=lambda ln: (ln.supplier, ln.sku))
@@ -322,9 +302,9 @@ def _make_plan(
     excluded = {e.sku for e in exclusions if e.supplier is None}
     bought_skus = {instance.lines[int(k)].sku for k in np.flatnonzero(cases)}
     for i, sku in enumerate(instance.skus):
-        if i in bought_skus or sku.need <= 0 or sku.sku.code in excluded:
+        if i in bought_skus or sku.sku.code in excluded:
             continue
-        exclusions.append(Exclusion(sku.sku.code, _left_out_reason(instance, i, budget_binding, totals)))
+        exclusions.append(Exclusion.of(sku.sku.code, left_out_reason(instance, i, budget_binding, outcomes)))
 
     summaries: list[SupplierSummary] = []
     by_supplier: dict[str, list[PlanLine]] = {}
@@ -374,100 +354,3 @@ def _make_plan(
         objective_k=objective_k,
         bound_k=bound_k,
     )
-
-
-def _line_reason(
-    instance: Instance,
-    k: int,
-    cases: int,
-    natural: int,
-    totals: Sequence[float],
-    natural_totals: Sequence[float],
-    budget_binding: bool,
-) -> str:
-    line = instance.lines[k]
-    sku = instance.skus[line.sku]
-    units = cases * line.case
-    parts: list[str] = []
-    if sku.sku.mode == "prebuild":
-        parts.append(
-            f"{sku.sku.season or 'season'} pre-build: order by {sku.sku.order_by}; demand "
-            f"{sku.sku.window_start}..{sku.sku.window_end} (to season end), "
-            f"newsvendor stock {sku.target:,.0f} at critical ratio {sku.critical_ratio:.2f}"
-        )
-    elif sku.sku.mode == "in_season":
-        parts.append(
-            f"{sku.sku.season or 'season'} top-up until {sku.sku.window_end}: newsvendor stock "
-            f"{sku.target:,.0f} at critical ratio {sku.critical_ratio:.2f}"
-        )
-    elif sku.position < sku.target:
-        parts.append(
-            f"below order-up-to {sku.target:,.0f} at {sku.sku.service_level:.0%} service "
-            f"(position {sku.position:,})"
-        )
-    else:
-        parts.append(
-            f"position {sku.position:,} meets order-up-to {sku.target:,.0f}; bought for expected margin"
-        )
-    if line.case > 1 or line.moq_cases > 1:
-        parts.append(
-            f"{cases} case(s) of {line.case}"
-            + (f", MOQ {line.item.moq}" if line.item.moq > line.case else "")
-        )
-    if line.agreement >= 0:
-        data = instance.agreements[line.agreement]
-        reached = data.tier_of(data.base + totals[line.agreement])
-        without = data.tier_of(data.base + natural_totals[line.agreement])
-        if cases > natural and reached > without:
-            gain = data.rebate_gain(totals[line.agreement]) - data.rebate_gain(natural_totals[line.agreement])
-            parts.append(
-                f"raised from {natural * line.case:,} to {units:,} to reach tier {reached} with "
-                f"supplier {line.supplier}: +¥{gain:,.0f} rebate"
-            )
-        if line.tier_needed > 0:
-            parts.append(
-                f"margin {line.margin_at_cost:.1%} at list cost clears the floor only with tier "
-                f"{line.tier_needed} (reached: tier {reached})"
-            )
-    if budget_binding and cases < natural:
-        parts.append(f"cut from {natural * line.case:,} by the budget")
-    return "; ".join(parts)
-
-
-def _left_out_reason(
-    instance: Instance, i: int, budget_binding: bool, totals: Sequence[float]
-) -> str:
-    sku = instance.skus[i]
-    lines = [instance.lines[k] for k in sku.lines]
-    admissible = [ln for ln in lines if ln.admissible and ln.tier_needed >= 0]
-    need = sku.need
-    if not admissible:
-        return "no admissible supplier line"
-
-    def tier_reached_by_plan(line: LineData) -> int:
-        if line.agreement < 0:
-            return 0
-        data = instance.agreements[line.agreement]
-        return data.tier_of(data.base + totals[line.agreement])
-
-    # A line that needs a tier only counts as blocked by the floor when the plan did not reach it.
-    open_lines = [ln for ln in admissible if ln.tier_needed <= tier_reached_by_plan(ln)]
-    if not open_lines:
-        tiers = sorted({ln.tier_needed for ln in admissible})
-        return (
-            f"below margin floor {instance.problem.margin_floor:.0%} unless rebate tier {tiers[0]} "
-            "is reached, which did not pay"
-        )
-    admissible = open_lines
-    smallest = min(ln.moq_cases * ln.case for ln in admissible)
-    if smallest > 2 * need:
-        return f"MOQ far above need: smallest order {smallest:,} units for a need of {need:,.0f}"
-    suppliers = {ln.supplier for ln in admissible}
-    if all(instance.min_order_value.get(s, 0) > 0 for s in suppliers) and not budget_binding:
-        return "supplier minimum order value not reached"
-    if budget_binding:
-        return (
-            f"budget: need {need:,.0f} units below order-up-to {sku.target:,.0f}; the budget went "
-            "to lines with more expected profit per yuan"
-        )
-    return f"need {need:,.0f} units, but no order has positive expected profit"

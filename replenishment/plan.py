@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from replenishment.problem import Exclusion, to_jsonable
+from replenishment.reasons import Reason
 
 
 @dataclass
@@ -17,7 +18,8 @@ class PlanLine:
     Money in CNY. `effective_unit_cost` is after the rebate rate this proposal
     reaches; `margin_pct` = (price − effective cost) / price × 100. Probabilities of
     a stockout are over the SKU's window (until the next delivery), without and
-    with this order.
+    with this order. `reasons` are the codes and numbers (replenishment.reasons);
+    `reason` is their words.
     """
 
     sku: str
@@ -32,6 +34,7 @@ class PlanLine:
     stockout_probability_without: float
     stockout_probability_with: float
     reason: str
+    reasons: list[Reason] = field(default_factory=list)
 
 
 @dataclass

@@ -12,6 +12,7 @@ SKU's window at levels 0.1, 0.5, 0.8, 0.9, 0.95, 0.99.
 
 from __future__ import annotations
 
+import enum
 import json
 import types
 import typing
@@ -21,6 +22,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from replenishment.reasons import Reason, ReasonCode, render
 from restock.errors import InvalidInput
 from suppliers.rebates import Tier
 
@@ -54,6 +56,8 @@ class SkuProblem:
     season: str | None = None
     order_by: date | None = None
     salvage_rate: Decimal = Decimal("0.5")
+    season_start: date | None = None
+    prebuild_days: int | None = None
 
     @property
     def position(self) -> int:
@@ -106,11 +110,27 @@ class Agreement:
 
 @dataclass
 class Exclusion:
-    """A SKU (optionally one supplier's terms for it) left out of the proposal, and why."""
+    """A SKU (optionally one supplier's terms for it) left out of the proposal, and why.
+
+    `code` and `params` are the reason (see `replenishment.reasons`); `reason` is its words.
+    """
 
     sku: str
-    reason: str
+    code: ReasonCode
+    params: dict[str, Any] = field(default_factory=dict)
     supplier: str | None = None
+
+    @classmethod
+    def of(cls, sku: str, reason: Reason, supplier: str | None = None) -> Exclusion:
+        return cls(sku, reason.code, dict(reason.params), supplier)
+
+    @property
+    def as_reason(self) -> Reason:
+        return Reason(self.code, self.params)
+
+    @property
+    def reason(self) -> str:
+        return render(self.as_reason)
 
 
 @dataclass
@@ -218,6 +238,8 @@ def _parse(cls: type, raw: Any, path: str) -> Any:
 
 
 def _convert(hint: Any, value: Any, where: str) -> Any:
+    if hint is Any:
+        return value
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
@@ -262,6 +284,11 @@ def _convert(hint: Any, value: Any, where: str) -> Any:
         if not isinstance(value, dict):
             raise InvalidInput(f"{where}: expected an object, got {type(value).__name__}")
         return {k: _convert(args[1], v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        try:
+            return hint(value)
+        except ValueError as exc:
+            raise InvalidInput(f"{where}: unknown value {value!r}") from exc
     if is_dataclass(hint):
         return _parse(hint, value, where)
     raise InvalidInput(f"{where}: unsupported field type {hint!r}")  # pragma: no cover

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
@@ -39,3 +42,18 @@ def parse_date_option(value: str | None, option: str) -> date | None:
         return date.fromisoformat(value)
     except ValueError as exc:
         raise InvalidInput(f"{option}: expected a date YYYY-MM-DD, got {value!r}") from exc
+
+
+@contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Send what libraries print to file descriptor 1 (HiGHS's banner) to stderr meanwhile,
+    so stdout carries only restock's own output (tables, JSON, CSV)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
