@@ -1,7 +1,7 @@
 """Reason codes on proposal lines and exclusions; complete or partial forecast runs.
 
-Revision ID: 0005_i9_reasons
-Revises: 0004_merge
+Revision ID: 0006_i9_reasons
+Revises: 0005_i10_job_locks
 Create Date: 2026-11-26
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_i9_reasons"
-down_revision = "0004_merge"
+revision = "0006_i9_reasons"
+down_revision = "0005_i10_job_locks"
 branch_labels = None
 depends_on = None
 
