@@ -176,30 +176,41 @@ def list_command(
     if not rows:
         console.print("no proposals yet: run `restock propose`")
         return
-    table = Table("id", "week", "v", "created", "state", "lines", "spend", "run")
-    for row in rows:
-        table.add_row(
+    from restock.settings import get_settings
+
+    rows_text = [
+        [
             str(row["id"]),
-            row["week"],
-            str(row["version"]),
-            _local_time(row["created_at"]),
+            f"{row['week']} v{row['version']}",
+            _local_time(row["created_at"], with_zone_name=False),
             row["state"],
             str(row["lines"]),
             fmt_money(row["spend"]),
             str(row["forecast_run_id"] or ""),
-        )
+        ]
+        for row in rows
+    ]
+    title = f"proposals (times in {get_settings().tz.key})"
+    table = Table(title=title, title_justify="left", box=None, pad_edge=False, header_style="bold underline")
+    for column in ("id", "week", "created", "state", "lines", "spend", "run"):
+        numeric = column in ("id", "lines", "spend", "run")
+        table.add_column(column, no_wrap=True, justify="right" if numeric else "left")
+    for row_text in rows_text:
+        table.add_row(*row_text)
     console.print(table)
 
 
-def _local_time(iso: str) -> str:
-    """An instant in the configured time zone, with the zone's name (e.g. "2026-08-31 06:00 CST")."""
+def _local_time(iso: str, with_zone_name: bool = True) -> str:
+    """An instant in the configured time zone with its UTC offset, e.g. "2026-08-31 06:00+08:00
+    (Asia/Shanghai)"; a stored naive time (SQLite) is UTC."""
     from restock.settings import get_settings
 
     moment = datetime.fromisoformat(iso)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     tz = get_settings().tz
-    return f"{moment.astimezone(tz):%Y-%m-%d %H:%M %Z} ({tz.key})"
+    local = moment.astimezone(tz).isoformat(sep=" ", timespec="minutes")
+    return f"{local} ({tz.key})" if with_zone_name else local
 
 
 def _pct(value: float | None) -> str:
