@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from forecasting.columns import MEAN, UNIQUE_ID, WINDOW_ID, quantile_column
 from forecasting.engine import ForecastResult
 from forecasting.models import DailySales, ForecastRun
-from restock.errors import NotFound
+from kernel.errors import NotFound
 
 RUN_SCOPES = ("complete", "partial")
 WINDOW_COLUMNS = (UNIQUE_ID, WINDOW_ID, "start", "end")

@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from restock.orm import MONEY, RATE, Base
+from kernel.orm import MONEY, RATE, Base
 
 PROMOTION_KINDS = ("threshold_discount", "pre_sale", "gift", "flash_sale", "platform_event")
 

@@ -36,9 +36,9 @@ from forecasting.columns import (
 from forecasting.engine import ChunkRunner, EngineConfig, ForecastResult, forecast_panel
 from forecasting.models import DailySales, ForecastRun, ForecastSeries, ForecastValue, Promotion
 from forecasting.preparation import HISTORY_DAYS, fill_zero_days, prepare_inputs
-from restock.catalog import Category, Sku
+from kernel.catalog import Category, Sku
+from kernel.errors import InvalidInput, NotFound, RestockError
 from restock.db import unit_of_work
-from restock.errors import InvalidInput, NotFound, RestockError
 from restock.settings import Settings
 
 LIBRARIES = ("restock", "numpy", "pandas", "statsforecast", "statsmodels", "prophet", "holidays",

@@ -16,8 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from forecasting.models import DailySales, ForecastRun, ForecastSeries
-from restock.catalog import Sku
-from restock.errors import NotFound
+from kernel.catalog import Sku
+from kernel.errors import NotFound
 
 WEEK_COLUMNS = ("week", "units", "mean", "q10", "q50", "q90")
 
@@ -124,11 +124,21 @@ def plot_sku_forecast(view: SkuForecastView, path: str) -> None:
 
     fig, ax = plt.subplots(figsize=(10, 4.5), dpi=100)
     try:
-        ax.step(pd.to_datetime(view.history["week"]), view.history["units"], where="post", label="sales (units/week)")
+        ax.step(
+            pd.to_datetime(view.history["week"]),
+            view.history["units"],
+            where="post",
+            label="sales (units/week)",
+        )
         if not view.forecast.empty:
             weeks = pd.to_datetime(view.forecast["week"])
             ax.fill_between(
-                weeks, view.forecast["q10"], view.forecast["q90"], step="post", alpha=0.25, label="10–90 % band"
+                weeks,
+                view.forecast["q10"],
+                view.forecast["q90"],
+                step="post",
+                alpha=0.25,
+                label="10–90 % band",
             )
             ax.step(weeks, view.forecast["mean"], where="post", label=f"forecast mean ({view.model})")
         ax.axvline(pd.Timestamp(view.as_of), color="grey", linestyle=":", linewidth=1)

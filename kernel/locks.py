@@ -31,8 +31,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import DateTime, Engine, Float, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from restock.errors import RestockError
-from restock.orm import Base
+from kernel.errors import RestockError
+from kernel.orm import Base
 
 # How long a waiter sleeps between attempts (seconds).
 POLL_S = 0.25

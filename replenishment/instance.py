@@ -12,6 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 
+from kernel.errors import InvalidInput
 from replenishment.demand import QUANTILE_LEVELS, DemandCurve, critical_ratio, demand_curve
 from replenishment.problem import (
     SKU_MODES,
@@ -22,7 +23,6 @@ from replenishment.problem import (
     SupplierItemTerms,
 )
 from replenishment.reasons import Reason, ReasonCode
-from restock.errors import InvalidInput
 from suppliers.rebates import AGREEMENT_KINDS, rebate_earned, tier_reached, validate_tiers
 
 ABC_PRIORITY = {"A": 0, "B": 1, "C": 2}

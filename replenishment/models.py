@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from restock.orm import MONEY, UNIT_COST, Base
+from kernel.orm import MONEY, UNIT_COST, Base
 
 
 class InventorySnapshot(Base):

@@ -22,8 +22,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from kernel.errors import InvalidInput
 from replenishment.reasons import Reason, ReasonCode, render
-from restock.errors import InvalidInput
 from suppliers.rebates import Tier
 
 PROBLEM_VERSION = 1

@@ -21,6 +21,8 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from forecasting.handoff import WINDOW_COLUMNS, DemandSource, complete_forecast, history_end
+from kernel.catalog import Category, Sku
+from kernel.errors import InvalidInput, NotFound, RestockError
 from replenishment.decisions import Season, SupplierLead, WindowDecision, decide_window, inventory_on_order
 from replenishment.demand import QUANTILE_COLUMNS, QUANTILE_LEVELS
 from replenishment.models import (
@@ -44,9 +46,7 @@ from replenishment.problem import (
 )
 from replenishment.reasons import Reason, ReasonCode, render_all
 from replenishment.seasons import next_season
-from restock.catalog import Category, Sku
 from restock.db import unit_of_work
-from restock.errors import InvalidInput, NotFound, RestockError
 from restock.settings import ReplenishmentSettings, Settings, season_window
 from suppliers.models import (
     PurchaseOrder,

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, String, Text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from restock.orm import Base
+from kernel.orm import Base
 
 
 class AuditEntry(Base):

@@ -9,8 +9,8 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.orm import Session, sessionmaker
 
-from restock.errors import DatabaseNotReady
-from restock.orm import Base
+from kernel.errors import DatabaseNotReady
+from kernel.orm import Base
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -18,9 +18,10 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 def load_all_models() -> type[Base]:
     """Import every package's `models` module so `Base.metadata` knows every table."""
     import forecasting.models  # noqa: F401
+    import kernel.catalog  # noqa: F401
+    import kernel.locks  # noqa: F401
     import replenishment.models  # noqa: F401
     import restock.audit  # noqa: F401
-    import restock.catalog  # noqa: F401
     import scheduler.models  # noqa: F401
     import suppliers.models  # noqa: F401
 

@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy import Engine, func, select
 
-from restock.clock import now
+from kernel.clock import now
 from restock.db import make_engine, upgrade
 from restock.settings import PROJECT_ROOT, Settings
 from scheduler.runs import job_run

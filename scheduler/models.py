@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import JSON, CheckConstraint, Date, DateTime, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from restock.orm import Base
+from kernel.orm import Base
 
 
 class JobRun(Base):

@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from restock.orm import MONEY, RATE, UNIT_COST, Base
+from kernel.orm import MONEY, RATE, UNIT_COST, Base
 
 EXPORT_FORMATS = ("csv", "xlsx", "edifact")
 AGREEMENT_KINDS = ("retroactive", "incremental")

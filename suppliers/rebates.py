@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from restock.errors import InvalidInput
+from kernel.errors import InvalidInput
 
 RETROACTIVE = "retroactive"
 INCREMENTAL = "incremental"

@@ -10,9 +10,9 @@ import pytest
 from rich.console import Console
 from sqlalchemy import select
 
+from kernel.catalog import Sku
 from replenishment.reasons import ReasonCode
 from replenishment.services import get_proposal
-from restock.catalog import Sku
 from restock.db import make_engine
 from restock.demo import run_demo
 from restock.settings import load_settings

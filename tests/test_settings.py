@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from restock.errors import ConfigError
+from kernel.errors import ConfigError
 from restock.settings import load_settings, season_window
 
 

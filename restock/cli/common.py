@@ -12,7 +12,7 @@ from typing import Any
 
 from rich.console import Console
 
-from restock.errors import InvalidInput
+from kernel.errors import InvalidInput
 
 console = Console()
 err_console = Console(stderr=True)

@@ -11,8 +11,8 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from kernel.errors import InvalidInput
 from restock.cli.common import console, parse_date_option, print_json
-from restock.errors import InvalidInput
 
 forecast_app = typer.Typer(
     help="Forecast demand for every SKU and store the run; `accuracy` reports how good it is.",
@@ -43,7 +43,7 @@ def run_command(
         return
     from forecasting.execution import EXECUTORS, make_runner
     from forecasting.services import latest_sales_date, record_failed_run, run_forecast
-    from restock.clock import now
+    from kernel.clock import now
     from restock.db import ensure_ready, get_engine
     from restock.settings import get_settings
 

@@ -36,7 +36,7 @@ def import_command(
         return
     if path is None:
         raise typer.BadParameter("give a file or directory to import (or --formats)")
-    from restock.clock import now
+    from kernel.clock import now
     from restock.db import get_engine
     from restock.settings import get_settings
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
+from kernel.errors import RestockError
 from restock.cli.common import err_console, is_debug, set_debug
-from restock.errors import RestockError
 
 app = typer.Typer(
     name="restock",

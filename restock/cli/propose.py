@@ -20,9 +20,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from kernel.errors import InvalidInput
 from replenishment.reasons import Reason, ReasonCode, fmt_money, render_short
 from restock.cli.common import console, parse_date_option, print_json, stdout_to_stderr
-from restock.errors import InvalidInput
 
 proposal_app = typer.Typer(help="Stored weekly proposals.", no_args_is_help=True)
 

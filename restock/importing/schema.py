@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from forecasting.models import PROMOTION_KINDS
-from restock.catalog import ABC_CLASSES, SKU_STATUSES
+from kernel.catalog import ABC_CLASSES, SKU_STATUSES
 from suppliers.models import AGREEMENT_KINDS, EXPORT_FORMATS
 
 # PostgreSQL and SQLite INTEGER columns are 32-bit signed on PostgreSQL.

@@ -20,9 +20,9 @@ from forecasting.services import (
     run_forecast,
     season_anchors,
 )
-from restock.catalog import Category, Sku
+from kernel.catalog import Category, Sku
+from kernel.errors import NotFound
 from restock.db import unit_of_work
-from restock.errors import NotFound
 from restock.settings import load_settings
 
 AS_OF = date(2026, 8, 30)

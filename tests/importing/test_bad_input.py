@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from restock.errors import ImportValidationError
+from kernel.errors import ImportValidationError
 from restock.importing import import_path
 from tests.importing.dataset import BASE_FILES, SEASONS, snapshot, write_files
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from restock.catalog import Category, Sku
+from kernel.catalog import Category, Sku
 from restock.db import unit_of_work
 from restock.importing import import_path
 from tests.importing.dataset import BASE_FILES, SEASONS, write_files

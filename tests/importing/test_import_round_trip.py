@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from forecasting.models import DailySales, Promotion
+from kernel.catalog import Category, Sku
+from kernel.errors import InvalidInput
 from replenishment.models import InventorySnapshot
 from restock.audit import AuditEntry
-from restock.catalog import Category, Sku
 from restock.db import unit_of_work
-from restock.errors import InvalidInput
 from restock.importing import import_path
 from suppliers.models import (
     PurchaseOrder,
@@ -168,7 +168,7 @@ def test_kind_must_be_known_and_only_names_a_single_file(engine: Engine, tmp_pat
 
 
 def test_an_import_cannot_overwrite_a_purchase_order_restock_raised(engine: Engine, tmp_path: Path) -> None:
-    from restock.errors import ImportValidationError
+    from kernel.errors import ImportValidationError
 
     _import(engine, write_files(tmp_path / "in", BASE_FILES))
     with unit_of_work(engine) as session:

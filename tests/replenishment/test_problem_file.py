@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from kernel.errors import InvalidInput
 from replenishment import load_problem, optimize, problem_from_json, problem_to_json, save_problem
-from restock.errors import InvalidInput
 from tests.replenishment.builders import agreement, item, problem, sku
 
 

@@ -11,12 +11,12 @@ from sqlalchemy import Engine, func, select
 
 from forecasting.handoff import FrameDemand
 from forecasting.models import DailySales
+from kernel.catalog import Category, Sku
+from kernel.errors import InvalidInput, NotFound
 from replenishment.models import InventorySnapshot, Proposal, ProposalLine
 from replenishment.reasons import ReasonCode
 from replenishment.services import StaleInputs, build_proposal, get_proposal
-from restock.catalog import Category, Sku
 from restock.db import unit_of_work
-from restock.errors import InvalidInput, NotFound
 from restock.settings import load_settings
 from suppliers.models import (
     PurchaseOrder,

@@ -6,7 +6,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from restock.errors import InvalidInput
+from kernel.errors import InvalidInput
 from suppliers.rebates import (
     Tier,
     rebate_earned,

@@ -8,7 +8,7 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, Date, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from restock.orm import MONEY, RATE, Base
+from kernel.orm import MONEY, RATE, Base
 
 SKU_STATUSES = ("active", "discontinued")
 ABC_CLASSES = ("A", "B", "C")
