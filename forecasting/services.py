@@ -171,7 +171,11 @@ def run_forecast(
     started_at = now or datetime.now().astimezone()
     config = engine_config(settings)
     with _session_scope(target) as session:
-        sales, sku_table, promotions = load_history(session, as_of, skus)
+        active = set(session.scalars(select(Sku.code).where(Sku.status == "active")))
+        # A subset run still learns category curves from every active SKU's history, so a
+        # SKU's forecast does not depend on which others are forecast with it.
+        codes = sorted(active | set(skus)) if skus else None
+        sales, sku_table, promotions = load_history(session, as_of, codes)
         config = replace(config, season_anchors=season_anchors(session, settings))
         if sku_table.empty:
             raise ForecastFailed("no active SKUs to forecast")
@@ -190,11 +194,12 @@ def run_forecast(
         if prepared.history.empty:
             raise ForecastFailed(f"no sales history up to {as_of} for the selected SKUs")
         if on_start:
-            on_start(len(sku_table))
+            on_start(len(set(skus)) if skus else len(sku_table))
         result = forecast_panel(
             prepared.history, config.horizon, "D", future=prepared.future, events=prepared.events,
             quantiles=config.quantiles, groups=prepared.groups, new_series=prepared.new_series,
             config=config, runner=runner, progress=progress,
+            forecast_only=list(skus) if skus else None,
         )
         duration = time.perf_counter() - started
         for uid in missing_category[UNIQUE_ID]:
@@ -202,8 +207,7 @@ def run_forecast(
             result.series.loc[mask, "fallback_reason"] = (
                 "SKU has no category: it borrows the whole shop's curve; "
                 + result.series.loc[mask, "fallback_reason"].fillna(""))
-        active = set(session.scalars(select(Sku.code).where(Sku.status == "active")))
-        scope = "complete" if active <= set(sku_table[UNIQUE_ID]) else "partial"
+        scope = "complete" if active <= set(result.series[UNIQUE_ID]) else "partial"
         run_id = store_run(session, result, as_of, started_at, duration, sku_table, scope=scope)
     return summarise(result, run_id, as_of, duration, scope)
 
@@ -362,6 +366,19 @@ def latest_run(target: Engine | Session, as_of: date | None = None) -> ForecastR
         if run_id is None:
             raise NotFound("no succeeded forecast run yet: run `restock forecast`")
         return load_run(session, run_id)
+
+
+def list_runs(target: Engine | Session, limit: int = 20) -> list[dict[str, Any]]:
+    """The latest runs, newest first: id, as_of, started_at, status, scope (complete | partial),
+    n_series, n_fallbacks, duration_s, message."""
+    with _session_scope(target) as session:
+        runs = session.scalars(select(ForecastRun).order_by(ForecastRun.id.desc()).limit(limit)).all()
+        return [
+            {"id": r.id, "as_of": r.as_of.isoformat(), "started_at": r.started_at.isoformat(),
+             "status": r.status, "scope": r.scope, "n_series": r.n_series, "n_fallbacks": r.n_fallbacks,
+             "duration_s": r.duration_s, "message": r.message}
+            for r in runs
+        ]
 
 
 def delete_run(target: Engine | Session, run_id: int) -> None:

@@ -71,6 +71,8 @@ class Proposal(Base):
     parameters: Mapped[dict] = mapped_column(JSON)
     messages: Mapped[list] = mapped_column(JSON)
     problem: Mapped[str] = mapped_column(Text)
+    # per agreement: purchases and tier before/after, period rebate at the tier reached, gain
+    agreements: Mapped[list | None] = mapped_column(JSON)
 
     lines: Mapped[list[ProposalLine]] = relationship(
         back_populates="proposal", cascade="all, delete-orphan", order_by="ProposalLine.id"
@@ -109,6 +111,8 @@ class ProposalLine(Base):
     reason: Mapped[str] = mapped_column(Text)
     # [{"code": ..., "params": {...}}] (replenishment.reasons); `reason` is their words when stored
     reasons: Mapped[list | None] = mapped_column(JSON)
+    # this line's share of its agreement's gain from this proposal (CNY)
+    rebate_share: Mapped[Decimal | None] = mapped_column(MONEY)
 
     proposal: Mapped[Proposal] = relationship(back_populates="lines")
 

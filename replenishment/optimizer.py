@@ -22,7 +22,7 @@ from replenishment.explain import agreement_outcomes, left_out_reason, line_reas
 from replenishment.heuristics import evaluate, order_up_to_cases, rounded_lp_cases
 from replenishment.instance import Instance, prepare
 from replenishment.milp import K, MilpResult, fixed_tier_lp, lp_tier_choice, solve_milp
-from replenishment.plan import Plan, PlanLine, SupplierSummary
+from replenishment.plan import AgreementSummary, Plan, PlanLine, SupplierSummary
 from replenishment.problem import Exclusion, Problem
 from replenishment.reasons import render_all
 from suppliers.rebates import rate_reached
@@ -294,6 +294,9 @@ def _make_plan(
                 stockout_probability_with=round(1 - sku.curve.cdf_at(stock_after), 4),
                 reason=render_all(reasons),
                 reasons=reasons,
+                rebate_share=outcomes[line.agreement].line_shares.get(k, Decimal(0))
+                if line.agreement >= 0
+                else Decimal(0),
             )
         )
     lines.sort(key=lambda ln: (ln.supplier, ln.sku))
@@ -353,4 +356,18 @@ def _make_plan(
         messages=messages,
         objective_k=objective_k,
         bound_k=bound_k,
+        agreements=[
+            AgreementSummary(
+                agreement=o.agreement,
+                supplier=o.supplier,
+                purchases_before=o.purchases_before,
+                purchases_after=o.purchases_after,
+                tier_before=o.tier_before,
+                tier_after=o.tier_after,
+                period_rebate=o.rebate_after,
+                gain=o.gain,
+            )
+            for o in outcomes
+            if o.purchases_after != o.purchases_before
+        ],
     )

@@ -35,6 +35,8 @@ class PlanLine:
     stockout_probability_with: float
     reason: str
     reasons: list[Reason] = field(default_factory=list)
+    # this line's share of its agreement's gain from this proposal (CNY), pro rata by value
+    rebate_share: Decimal = Decimal("0")
 
 
 @dataclass
@@ -48,6 +50,21 @@ class SupplierSummary:
     tier_reached: int
     rebate_earned: Decimal
     margin_pct: float
+
+
+@dataclass
+class AgreementSummary:
+    """One rebate agreement in this proposal (CNY): period purchases and tier before and after
+    it, the period's rebate at the tier reached, and this proposal's gain (after − before)."""
+
+    agreement: str
+    supplier: str
+    purchases_before: Decimal
+    purchases_after: Decimal
+    tier_before: int
+    tier_after: int
+    period_rebate: Decimal
+    gain: Decimal
 
 
 @dataclass
@@ -76,6 +93,7 @@ class Plan:
     messages: list[str] = field(default_factory=list)
     objective_k: float | None = None
     bound_k: float | None = None
+    agreements: list[AgreementSummary] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (Decimal → string, dates → ISO)."""

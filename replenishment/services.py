@@ -464,6 +464,7 @@ def build_proposal(
             },
             messages=plan.messages,
             problem=problem_to_json(problem),
+            agreements=to_jsonable(plan.agreements),
         )
         proposal.lines = [
             ProposalLine(
@@ -480,6 +481,7 @@ def build_proposal(
                 stockout_probability_with=ln.stockout_probability_with,
                 reason=ln.reason,
                 reasons=[r.to_json() for r in ln.reasons],
+                rebate_share=ln.rebate_share,
             )
             for ln in plan.lines
         ]
@@ -585,6 +587,7 @@ def get_proposal(engine: Engine, proposal_id: int) -> dict[str, Any]:
             "parameters": proposal.parameters,
             "messages": proposal.messages,
             "sku_names": names,
+            "agreements": proposal.agreements or [],
             "lines": [
                 {
                     "sku": ln.sku_code,
@@ -600,6 +603,7 @@ def get_proposal(engine: Engine, proposal_id: int) -> dict[str, Any]:
                     "stockout_probability_with": ln.stockout_probability_with,
                     "reason": ln.reason,
                     "reasons": ln.reasons or [],
+                    "rebate_share": None if ln.rebate_share is None else str(ln.rebate_share),
                 }
                 for ln in proposal.lines
             ],

@@ -76,16 +76,12 @@ def test_rebate_shares_of_one_agreement_are_each_lines_own_not_the_whole_gain(
     demo: tuple[object, dict],
 ) -> None:
     proposal = demo[1]["proposal"]
-    shares = [
-        Decimal(r["params"]["rebate_share"])
-        for line in proposal["lines"]
-        if line["supplier"] == "SUP-C"
-        for r in line["reasons"]
-        if r["code"] == ReasonCode.RAISED_TO_TIER
-    ]
-    gain = next(Decimal(s["rebate_earned"]) for s in proposal["suppliers"] if s["supplier"] == "SUP-C")
-    assert len(shares) >= 2 and len(set(shares)) == len(shares)
-    assert sum(shares) < gain
+    agreement = next(a for a in proposal["agreements"] if a["supplier"] == "SUP-C")
+    shares = [Decimal(line["rebate_share"]) for line in proposal["lines"] if line["supplier"] == "SUP-C"]
+    assert len(shares) >= 2 and all(share < Decimal(agreement["gain"]) for share in shares)
+    assert sum(shares) == Decimal(agreement["gain"])
+    assert agreement["tier_after"] > agreement["tier_before"]
+    assert Decimal(agreement["purchases_after"]) > Decimal(agreement["purchases_before"])
 
 
 def test_jackets_below_the_floor_at_list_cost_are_admitted_only_through_tier_two(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from pathlib import Path
@@ -202,13 +202,14 @@ def list_command(
 
 def _local_time(iso: str, with_zone_name: bool = True) -> str:
     """An instant in the configured time zone with its UTC offset, e.g. "2026-08-31 06:00+08:00
-    (Asia/Shanghai)"; a stored naive time (SQLite) is UTC."""
+    (Asia/Shanghai)". SQLite drops the offset and keeps the wall time restock wrote, which is
+    in the configured zone."""
     from restock.settings import get_settings
 
+    tz = get_settings().tz
     moment = datetime.fromisoformat(iso)
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    tz = get_settings().tz
+        moment = moment.replace(tzinfo=tz)
     local = moment.astimezone(tz).isoformat(sep=" ", timespec="minutes")
     return f"{local} ({tz.key})" if with_zone_name else local
 
@@ -252,6 +253,7 @@ def _render(plan: dict[str, Any], wide: bool, limit: int | None) -> None:
         if wide:
             cover = "" if ln["days_of_cover"] is None else f"{ln['days_of_cover']:.0f}"
             row += [
+                fmt_money(ln.get("rebate_share") or 0),
                 f"{ln['margin_pct']:.1f}%",
                 cover,
                 f"{ln['stockout_probability_without']:.0%}→{ln['stockout_probability_with']:.0%}",
@@ -261,7 +263,7 @@ def _render(plan: dict[str, Any], wide: bool, limit: int | None) -> None:
     columns = ["SKU", "name", "supplier", "units"]
     columns += ["cases", "unit ¥", "eff. ¥"] if wide else []
     columns += ["value"]
-    columns += ["margin", "cover d", "P(out) w/o→with"] if wide else []
+    columns += ["rebate share", "margin", "cover d", "P(out) w/o→with"] if wide else []
     columns += ["reason"]
     _table(f"lines ({len(lines)})", columns, rows, wide, text_columns={"SKU", "supplier"})
     hint_id = plan.get("id")
@@ -287,6 +289,14 @@ def _render(plan: dict[str, Any], wide: bool, limit: int | None) -> None:
             f"{s['margin_pct']:.1f}%",
         )
     console.print(suppliers)
+    for a in plan.get("agreements") or []:
+        console.print(
+            f"{a['agreement']} ({a['supplier']}): period purchases {fmt_money(a['purchases_before'])} → "
+            f"{fmt_money(a['purchases_after'])}, tier {a['tier_before']} → {a['tier_after']}; period rebate "
+            f"at tier {a['tier_after']} {fmt_money(a['period_rebate'])}; this proposal's gain "
+            f"{fmt_money(a['gain'])} (each line's share: --wide)",
+            highlight=False,
+        )
 
     exclusions = plan["exclusions"]
     if exclusions:
@@ -306,7 +316,17 @@ def _render(plan: dict[str, Any], wide: bool, limit: int | None) -> None:
         _table(title, ["SKU", "name", "supplier", "reason"], rows, wide, {"SKU", "supplier"})
 
 
-NUMERIC = {"units", "cases", "unit ¥", "eff. ¥", "value", "margin", "cover d", "P(out) w/o→with"}
+NUMERIC = {
+    "units",
+    "cases",
+    "unit ¥",
+    "eff. ¥",
+    "value",
+    "rebate share",
+    "margin",
+    "cover d",
+    "P(out) w/o→with",
+}
 
 
 def _table(title: str, columns: list[str], rows: list[list[str]], wide: bool, text_columns: set[str]) -> None:

@@ -41,6 +41,11 @@ def test_a_few_more_cases_are_bought_because_the_rebate_beats_holding_cost() -> 
         "rebate_share": "32000.00",  # the only line: the whole gain of the proposal
     }
     assert plan.rebate == Decimal("32000.00")  # 70,000 at ¥2.0M − 38,000 already earned at ¥1.9M
+    (summary,) = plan.agreements
+    assert (summary.purchases_before, summary.purchases_after) == (Decimal("1900000"), Decimal("2000000"))
+    assert (summary.tier_before, summary.tier_after) == (1, 2)
+    assert (summary.period_rebate, summary.gain) == (Decimal("70000.00"), Decimal("32000.00"))
+    assert line.rebate_share == Decimal("32000.00")
     assert plan.suppliers[0].tier_reached == 2
     assert line.effective_unit_cost == Decimal("96.5000")
 
@@ -213,3 +218,21 @@ def test_cbc_and_highs_agree_on_a_small_instance() -> None:
     highs, cbc = optimize(p, solver="highs"), optimize(p, solver="cbc")
     assert cbc.solver == "cbc" and highs.solver == "highs"
     assert cbc.expected_profit == highs.expected_profit
+
+
+def test_each_line_shows_its_own_share_of_the_agreements_gain_never_the_whole_gain() -> None:
+    # two SKUs of supplier A worth ¥60,000 and ¥40,000 take the agreement from ¥1.9M to ¥2.0M
+    plan = optimize(
+        problem(
+            [sku("TEE", 200, 600), sku("CAP", 200, 400)],
+            [item("TEE", "A", 100, case=100), item("CAP", "A", 100, case=100)],
+            [agreement("A", SUPPLIER_A_TIERS, 1_900_000)],
+        )
+    )
+    shares = {line.sku: line.rebate_share for line in plan.lines}
+    values = {line.sku: line.value for line in plan.lines}
+    (summary,) = plan.agreements
+    assert sum(shares.values()) == summary.gain == plan.rebate
+    for code, share in shares.items():
+        assert abs(share - summary.gain * values[code] / sum(values.values())) <= Decimal("0.01")
+        assert share < summary.gain
