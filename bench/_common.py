@@ -12,13 +12,14 @@ import platform
 import resource
 import subprocess
 import sys
-from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import psutil
+
+from kernel.clock import now
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 ROOT = Path(__file__).resolve().parent.parent
@@ -127,7 +128,7 @@ def write_results(
     out.mkdir(parents=True, exist_ok=True)
     result = {
         "bench": name,
-        "when": datetime.now(ZoneInfo("Asia/Shanghai")).isoformat(timespec="seconds"),
+        "when": now(ZoneInfo("Asia/Shanghai")).isoformat(timespec="seconds"),
         "git": git_revision(),
         "machine": machine(libraries),
         "params": params,

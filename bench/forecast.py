@@ -22,13 +22,14 @@ import numpy as np
 import pandas as pd
 
 from bench._common import ROOT, RssSampler, write_results
-from forecasting.calendar import EVENT_NAMES, festival_date
+from forecasting.calendar import EVENT_NAMES
 from forecasting.cleansing import remove_fraud
 from forecasting.columns import DS, GROUP, MEAN, UNIQUE_ID, Y
 from forecasting.engine import EngineConfig, forecast_panel
 from forecasting.execution import process_runner
 from forecasting.preparation import prepare_inputs
 from forecasting.totals import total_demand
+from kernel.seasons import festival_date
 
 SEED = 7
 HORIZON = 91

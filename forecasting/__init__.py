@@ -1,7 +1,8 @@
 """forecasting: history cleansing, calendar features, models, selection, backtests, quantiles, runs.
 
 Public API: `forecast` (a frame), `forecast_panel` (a `ForecastResult` with the
-per-series selection), `total_demand` (window totals for the optimizer).
+per-series selection), `total_demand` (window totals for the optimizer),
+`latest_run` (the newest stored run as of a date, as a `ForecastResult`).
 
 The names are imported on first use (PEP 562 module `__getattr__`): importing
 `forecasting.models` (the ORM tables) must not pull statsforecast and the engine
@@ -16,10 +17,17 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from forecasting.engine import EngineConfig, ForecastResult, forecast, forecast_panel
     from forecasting.forecasters import REGISTRY, Forecaster, make_forecaster
+    from forecasting.handoff import DemandSource, FrameDemand, StoredForecast, complete_forecast, history_end
+    from forecasting.services import latest_run
     from forecasting.totals import total_demand, total_quantile
 
 # public name → the submodule defining it
 _LAZY = {
+    "DemandSource": "forecasting.handoff",
+    "FrameDemand": "forecasting.handoff",
+    "StoredForecast": "forecasting.handoff",
+    "complete_forecast": "forecasting.handoff",
+    "history_end": "forecasting.handoff",
     "EngineConfig": "forecasting.engine",
     "ForecastResult": "forecasting.engine",
     "forecast": "forecasting.engine",
@@ -29,15 +37,22 @@ _LAZY = {
     "make_forecaster": "forecasting.forecasters",
     "total_demand": "forecasting.totals",
     "total_quantile": "forecasting.totals",
+    "latest_run": "forecasting.services",
 }
 
 __all__ = [
+    "DemandSource",
+    "FrameDemand",
+    "StoredForecast",
+    "complete_forecast",
+    "history_end",
     "REGISTRY",
     "EngineConfig",
     "ForecastResult",
     "Forecaster",
     "forecast",
     "forecast_panel",
+    "latest_run",
     "make_forecaster",
     "total_demand",
     "total_quantile",

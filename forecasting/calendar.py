@@ -1,7 +1,7 @@
 """The Chinese retail event calendar: festival dates computed per year, and event anchor frames.
 
-Lunar festivals come from the lunar calendar (`lunardate`), Qingming (a solar
-term) from `holidays.China`; nothing here is a typed list of dates.
+Festival dates come from `kernel.seasons.festival_date` (the lunar calendar for lunar festivals,
+`holidays.China` for Qingming); nothing here is a typed list of dates.
 """
 
 from __future__ import annotations
@@ -9,17 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 
-import holidays
 import pandas as pd
-from lunardate import LunarDate
 
 from forecasting.columns import DS, EVENT
+from kernel.seasons import LUNAR_FESTIVALS, festival_date
 
-LUNAR_FESTIVALS = {
-    "spring_festival": (1, 1),
-    "dragon_boat": (5, 5),
-    "mid_autumn": (8, 15),
-}
 FIXED_EVENTS = {
     "labour_day": (5, 1),
     "national_day": (10, 1),
@@ -55,25 +49,6 @@ EVENT_WINDOWS["national_day"] = {
     "pre_far": (-21, -8), "pre_near": (-7, -1), "day": (0, 6), "post_near": (7, 13),
 }
 EVENT_WINDOWS["labour_day"] = {"pre_near": (-7, -1), "day": (0, 4), "post_near": (5, 11)}
-
-
-def festival_date(name: str, year: int) -> date:
-    """The Gregorian date of a festival in `year`.
-
-    `name` is one of spring_festival (lunar 1/1), dragon_boat (5/5), mid_autumn
-    (8/15) — converted from the lunar calendar — or qingming (the Tomb-Sweeping
-    solar term, 4 or 5 April), read from `holidays.China`.
-    """
-    if name in LUNAR_FESTIVALS:
-        month, day = LUNAR_FESTIVALS[name]
-        return LunarDate(year, month, day).to_solar_date()
-    if name == "qingming":
-        for day, label in holidays.China(years=year).items():
-            if "Tomb-Sweeping" in label:
-                return day
-        raise ValueError(f"holidays.China has no Tomb-Sweeping Day in {year}")
-    raise ValueError(f"unknown festival {name!r}; expected one of "
-                     f"{sorted([*LUNAR_FESTIVALS, 'qingming'])}")
 
 
 def event_anchor_dates(start: date, end: date, enabled: Iterable[str] = EVENT_NAMES) -> pd.DataFrame:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecasting.calendar import EVENT_NAMES, LUNAR_FESTIVALS
+from forecasting.calendar import EVENT_NAMES
 from forecasting.calibration import calibrate, poisson_quantiles, residual_weights, standardised
 from forecasting.columns import DS, GROUP, MEAN, MODEL, UNIQUE_ID, quantile_column
 from forecasting.forecasters import ModelContext, make_forecaster
@@ -41,6 +41,7 @@ from forecasting.profiles import (
     shrink_season_index,
     weekday_share,
 )
+from kernel.seasons import LUNAR_FESTIVALS
 
 DEFAULT_QUANTILES = (0.1, 0.5, 0.8, 0.9, 0.95, 0.99)
 

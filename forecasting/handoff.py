@@ -13,16 +13,18 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from forecasting.columns import MEAN, UNIQUE_ID, WINDOW_ID, quantile_column
-from forecasting.engine import ForecastResult
 from forecasting.models import DailySales, ForecastRun
 from kernel.errors import NotFound
+
+if TYPE_CHECKING:  # the engine (statsforecast) loads only when a stored run is read
+    from forecasting.engine import ForecastResult
 
 RUN_SCOPES = ("complete", "partial")
 WINDOW_COLUMNS = (UNIQUE_ID, WINDOW_ID, "start", "end")

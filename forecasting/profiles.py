@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from forecasting.calendar import festival_date
 from forecasting.events import GroupEffects, event_design, learn_group_effects
 from forecasting.numeric import nanmean, nanmedian
 from forecasting.panel import Panel
+from kernel.seasons import festival_date
 
 
 @dataclass

@@ -36,10 +36,10 @@ from forecasting.columns import (
 from forecasting.engine import ChunkRunner, EngineConfig, ForecastResult, forecast_panel
 from forecasting.models import DailySales, ForecastRun, ForecastSeries, ForecastValue, Promotion
 from forecasting.preparation import HISTORY_DAYS, fill_zero_days, prepare_inputs
+from forecasting.settings import ForecastSettings
 from kernel.catalog import Category, Sku
 from kernel.errors import InvalidInput, NotFound, RestockError
-from restock.db import unit_of_work
-from restock.settings import Settings
+from kernel.orm import unit_of_work
 
 LIBRARIES = ("restock", "numpy", "pandas", "statsforecast", "statsmodels", "prophet", "holidays",
              "lunardate", "scipy")
@@ -79,8 +79,8 @@ def library_versions() -> dict[str, str | None]:
     return versions
 
 
-def engine_config(settings: Settings) -> EngineConfig:
-    """The engine's parameters from restock's `[forecasting]` and `[calendar]` settings."""
+def engine_config(settings: ForecastSettings) -> EngineConfig:
+    """The engine's parameters from the `[forecasting]` and `[calendar]` settings."""
     section = settings.forecasting
     return EngineConfig(
         horizon=section.horizon_days,
@@ -93,7 +93,7 @@ def engine_config(settings: Settings) -> EngineConfig:
     )
 
 
-def season_anchors(session: Session, settings: Settings) -> dict[str, str]:
+def season_anchors(session: Session, settings: ForecastSettings) -> dict[str, str]:
     """Category code → lunar festival its season is anchored on (`[seasons.x] anchor`)."""
     rows = session.execute(select(Category.code, Category.season)).all()
     anchors = {}
@@ -154,21 +154,23 @@ def load_history(session: Session, as_of: date, sku_codes: Sequence[str] | None 
 def run_forecast(
     target: Engine | Session,
     as_of: date,
-    settings: Settings,
+    settings: ForecastSettings,
     skus: Sequence[str] | None = None,
     runner: ChunkRunner | None = None,
     progress: Callable[[int], None] | None = None,
     on_start: Callable[[int], None] | None = None,
-    now: datetime | None = None,
+    *,
+    now: datetime,
 ) -> RunSummary:
     """Read history up to `as_of`, cleanse, forecast every active SKU (or `skus`) and store the run.
 
     The run row, its per-SKU rows and every forecast value are written in one
     transaction. `on_start(n_series)` is called once the panel is known (for a
-    progress bar); `progress(n)` after each chunk of n series.
+    progress bar); `progress(n)` after each chunk of n series. `now` (aware) is
+    stored as the run's start.
     """
     started = time.perf_counter()
-    started_at = now or datetime.now().astimezone()
+    started_at = now
     config = engine_config(settings)
     with _session_scope(target) as session:
         active = set(session.scalars(select(Sku.code).where(Sku.status == "active")))
@@ -294,7 +296,7 @@ def store_run(session: Session, result: ForecastResult, as_of: date, started_at:
 
 
 def record_failed_run(engine: Engine, as_of: date, started_at: datetime, message: str,
-                      settings: Settings) -> int:
+                      settings: ForecastSettings) -> int:
     """Store a failed run with its message (its own transaction: nothing else was written)."""
     with unit_of_work(engine) as session:
         config = engine_config(settings)

@@ -1,16 +1,20 @@
-"""The shared declarative base and column types every package's tables use.
+"""The shared declarative base and column types every package's tables use, and the unit of work.
 
 Each domain package declares its own tables in its `models.py` on this one
 `Base`, so one metadata feeds Alembic. Money is an exact decimal in CNY.
+A service opens one `unit_of_work(engine)` per use case: committed when the
+block ends, rolled back if it raises.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Annotated
 
-from sqlalchemy import MetaData, Numeric, String
-from sqlalchemy.orm import DeclarativeBase, mapped_column
+from sqlalchemy import Engine, MetaData, Numeric, String
+from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -35,3 +39,18 @@ class Base(DeclarativeBase):
     """Declarative base with a naming convention so constraint names match on every database."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+@contextmanager
+def unit_of_work(engine: Engine) -> Iterator[Session]:
+    """A session whose work is committed when the block ends and rolled back if it raises."""
+    factory = sessionmaker(bind=engine, expire_on_commit=False, future=True)
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()

@@ -20,9 +20,11 @@ import pandas as pd
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from forecasting.handoff import WINDOW_COLUMNS, DemandSource, complete_forecast, history_end
+from forecasting import DemandSource, complete_forecast, history_end
 from kernel.catalog import Category, Sku
 from kernel.errors import InvalidInput, NotFound, RestockError
+from kernel.orm import unit_of_work
+from kernel.seasons import season_window
 from replenishment.decisions import Season, SupplierLead, WindowDecision, decide_window, inventory_on_order
 from replenishment.demand import QUANTILE_COLUMNS, QUANTILE_LEVELS
 from replenishment.models import (
@@ -46,8 +48,7 @@ from replenishment.problem import (
 )
 from replenishment.reasons import Reason, ReasonCode, render_all
 from replenishment.seasons import next_season
-from restock.db import unit_of_work
-from restock.settings import ReplenishmentSettings, Settings, season_window
+from replenishment.settings import ProposalSettings, ReplenishmentSettings
 from suppliers.models import (
     PurchaseOrder,
     PurchaseOrderLine,
@@ -56,6 +57,8 @@ from suppliers.models import (
     SupplierItem,
 )
 from suppliers.rebates import Tier
+
+WINDOW_COLUMNS = ("unique_id", "window_id", "start", "end")
 
 
 class StaleInputs(RestockError):
@@ -179,7 +182,9 @@ def _open_po_lines(session: Session) -> dict[int, list[tuple[int, int, date]]]:
     return by_sku
 
 
-def _season_of(category: Category, week: date, settings: Settings, messages: list[str]) -> Season | None:
+def _season_of(
+    category: Category, week: date, settings: ProposalSettings, messages: list[str]
+) -> Season | None:
     name = category.season
     if not name:
         return None
@@ -230,7 +235,7 @@ def _agreements(session: Session, week: date, catalog: _Catalog) -> list[Agreeme
 def load_problem(
     session: Session,
     week: date,
-    settings: Settings,
+    settings: ProposalSettings,
     demand: DemandSource,
     budget: Decimal | None = None,
 ) -> tuple[Problem, list[str]]:
@@ -398,16 +403,18 @@ def _open_proposal_message(earlier: OpenProposal) -> str:
 def build_proposal(
     engine: Engine,
     week: date,
-    settings: Settings,
+    settings: ProposalSettings,
+    *,
+    now: datetime,
     budget: Decimal | None = None,
     demand: DemandSource | None = None,
-    now: datetime | None = None,
     store: bool = True,
     solver: str | None = None,
     allow_stale: bool = False,
 ) -> ProposalResult:
     """Load the problem for `week`, optimise it, and (if `store`) save the proposal as the
-    week's next version in one transaction. `budget` (CNY) overrides the settings' budget.
+    week's next version in one transaction, created at `now` (aware). `budget` (CNY)
+    overrides the settings' budget.
 
     `demand` defaults to the latest complete forecast run as of `week`
     (`forecasting.handoff.complete_forecast`). Inputs older than the configured limits
@@ -435,7 +442,7 @@ def build_proposal(
     plan.messages = first + messages + plan.messages
     if not store:
         return ProposalResult(None, None, plan, problem)
-    created = now or datetime.now(settings.tz)
+    created = now
     with unit_of_work(engine) as session:
         version = (session.scalar(select(func.max(Proposal.version)).where(Proposal.week == week)) or 0) + 1
         proposal = Proposal(

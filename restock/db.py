@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect
-from sqlalchemy.orm import Session, sessionmaker
 
 from kernel.errors import DatabaseNotReady
 from kernel.orm import Base
@@ -71,21 +68,6 @@ def dispose_engines() -> None:
     for engine in _engines.values():
         engine.dispose()
     _engines.clear()
-
-
-@contextmanager
-def unit_of_work(engine: Engine | None = None) -> Iterator[Session]:
-    """A session whose work is committed when the block ends and rolled back if it raises."""
-    factory = sessionmaker(bind=engine or get_engine(), expire_on_commit=False, future=True)
-    session = factory()
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 def alembic_config(url: str):  # type: ignore[no-untyped-def]

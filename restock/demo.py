@@ -105,7 +105,8 @@ def _forecast_step(
         job_run(engine, "forecast", as_of=as_of, now=clock) as run,
     ):
         result = run_forecast(
-            engine, as_of, settings, runner=make_runner(settings.forecasting.executor), now=clock()
+            engine, as_of, settings.forecast_settings(), runner=make_runner(settings.forecasting.executor),
+            now=clock(),
         )
         models = ", ".join(f"{name} {count}" for name, count in sorted(result.models.items()))
         text = (
@@ -125,7 +126,7 @@ def _propose_step(
         console.status(f"building the proposal for the week of {week}…"),
         job_run(engine, "propose", as_of=week, now=clock) as run,
     ):
-        result = build_proposal(engine, week, settings, now=clock())
+        result = build_proposal(engine, week, settings.proposal_settings(), now=clock())
         plan = result.plan
         text = (
             f"proposal {result.proposal_id} (week {week}, v{result.version}): {len(plan.lines)} lines, "

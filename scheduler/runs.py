@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from restock.db import unit_of_work
+from kernel.orm import unit_of_work
 from scheduler.models import JobRun
 
 

@@ -37,7 +37,9 @@ def shop(engine: Engine) -> Engine:
 
 
 def forecast(engine: Engine, skus: list[str] | None = None) -> int:
-    return run_forecast(engine, AS_OF, load_settings(), skus=skus, runner=serial_runner, now=NOW).run_id
+    return run_forecast(
+        engine, AS_OF, load_settings().forecast_settings(), skus=skus, runner=serial_runner, now=NOW
+    ).run_id
 
 
 def test_a_partial_run_never_reaches_a_proposal_and_a_complete_one_accounts_for_every_sku(
@@ -47,10 +49,10 @@ def test_a_partial_run_never_reaches_a_proposal_and_a_complete_one_accounts_for_
     week = default_week(shop)
     assert week == date(2026, 8, 31)  # the Monday after the last sales date
     with pytest.raises(NotFound, match=f"run\\(s\\) {partial} are partial"):
-        build_proposal(shop, week, load_settings(), now=NOW)
+        build_proposal(shop, week, load_settings().proposal_settings(), now=NOW)
 
     complete = forecast(shop)
-    result = build_proposal(shop, week, load_settings(), now=NOW)
+    result = build_proposal(shop, week, load_settings().proposal_settings(), now=NOW)
     assert result.problem.forecast_run_id == str(complete)
     stored = get_proposal(shop, result.proposal_id)
     with_line = {line["sku"] for line in stored["lines"]}

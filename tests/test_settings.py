@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from kernel.errors import ConfigError
-from restock.settings import load_settings, season_window
+from kernel.seasons import season_window
+from restock.settings import load_settings
 
 
 def test_defaults_come_from_the_project_config() -> None:

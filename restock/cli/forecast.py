@@ -77,12 +77,14 @@ def run_command(
         task = progress.add_task("forecast", total=None)
         try:
             summary = run_forecast(
-                engine, day, settings, skus=codes or None, runner=runner,
+                engine, day, settings.forecast_settings(), skus=codes or None, runner=runner,
                 on_start=lambda n: progress.update(task, total=n),
                 progress=lambda n: progress.advance(task, n), now=started_at,
             )
         except Exception as exc:
-            record_failed_run(engine, day, started_at, f"{type(exc).__name__}: {exc}", settings)
+            record_failed_run(
+                engine, day, started_at, f"{type(exc).__name__}: {exc}", settings.forecast_settings()
+            )
             raise
     if as_json:
         print_json(summary.__dict__)

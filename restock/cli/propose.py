@@ -77,18 +77,25 @@ def propose(
     ),
 ) -> None:
     """Build, store and show this week's purchase proposal."""
+    from kernel.clock import now
     from replenishment.problem import save_problem as write_problem
     from replenishment.services import build_proposal, default_week, get_proposal
     from restock.db import ensure_ready, get_engine
     from restock.settings import get_settings
 
+    settings = get_settings()
     engine = get_engine()
     ensure_ready(engine)
     chosen = parse_date_option(week, "--week") if week is not None else default_week(engine)
     assert chosen is not None
     with stdout_to_stderr():
         result = build_proposal(
-            engine, chosen, get_settings(), budget=_parse_budget(budget), allow_stale=allow_stale
+            engine,
+            chosen,
+            settings.proposal_settings(),
+            now=now(settings.tz),
+            budget=_parse_budget(budget),
+            allow_stale=allow_stale,
         )
     if save_problem is not None:
         write_problem(result.problem, save_problem)

@@ -7,8 +7,9 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from forecasting.calendar import EVENT_NAMES, event_anchor_dates, festival_date
+from forecasting.calendar import EVENT_NAMES, event_anchor_dates
 from forecasting.events import event_design
+from kernel.seasons import festival_date
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from forecasting import EngineConfig, forecast_panel
-from forecasting.calendar import festival_date
 from forecasting.profiles import FESTIVAL_POSITION, season_position
+from kernel.seasons import festival_date
 
 NO_EVENTS = pd.DataFrame(columns=["event", "ds"])
 ORIGIN = date(2025, 8, 31)  # history: the Spring Festivals of 2023, 2024 and 2025

@@ -22,7 +22,7 @@ from forecasting.services import (
 )
 from kernel.catalog import Category, Sku
 from kernel.errors import NotFound
-from restock.db import unit_of_work
+from kernel.orm import unit_of_work
 from restock.settings import load_settings
 
 AS_OF = date(2026, 8, 30)
@@ -30,7 +30,9 @@ NOW = datetime(2026, 8, 31, 1, 30, tzinfo=UTC)
 
 
 def _settings(horizon: int = 35):  # type: ignore[no-untyped-def]
-    return load_settings(forecasting={"horizon_days": horizon, "backtest_origins": 2, "executor": "serial"})
+    return load_settings(
+        forecasting={"horizon_days": horizon, "backtest_origins": 2, "executor": "serial"}
+    ).forecast_settings()
 
 
 def _seed(engine: Engine) -> None:
@@ -130,5 +132,5 @@ def test_festival_categories_get_their_season_anchor(sqlite_engine: Engine) -> N
         settings = load_settings(seasons={
             "mid_autumn": {"anchor": "mid_autumn", "start_offset_days": -35, "end_offset_days": 0},
             "winter": {"start": "11-15", "end": "02-28"},
-        })
+        }).forecast_settings()
         assert season_anchors(session, settings) == {"mooncakes": "mid_autumn"}

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from kernel.catalog import Category, Sku
-from restock.db import unit_of_work
+from kernel.orm import unit_of_work
 from restock.importing import import_path
 from tests.importing.dataset import BASE_FILES, SEASONS, write_files
 

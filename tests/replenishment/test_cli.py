@@ -16,7 +16,7 @@ from replenishment.services import build_proposal
 from restock.cli import propose as propose_cli
 from restock.settings import load_settings
 from tests.replenishment.builders import agreement, item, problem, sku
-from tests.replenishment.test_services import WEEK, demand_for, seed
+from tests.replenishment.test_services import CREATED, WEEK, demand_for, seed
 
 
 @pytest.fixture
@@ -55,7 +55,14 @@ def test_proposal_show_as_json_csv_and_table(
     app: typer.Typer, sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seed(sqlite_engine)
-    stored = build_proposal(sqlite_engine, WEEK, load_settings(), budget=Decimal("500000"), demand=demand_for)
+    stored = build_proposal(
+        sqlite_engine,
+        WEEK,
+        load_settings().proposal_settings(),
+        now=CREATED,
+        budget=Decimal("500000"),
+        demand=demand_for,
+    )
     monkeypatch.setattr("restock.db.get_engine", lambda url=None: sqlite_engine)
     runner = CliRunner()
     as_json = runner.invoke(app, ["proposal", "show", str(stored.proposal_id), "--format", "json"])
@@ -72,7 +79,14 @@ def test_proposal_show_reads_at_80_columns_and_wide_shows_every_number(
     app: typer.Typer, sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seed(sqlite_engine)
-    stored = build_proposal(sqlite_engine, WEEK, load_settings(), budget=Decimal("500000"), demand=demand_for)
+    stored = build_proposal(
+        sqlite_engine,
+        WEEK,
+        load_settings().proposal_settings(),
+        now=CREATED,
+        budget=Decimal("500000"),
+        demand=demand_for,
+    )
     monkeypatch.setattr("restock.db.get_engine", lambda url=None: sqlite_engine)
     monkeypatch.setattr(propose_cli.console, "_width", 80)
     compact = CliRunner().invoke(app, ["proposal", "show", str(stored.proposal_id)])
@@ -92,8 +106,12 @@ def test_proposal_list_names_each_proposal_and_whether_a_later_version_supersede
     app: typer.Typer, sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seed(sqlite_engine)
-    first = build_proposal(sqlite_engine, WEEK, load_settings(), demand=demand_for)
-    second = build_proposal(sqlite_engine, WEEK, load_settings(), demand=demand_for)
+    first = build_proposal(
+        sqlite_engine, WEEK, load_settings().proposal_settings(), now=CREATED, demand=demand_for
+    )
+    second = build_proposal(
+        sqlite_engine, WEEK, load_settings().proposal_settings(), now=CREATED, demand=demand_for
+    )
     monkeypatch.setattr("restock.db.get_engine", lambda url=None: sqlite_engine)
     listed = CliRunner().invoke(app, ["proposal", "list", "--json"])
     assert listed.exit_code == 0, listed.output

@@ -6,9 +6,10 @@ from datetime import date
 
 import pytest
 
+from kernel.seasons import season_window
 from replenishment.demand import critical_ratio, demand_curve, newsvendor_quantity
 from replenishment.seasons import next_season, order_by_date, seasonal_decision
-from restock.settings import load_settings, season_window
+from restock.settings import load_settings
 
 QUANTILES = (60.0, 100.0, 130.0, 150.0, 170.0, 210.0)
 

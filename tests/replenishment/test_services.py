@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
@@ -13,10 +14,11 @@ from forecasting.handoff import FrameDemand
 from forecasting.models import DailySales
 from kernel.catalog import Category, Sku
 from kernel.errors import InvalidInput, NotFound
+from kernel.orm import unit_of_work
 from replenishment.models import InventorySnapshot, Proposal, ProposalLine
 from replenishment.reasons import ReasonCode
 from replenishment.services import StaleInputs, build_proposal, get_proposal
-from restock.db import unit_of_work
+from replenishment.settings import ProposalSettings
 from restock.settings import load_settings
 from suppliers.models import (
     PurchaseOrder,
@@ -29,6 +31,11 @@ from suppliers.models import (
 
 WEEK = date(2026, 8, 31)
 SALES_END = date(2026, 8, 30)
+CREATED = datetime(2026, 8, 31, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+
+def proposal_settings() -> ProposalSettings:
+    return load_settings().proposal_settings()
 
 
 def seed(engine: Engine) -> None:
@@ -140,8 +147,8 @@ demand_for = FrameDemand(window_demand, as_of=SALES_END)
 
 def test_proposal_is_built_stored_and_read_back(engine: Engine) -> None:
     seed(engine)
-    settings = load_settings()
-    result = build_proposal(engine, WEEK, settings, budget=Decimal("500000"), demand=demand_for)
+    settings = proposal_settings()
+    result = build_proposal(engine, WEEK, settings, now=CREATED, budget=Decimal("500000"), demand=demand_for)
     stored = get_proposal(engine, result.proposal_id)
 
     assert stored["version"] == 1 and stored["week"] == "2026-08-31"
@@ -160,7 +167,7 @@ def test_proposal_is_built_stored_and_read_back(engine: Engine) -> None:
     tee = next(s for s in result.problem.skus if s.code == "TEE")
     assert (tee.on_hand, tee.committed, tee.on_order) == (100, 20, 50)
 
-    again = build_proposal(engine, WEEK, settings, budget=Decimal("500000"), demand=demand_for)
+    again = build_proposal(engine, WEEK, settings, now=CREATED, budget=Decimal("500000"), demand=demand_for)
     assert again.version == 2
     with unit_of_work(engine) as s:
         assert s.scalar(select(func.count()).select_from(Proposal)) == 2
@@ -171,7 +178,13 @@ def test_jacket_is_not_bought_ahead_of_its_order_by_week(engine: Engine) -> None
     seed(engine)
     # the seed's sales start on 30 Aug: a week earlier is proposed on purpose with stale inputs
     result = build_proposal(
-        engine, date(2026, 8, 24), load_settings(), demand=demand_for, store=False, allow_stale=True
+        engine,
+        date(2026, 8, 24),
+        proposal_settings(),
+        now=CREATED,
+        demand=demand_for,
+        store=False,
+        allow_stale=True,
     )
     reasons = {e.sku: e for e in result.plan.exclusions}
     assert "JACKET" not in {ln.sku for ln in result.plan.lines}
@@ -187,7 +200,7 @@ def test_sku_missing_from_the_forecast_is_left_out_and_the_rest_builds(engine: E
         return frame[frame.unique_id != "TEE"]
 
     demand = FrameDemand(without_tee, run_id=7, as_of=SALES_END)
-    result = build_proposal(engine, WEEK, load_settings(), demand=demand, store=False)
+    result = build_proposal(engine, WEEK, proposal_settings(), now=CREATED, demand=demand, store=False)
     reasons = {e.sku: e for e in result.plan.exclusions}
     assert reasons["TEE"].code == ReasonCode.NO_FORECAST
     assert reasons["TEE"].params == {"run_id": 7, "window_start": "2026-08-31", "window_end": "2026-09-20"}
@@ -196,7 +209,7 @@ def test_sku_missing_from_the_forecast_is_left_out_and_the_rest_builds(engine: E
 
 def test_week_must_be_a_monday_and_unknown_proposal_is_not_found(engine: Engine) -> None:
     with pytest.raises(InvalidInput, match="Monday"):
-        build_proposal(engine, date(2026, 9, 1), load_settings(), demand=demand_for)
+        build_proposal(engine, date(2026, 9, 1), proposal_settings(), now=CREATED, demand=demand_for)
     with pytest.raises(NotFound):
         get_proposal(engine, 12345)
 
@@ -205,34 +218,38 @@ def test_stale_inputs_are_refused_with_their_dates_unless_allowed_and_then_flagg
     seed(engine)
     week = date(2026, 9, 14)  # inventory and sales of 30 Aug are 15 days old, the forecast too
     with pytest.raises(StaleInputs) as error:
-        build_proposal(engine, week, load_settings(), demand=demand_for, store=False)
+        build_proposal(engine, week, proposal_settings(), now=CREATED, demand=demand_for, store=False)
     message = str(error.value)
     assert "inventory snapshot as of 2026-08-30 is 15 days before the week 2026-09-14 (limit 7)" in message
     assert "sales history as of 2026-08-30 is 15 days before the week 2026-09-14 (limit 7)" in message
     assert "forecast run as of 2026-08-30 is 15 days before the week 2026-09-14 (limit 8)" in message
     assert "--allow-stale" in message
 
-    allowed = build_proposal(engine, week, load_settings(), demand=demand_for, store=False, allow_stale=True)
+    allowed = build_proposal(
+        engine, week, proposal_settings(), now=CREATED, demand=demand_for, store=False, allow_stale=True
+    )
     first = allowed.plan.messages[0]
     assert first.startswith("STALE INPUTS (proposed with --allow-stale): inventory snapshot")
     # on time, nothing is flagged
-    fresh = build_proposal(engine, WEEK, load_settings(), demand=demand_for, store=False)
+    fresh = build_proposal(engine, WEEK, proposal_settings(), now=CREATED, demand=demand_for, store=False)
     assert not any(m.startswith("STALE") for m in fresh.plan.messages)
 
 
 def test_limits_are_settings(engine: Engine) -> None:
     seed(engine)
-    settings = load_settings(replenishment={"max_sales_age_days": 0})
+    settings = load_settings(replenishment={"max_sales_age_days": 0}).proposal_settings()
     with pytest.raises(StaleInputs, match="sales history as of 2026-08-30 is 1 days before"):
-        build_proposal(engine, WEEK, settings, demand=demand_for, store=False)
+        build_proposal(engine, WEEK, settings, now=CREATED, demand=demand_for, store=False)
 
 
 def test_next_week_says_first_that_last_weeks_proposal_is_still_open(engine: Engine) -> None:
     seed(engine)
-    first = build_proposal(engine, WEEK, load_settings(), demand=demand_for)
+    first = build_proposal(engine, WEEK, proposal_settings(), now=CREATED, demand=demand_for)
     tee_units = next(ln.units for ln in first.plan.lines if ln.sku == "TEE")
-    lenient = load_settings(replenishment={"max_inventory_age_days": 14, "max_sales_age_days": 14})
-    second = build_proposal(engine, date(2026, 9, 7), lenient, demand=demand_for)
+    lenient = load_settings(
+        replenishment={"max_inventory_age_days": 14, "max_sales_age_days": 14}
+    ).proposal_settings()
+    second = build_proposal(engine, date(2026, 9, 7), lenient, now=CREATED, demand=demand_for)
     assert second.plan.messages[0].startswith(
         f"proposal {first.proposal_id} (week 2026-08-31, v1) is still open — neither approved nor superseded"
     )
