@@ -231,23 +231,19 @@ def render_all(reasons: list[Reason] | tuple[Reason, ...]) -> str:
 
 def _short_one(code: ReasonCode, p: dict[str, ParamValue]) -> str | None:
     if code is ReasonCode.BELOW_ORDER_UP_TO:
-        return f"need {fmt_units(p['need'])} (target {fmt_units(p['target'])})"
+        return f"need {fmt_units(p['need'])} of {fmt_units(p['target'])}"
     if code is ReasonCode.PREBUILD:
-        return f"{p['season']} pre-build by {p['order_by']}"
+        return f"pre-build by {str(p['order_by'])[5:]}"
     if code is ReasonCode.IN_SEASON:
-        return f"{p['season']} top-up, need {fmt_units(p['need'])}"
-    if code is ReasonCode.ABOVE_TARGET_FOR_MARGIN:
-        return "more for margin"
-    if code is ReasonCode.CUT_BY_PROFIT:
-        return "cut: low margin"
+        return f"top-up, need {fmt_units(p['need'])}"
     if code is ReasonCode.RAISED_TO_TIER:
-        return f"raised to tier {p['tier']}"
+        return f"+tier {p['tier']}"
     if code is ReasonCode.ADMITTED_BY_TIER:
-        return f"margin needs tier {p['tier_needed']}"
+        return f"tier-{p['tier_needed']} margin"
     if code is ReasonCode.CUT_BY_BUDGET:
-        return "cut by budget"
+        return "cut: budget"
     if code is ReasonCode.ALSO_IN_OPEN_PROPOSAL:
-        return f"also in open #{p['proposal_id']}"
+        return f"also in #{p['proposal_id']}"
     if code is ReasonCode.COVERED:
         return f"covered: {fmt_units(p['position'])} ≥ {fmt_units(p['target'])}"
     if code is ReasonCode.NOT_YET:
@@ -275,7 +271,22 @@ def _short_one(code: ReasonCode, p: dict[str, ParamValue]) -> str | None:
     return None
 
 
+# The one qualifier a narrow table shows next to a line's first reason, most telling first.
+SHORT_QUALIFIERS = (
+    ReasonCode.ALSO_IN_OPEN_PROPOSAL,
+    ReasonCode.RAISED_TO_TIER,
+    ReasonCode.ADMITTED_BY_TIER,
+    ReasonCode.CUT_BY_BUDGET,
+)
+
+
 def render_short(reasons: list[Reason] | tuple[Reason, ...]) -> str:
-    """A few words for a narrow table: the first reason's gist and notable qualifiers."""
-    parts = [text for r in reasons if (text := _short_one(r.code, r.params))]
-    return "; ".join(parts)
+    """A few words for a narrow table: the first reason's gist and its most telling qualifier."""
+    if not reasons:
+        return ""
+    text = _short_one(reasons[0].code, reasons[0].params) or ""
+    by_code = {r.code: r for r in reasons[1:]}
+    for code in SHORT_QUALIFIERS:
+        if code in by_code:
+            return f"{text}, {_short_one(code, by_code[code].params)}"
+    return text

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -338,14 +337,14 @@ NUMERIC = {
 
 def _table(title: str, columns: list[str], rows: list[list[str]], wide: bool, text_columns: set[str]) -> None:
     """Print a table whose codes and numbers never wrap or shrink (each column as wide as its
-    widest value). Default: the name is cut at 18 characters and the reason takes what is
+    widest value). Default: the name is cut at 14 characters and the reason takes what is
     left of the terminal, cut with "…". `wide`: full names, the reason folds at 70 characters,
     and the table is as wide as it needs (pipe it to `less -S` in a narrow terminal)."""
-    table = Table(title=title, title_justify="left", pad_edge=False, box=box.SIMPLE_HEAD, show_edge=False)
+    table = Table(title=title, title_justify="left", pad_edge=False, box=None, header_style="bold underline")
     widths = [max([len(column), *(len(row[i]) for row in rows)]) for i, column in enumerate(columns)]
     if "name" in columns and not wide:
-        widths[columns.index("name")] = min(widths[columns.index("name")], 18)
-    gutters = 3 * (len(columns) - 1)  # padding on both sides of SIMPLE_HEAD's blank divider
+        widths[columns.index("name")] = min(widths[columns.index("name")], 14)
+    gutters = 2 * (len(columns) - 1)  # one space of padding on each side between columns
     fixed = sum(w for column, w in zip(columns, widths, strict=True) if column != "reason") + gutters
     room = max(16, console.width - fixed - 1) if not wide else 70
     for column, width in zip(columns, widths, strict=True):
