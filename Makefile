@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: demo test lint bench bench-forecast bench-propose bench-import lock clean
+.PHONY: demo test lint serve system-packages bench bench-forecast bench-propose bench-import bench-web lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,17 +15,33 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
+# Debian packages the browser tests and charts need: Chromium (never a downloaded browser)
+# and a CJK font so Chinese pages and charts render. Installed once, as root, through apt.
+APT_PACKAGES := chromium fonts-wqy-microhei
+system-packages:
+	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "wenquanyi micro hei"; then \
+	  if [ "$$(id -u)" = "0" ]; then \
+	    echo "installing $(APT_PACKAGES) with apt-get"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null; \
+	  else \
+	    echo "missing Debian packages: sudo apt-get install $(APT_PACKAGES)" >&2; exit 1; \
+	  fi; \
+	fi
+
 demo: $(STAMP)
 	$(BIN)/restock demo
 
-test: $(STAMP)
+test: $(STAMP) system-packages
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q
+
+serve: $(STAMP)
+	$(BIN)/restock serve
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-bench: bench-import bench-forecast bench-propose
+bench: bench-import bench-forecast bench-propose bench-web
 
 bench-import: $(STAMP)
 	$(BIN)/python -m bench.import_bench
@@ -35,6 +51,9 @@ bench-forecast: $(STAMP)
 
 bench-propose: $(STAMP)
 	$(BIN)/python -m bench.propose
+
+bench-web: $(STAMP)
+	$(BIN)/python -m bench.web
 
 # Refresh the lock after changing dependencies in pyproject.toml.
 lock: $(STAMP)

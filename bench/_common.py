@@ -1,6 +1,6 @@
 """Shared plumbing for benchmarks: machine facts, git revision, peak memory, result files.
 
-Every benchmark writes `bench/results/<name>.json` in the shape of shared/BENCH.md
+Every benchmark writes `bench/results/<name>.json` in the shape of docs/design-notes.md#benchmarks
 and a short markdown table beside it.
 """
 

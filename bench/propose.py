@@ -2,7 +2,7 @@
 
 `python -m bench.propose [--quick] [--skus N]`: 10,000 and 1,000 SKUs (or N), 50
 suppliers, one agreement per supplier with 3 retroactive tiers, a budget that
-binds. Writes bench/results/propose.json and .md (shared/BENCH.md shape).
+binds. Writes bench/results/propose.json and .md (the shape in docs/design-notes.md#benchmarks).
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Public API: `forecast` (a frame), `forecast_panel` (a `ForecastResult` with the
 per-series selection), `total_demand` (window totals for the optimizer),
-`latest_run` (the newest stored run as of a date, as a `ForecastResult`).
+`latest_run` (the newest stored run as of a date, as a `ForecastResult`),
+`QUANTILE_LEVELS` / `QUANTILE_COLUMNS` (the stored and optimised quantile levels).
 
 The names are imported on first use (PEP 562 module `__getattr__`): importing
 `forecasting.models` (the ORM tables) must not pull statsforecast and the engine
@@ -15,6 +16,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from forecasting.columns import QUANTILE_COLUMNS, QUANTILE_LEVELS
     from forecasting.engine import EngineConfig, ForecastResult, forecast, forecast_panel
     from forecasting.forecasters import REGISTRY, Forecaster, make_forecaster
     from forecasting.handoff import DemandSource, FrameDemand, StoredForecast, complete_forecast, history_end
@@ -37,6 +39,8 @@ _LAZY = {
     "make_forecaster": "forecasting.forecasters",
     "total_demand": "forecasting.totals",
     "total_quantile": "forecasting.totals",
+    "QUANTILE_LEVELS": "forecasting.columns",
+    "QUANTILE_COLUMNS": "forecasting.columns",
     "latest_run": "forecasting.services",
 }
 
@@ -46,6 +50,8 @@ __all__ = [
     "StoredForecast",
     "complete_forecast",
     "history_end",
+    "QUANTILE_COLUMNS",
+    "QUANTILE_LEVELS",
     "REGISTRY",
     "EngineConfig",
     "ForecastResult",

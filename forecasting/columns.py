@@ -38,3 +38,10 @@ def quantile_column(level: float) -> str:
     pct = round(level * 100, 6)
     text = f"{pct:g}".replace(".", "_")
     return f"q{text}"
+
+
+# The quantile levels a forecast stores by default and the levels of the demand curve the
+# replenishment optimizer builds per window (its problem file, version 1, holds quantiles at
+# these levels): the one definition.
+QUANTILE_LEVELS: tuple[float, ...] = (0.1, 0.5, 0.8, 0.9, 0.95, 0.99)
+QUANTILE_COLUMNS: tuple[str, ...] = tuple(quantile_column(level) for level in QUANTILE_LEVELS)

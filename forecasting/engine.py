@@ -1,7 +1,7 @@
 """The forecasting engine: validate a panel, learn calendar effects, backtest each demand class's
 candidate models, pick per series, forecast and calibrate quantiles on the backtest residuals.
 
-Design (numbers in shared/DEPENDENCIES.md): daily series are modelled as weekly
+Design (measurements in docs/design-notes.md#libraries): daily series are modelled as weekly
 totals with the event effects divided out and the yearly season removed, then
 split back to days by each series' learnt day-of-week share and the event
 multipliers. Intermittent series (Syntetos–Boylan classes) get the Croston
@@ -25,7 +25,7 @@ import pandas as pd
 
 from forecasting.calendar import EVENT_NAMES
 from forecasting.calibration import calibrate, poisson_quantiles, residual_weights, standardised
-from forecasting.columns import DS, GROUP, MEAN, MODEL, UNIQUE_ID, quantile_column
+from forecasting.columns import DS, GROUP, MEAN, MODEL, QUANTILE_LEVELS, UNIQUE_ID, quantile_column
 from forecasting.forecasters import ModelContext, make_forecaster
 from forecasting.metrics import backtest_metrics, mase_scale
 from forecasting.numeric import nanmean
@@ -42,8 +42,6 @@ from forecasting.profiles import (
     weekday_share,
 )
 from kernel.seasons import LUNAR_FESTIVALS
-
-DEFAULT_QUANTILES = (0.1, 0.5, 0.8, 0.9, 0.95, 0.99)
 
 # Syntetos & Boylan (2005) cut-offs for average demand interval and squared CV of sizes.
 ADI_CUTOFF = 1.32
@@ -79,7 +77,7 @@ class EngineConfig:
 
     horizon: int
     freq: str = "D"
-    quantiles: tuple[float, ...] = DEFAULT_QUANTILES
+    quantiles: tuple[float, ...] = QUANTILE_LEVELS
     backtest_origins: int = 3
     backtest_horizon: int | None = None
     selection_metric: str = "mase"
@@ -195,7 +193,7 @@ def demand_class(values: np.ndarray, season_periods: int) -> str:
 # --------------------------------------------------------------------------- chunk work
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ChunkTask:
     """Everything a worker needs for a slice of the panel (picklable, no database)."""
 
@@ -212,7 +210,7 @@ class ChunkTask:
     config: EngineConfig
 
 
-@dataclass
+@dataclass(kw_only=True)
 class SeriesOutcome:
     """One series' result from a chunk: its forecast, selection, calibration and backtest."""
 
@@ -441,8 +439,10 @@ def forecast_chunk(task: ChunkTask) -> list[SeriesOutcome]:
         if klass == "zero":
             zeros = np.zeros(config.horizon)
             outcomes.append(SeriesOutcome(
-                uid, group, klass, "zero", zeros, np.zeros((len(levels), config.horizon)), {},
-                float("nan"), "no demand in history: forecast is zero", {}, n_obs, 0.0, None, None))
+                unique_id=uid, group=group, demand_class=klass, model="zero", mean=zeros,
+                quantiles=np.zeros((len(levels), config.horizon)), scores={}, score=float("nan"),
+                fallback_reason="no demand in history: forecast is zero", coverage={}, n_obs=n_obs,
+                level=0.0, backtest_errors=None, backtest_forecasts=None))
             continue
         names = _candidates(config, klass, bool(task.prophet_allowed[i]))
         first = _first_observed(history) or 0
@@ -523,9 +523,10 @@ def forecast_chunk(task: ChunkTask) -> list[SeriesOutcome]:
         level = float(np.mean(forecasts)) if forecasts is not None else float(np.mean(mean))
         quantiles, coverage = calibrate(mean, errors, forecasts, level, levels)
         outcomes.append(SeriesOutcome(
-            uid, group, klass, chosen, mean, quantiles, metrics,
-            scores.get(chosen, float("nan")), "; ".join(reasons) or None, coverage, n_obs, level,
-            errors, forecasts))
+            unique_id=uid, group=group, demand_class=klass, model=chosen, mean=mean, quantiles=quantiles,
+            scores=metrics, score=scores.get(chosen, float("nan")),
+            fallback_reason="; ".join(reasons) or None, coverage=coverage, n_obs=n_obs, level=level,
+            backtest_errors=errors, backtest_forecasts=forecasts))
     _borrow_pooled_residuals(outcomes, levels)
     return outcomes
 
@@ -632,11 +633,11 @@ def forecast_panel(
         rows = selected[start:start + config.chunk_size]
         chunk_groups = set(panel.groups[rows])
         tasks.append(ChunkTask(
-            panel.ids[rows], panel.groups[rows], panel.values[rows],
-            {name: matrix[rows] for name, matrix in panel.regressors.items()},
-            panel.grid, panel.n_history, cutoffs,
-            [{g: p[g] for g in chunk_groups} for p in profiles],
-            prophet_allowed[rows], holidays, config))
+            ids=panel.ids[rows], groups=panel.groups[rows], values=panel.values[rows],
+            regressors={name: matrix[rows] for name, matrix in panel.regressors.items()},
+            grid=panel.grid, n_history=panel.n_history, cutoffs=cutoffs,
+            profiles=[{g: p[g] for g in chunk_groups} for p in profiles],
+            prophet_allowed=prophet_allowed[rows], holidays=holidays, config=config))
     results = (runner or serial_runner)(forecast_chunk, tasks, progress)
     outcomes = [o for chunk in results for o in chunk]
     outcomes += _new_series_outcomes(new_series, panel, profiles[-1], config)
@@ -679,9 +680,10 @@ def _new_series_outcomes(new_series: pd.DataFrame | None, panel: Panel,
                    if layout.block == 7 else 1.0)
         mean = per_target * weekday * profile.effects.multiplier[future]
         outcomes.append(SeriesOutcome(
-            uid, group, "new", "category_profile", mean, poisson_quantiles(mean, levels), {},
-            float("nan"), f"no history: category curve × share {share:g} of a typical {group} series",
-            {}, 0, float(np.mean(mean)), None, None))
+            unique_id=uid, group=group, demand_class="new", model="category_profile", mean=mean,
+            quantiles=poisson_quantiles(mean, levels), scores={}, score=float("nan"),
+            fallback_reason=f"no history: category curve × share {share:g} of a typical {group} series",
+            coverage={}, n_obs=0, level=float(np.mean(mean)), backtest_errors=None, backtest_forecasts=None))
     return outcomes
 
 
@@ -720,7 +722,7 @@ def forecast(
     *,
     future: pd.DataFrame | None = None,
     events: pd.DataFrame | None = None,
-    quantiles: Sequence[float] = DEFAULT_QUANTILES,
+    quantiles: Sequence[float] = QUANTILE_LEVELS,
 ) -> pd.DataFrame:
     """Forecast every series of a long panel `horizon` periods past its last date.
 

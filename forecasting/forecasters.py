@@ -165,7 +165,7 @@ class ETS(_StatsForecast):
     """Exponential smoothing, error/trend form chosen by AICc (Hyndman et al. 2008), no seasonality term.
 
     The engine removes the yearly season first, which is 10–20× cheaper than a
-    seasonal ETS search (shared/DEPENDENCIES.md).
+    seasonal ETS search (docs/design-notes.md#libraries).
     """
 
     name = "ets"

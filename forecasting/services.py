@@ -39,6 +39,7 @@ from forecasting.preparation import HISTORY_DAYS, fill_zero_days, prepare_inputs
 from forecasting.settings import ForecastSettings
 from kernel.catalog import Category, Sku
 from kernel.errors import InvalidInput, NotFound, RestockError
+from kernel.jsonable import to_jsonable
 from kernel.orm import unit_of_work
 
 LIBRARIES = ("restock", "numpy", "pandas", "statsforecast", "statsmodels", "prophet", "holidays",
@@ -243,11 +244,7 @@ def _json_floats(array: np.ndarray | None) -> list[list[float | None]] | None:
 
 
 def _clean_json(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _clean_json(v) for k, v in value.items()}
-    if isinstance(value, float):
-        return None if not np.isfinite(value) else round(value, 6)
-    return value
+    return to_jsonable(value, float_digits=6)
 
 
 def store_run(session: Session, result: ForecastResult, as_of: date, started_at: datetime,
@@ -400,6 +397,8 @@ def accuracy_report(result: ForecastResult) -> dict[str, Any]:
     The chosen model's scores were also used to choose it, so they are slightly
     optimistic; `bench/forecast` measures on held-out origins.
     """
+    if "backtest_errors" not in result.series.columns:
+        raise InvalidInput("this run has no backtested series to score")
     series = result.series[result.series["backtest_errors"].notna()]
     if series.empty:
         raise InvalidInput("this run has no backtested series to score")

@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from forecasting.columns import QUANTILE_LEVELS
 from kernel.seasons import SeasonSettings
 
 
@@ -23,7 +24,7 @@ class ForecastingSettings(BaseModel):
     horizon_days: int = Field(182, ge=7, le=731)
     backtest_origins: int = Field(3, ge=1, le=20)
     selection_metric: Literal["mase", "wape", "rmsse"] = "mase"
-    quantiles: list[float] = Field(default_factory=lambda: [0.1, 0.5, 0.8, 0.9, 0.95, 0.99])
+    quantiles: list[float] = Field(default_factory=lambda: list(QUANTILE_LEVELS))
     executor: Literal["serial", "process", "dask"] = "process"
     chunk_size: int = Field(500, ge=1)
     returns_as_demand: bool = False

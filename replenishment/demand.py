@@ -13,8 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-QUANTILE_LEVELS: tuple[float, ...] = (0.1, 0.5, 0.8, 0.9, 0.95, 0.99)
-QUANTILE_COLUMNS: tuple[str, ...] = ("q10", "q50", "q80", "q90", "q95", "q99")
+from forecasting import QUANTILE_COLUMNS, QUANTILE_LEVELS  # noqa: F401  (replenishment reads them here)
 
 
 @dataclass(frozen=True)

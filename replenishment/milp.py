@@ -1,7 +1,7 @@
 """The proposal MILP in PuLP: integer case packs, MOQ and tier binaries, budget, margin floor.
 
 Money inside the model is in thousands of CNY (k¥): coefficients near 4e7 CNY kept
-HiGHS from finding any solution (shared/DEPENDENCIES.md). HiGHS runs through
+HiGHS from finding any solution (docs/design-notes.md#libraries). HiGHS runs through
 `pulp.HiGHS` (in-process, no binary needed) with a starting solution; CBC is the
 bundled fallback. Expressions are built from lists (`LpAffineExpression`).
 Retroactive/incremental tiers use the disaggregated (convex-hull) form: one binary

@@ -7,7 +7,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from replenishment.problem import Exclusion, to_jsonable
+from kernel.jsonable import to_jsonable
+from replenishment.problem import Exclusion
 from replenishment.reasons import Reason
 
 

@@ -7,7 +7,7 @@ solver, time_limit_s, mip_gap), `forecast_run_id`, and the lists `skus`,
 `suppliers`, `items`, `agreements` (with `tiers`) and `exclusions`, each entry an
 object whose keys are the dataclass fields below. Money is CNY as a decimal
 string ("1900000.00"); dates are ISO strings; demand quantiles are units over the
-SKU's window at levels 0.1, 0.5, 0.8, 0.9, 0.95, 0.99.
+SKU's window at `forecasting.QUANTILE_LEVELS` (0.1 … 0.99).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from kernel.errors import InvalidInput
+from kernel.jsonable import to_jsonable
 from replenishment.reasons import Reason, ReasonCode, render
 from suppliers.rebates import Tier
 
@@ -158,21 +159,6 @@ class Problem:
 
 
 # --- JSON ----------------------------------------------------------------------------------
-
-
-def to_jsonable(value: Any) -> Any:
-    """Dataclasses → dicts, Decimal → str, date → ISO string, tuples → lists (recursively)."""
-    if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_jsonable(getattr(value, f.name)) for f in fields(value)}
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    return value
 
 
 def problem_to_json(problem: Problem) -> str:

@@ -1,6 +1,6 @@
 """Seasonal pre-build timing: the order-by date and what this week's proposal may buy (pure dates).
 
-PRODUCT.md's worked example: winter starts 15 Nov, pre-build 45 days → shelf by
+The worked example (docs/design-notes.md): winter starts 15 Nov, pre-build 45 days → shelf by
 1 Oct; lead time 30 days → order by 1 Sep; the Monday 31 Aug proposal is the
 last one that can place it.
 """
@@ -21,7 +21,7 @@ def order_by_date(season_start: date, prebuild_days: int, lead_time_days: int) -
     return season_start - timedelta(days=prebuild_days + lead_time_days)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SeasonalDecision:
     """What week `week`'s proposal does for one seasonal SKU and supplier lead time.
 
@@ -67,7 +67,9 @@ def seasonal_decision(
         mode = "in_season"
     else:
         mode = "too_late"
-    return SeasonalDecision(mode, order_by, start, end, week, end)
+    return SeasonalDecision(
+        mode=mode, order_by=order_by, season_start=start, season_end=end, demand_start=week, demand_end=end
+    )
 
 
 def next_season(

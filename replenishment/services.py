@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from forecasting import DemandSource, complete_forecast, history_end
 from kernel.catalog import Category, Sku
 from kernel.errors import InvalidInput, NotFound, RestockError
+from kernel.jsonable import to_jsonable
 from kernel.orm import unit_of_work
 from kernel.seasons import season_window
 from replenishment.decisions import Season, SupplierLead, WindowDecision, decide_window, inventory_on_order
@@ -44,7 +45,6 @@ from replenishment.problem import (
     SupplierItemTerms,
     SupplierTerms,
     problem_to_json,
-    to_jsonable,
 )
 from replenishment.reasons import Reason, ReasonCode, render_all
 from replenishment.seasons import next_season

@@ -18,6 +18,7 @@ def load_all_models() -> type[Base]:
     import kernel.catalog  # noqa: F401
     import kernel.locks  # noqa: F401
     import replenishment.models  # noqa: F401
+    import restock.accounts  # noqa: F401
     import restock.audit  # noqa: F401
     import scheduler.models  # noqa: F401
     import suppliers.models  # noqa: F401

@@ -840,7 +840,7 @@ def supplier_items_table(
 
 
 def rebate_tables() -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Calendar-2026 agreements; SUP-A sits ¥100,000 below its 3.5 % tier (PRODUCT.md's worked example)."""
+    """Calendar-2026 agreements; SUP-A sits ¥100,000 below its 3.5 % tier (docs/design-notes.md)."""
     start, end, as_of = f"{AGREEMENT_YEAR}-01-01", f"{AGREEMENT_YEAR}-12-31", HISTORY_END.isoformat()
     agreements = pd.DataFrame(
         [

@@ -18,9 +18,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kernel.orm import MONEY, RATE, UNIT_COST, Base
+from suppliers.rebates import AGREEMENT_KINDS, RETROACTIVE
 
 EXPORT_FORMATS = ("csv", "xlsx", "edifact")
-AGREEMENT_KINDS = ("retroactive", "incremental")
 PO_STATUSES = ("open", "received", "cancelled", "draft", "approved", "exported")
 
 
@@ -78,7 +78,7 @@ class RebateAgreement(Base):
     __tablename__ = "rebate_agreements"
     __table_args__ = (
         CheckConstraint("period_end >= period_start", name="period_ordered"),
-        CheckConstraint("kind IN ('retroactive', 'incremental')", name="kind_known"),
+        CheckConstraint(f"kind IN ({', '.join(repr(kind) for kind in AGREEMENT_KINDS)})", name="kind_known"),
         CheckConstraint("purchases_to_date >= 0", name="purchases_nonneg"),
     )
 
@@ -87,7 +87,7 @@ class RebateAgreement(Base):
     supplier_id: Mapped[int] = mapped_column(ForeignKey("suppliers.id"), index=True)
     period_start: Mapped[date] = mapped_column(Date)
     period_end: Mapped[date] = mapped_column(Date)
-    kind: Mapped[str] = mapped_column(String(16), default="retroactive")
+    kind: Mapped[str] = mapped_column(String(16), default=RETROACTIVE)
     purchases_to_date: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
     purchases_as_of: Mapped[date | None] = mapped_column(Date)
 

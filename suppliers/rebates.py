@@ -76,7 +76,7 @@ def rate_reached(period_total: Decimal, tiers: Sequence[Tier]) -> Decimal:
 def rebate_earned(period_total: Decimal, tiers: Sequence[Tier], kind: str = RETROACTIVE) -> Decimal:
     """The rebate (CNY) a period total earns.
 
-    Retroactive: rate of the tier reached × the whole total (PRODUCT.md: 2 % × ¥1.98M
+    Retroactive: rate of the tier reached × the whole total (docs/design-notes.md: 2 % × ¥1.98M
     = ¥39,600; 3.5 % × ¥2.0M = ¥70,000). Incremental: each tier's rate × the part of the
     total between its threshold and the next one.
     """

@@ -13,6 +13,7 @@ from typing import Any
 from rich.console import Console
 
 from kernel.errors import InvalidInput
+from kernel.jsonable import to_jsonable
 
 console = Console()
 err_console = Console(stderr=True)
@@ -30,7 +31,7 @@ def is_debug() -> bool:
 
 def print_json(value: Any) -> None:
     """Print `value` as JSON on stdout, nothing else (for scripts)."""
-    sys.stdout.write(json.dumps(value, indent=2, default=str, sort_keys=True) + "\n")
+    sys.stdout.write(json.dumps(to_jsonable(value), indent=2, sort_keys=True) + "\n")
     sys.stdout.flush()
 
 

@@ -38,9 +38,9 @@ def _global_options(
 
 def _register() -> None:
     # Each area contributes its commands; heavy imports stay inside the commands.
-    from restock.cli import admin, forecast, importer, propose, samples
+    from restock.cli import admin, forecast, importer, propose, samples, web
 
-    for area in (admin, importer, forecast, propose, samples):
+    for area in (admin, importer, forecast, propose, samples, web):
         area.register(app)
 
 

@@ -16,7 +16,8 @@ import pandas as pd
 
 from forecasting.models import PROMOTION_KINDS
 from kernel.catalog import ABC_CLASSES, SKU_STATUSES
-from suppliers.models import AGREEMENT_KINDS, EXPORT_FORMATS
+from suppliers.models import EXPORT_FORMATS
+from suppliers.rebates import AGREEMENT_KINDS
 
 # PostgreSQL and SQLite INTEGER columns are 32-bit signed on PostgreSQL.
 INT32_MAX = 2_147_483_647

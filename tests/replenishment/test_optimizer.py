@@ -1,4 +1,4 @@
-"""The proposal MILP on tiny hand-checked instances (PRODUCT.md's ¥1.9M → ¥2M rebate example)."""
+"""The proposal MILP on tiny hand-checked instances (the ¥1.9M → ¥2M rebate example, docs/design-notes.md)."""
 
 from __future__ import annotations
 

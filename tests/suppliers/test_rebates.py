@@ -1,4 +1,4 @@
-"""Tier math: PRODUCT.md's worked example, incremental tiers, and refused tier tables."""
+"""Tier math: the worked example of docs/design-notes.md, incremental tiers, and refused tier tables."""
 
 from __future__ import annotations
 

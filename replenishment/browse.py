@@ -1,0 +1,347 @@
+"""Read side of a stored proposal for screens: totals, tier progress, a filtered page of lines.
+
+Everything here is computed from the stored proposal, its lines and the problem it was
+solved from (the saved problem JSON), so the web app and the API show the same numbers the
+optimizer stored — nothing is recomputed from current master data. Money is CNY (Decimal).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from kernel.catalog import Category, Sku
+from kernel.errors import InvalidInput, NotFound
+from replenishment.demand import QUANTILE_LEVELS
+from replenishment.models import Proposal, ProposalExclusion, ProposalLine
+from replenishment.problem import Problem, problem_from_json
+
+LINE_SORTS = {
+    "sku": ProposalLine.sku_code,
+    "supplier": ProposalLine.supplier_code,
+    "units": ProposalLine.units,
+    "value": ProposalLine.value,
+    "margin": ProposalLine.margin_pct,
+    "cover": ProposalLine.days_of_cover,
+    "risk": ProposalLine.stockout_probability_without,
+}
+MAX_PAGE_SIZE = 500
+
+
+@dataclass(frozen=True)
+class TierProgress:
+    """One agreement's standing: purchases before this proposal, this proposal's share, next tier."""
+
+    agreement: str
+    supplier: str
+    kind: str
+    purchases_to_date: Decimal
+    this_proposal: Decimal
+    tier_before: int
+    tier_after: int
+    next_threshold: Decimal | None
+    thresholds: tuple[Decimal, ...]
+
+    @property
+    def total(self) -> Decimal:
+        """Period purchases including this proposal (CNY)."""
+        return self.purchases_to_date + self.this_proposal
+
+    @property
+    def scale(self) -> Decimal:
+        """The right end of a progress bar: the next threshold, or the total past the last tier."""
+        top = self.next_threshold if self.next_threshold is not None else self.total
+        return max(top, self.total, Decimal("1"))
+
+
+@dataclass(frozen=True)
+class GroupTotal:
+    """Lines, units and value (CNY) of one supplier or category in a proposal."""
+
+    key: str
+    lines: int
+    units: int
+    value: Decimal
+
+
+@dataclass(frozen=True)
+class ProposalOverview:
+    """What the "this week" screen shows for one proposal."""
+
+    proposal: Proposal
+    by_supplier: list[GroupTotal]
+    by_category: list[GroupTotal]
+    tiers: list[TierProgress]
+    left_out: int
+    below_floor: int
+    stale_warnings: list[str]
+    margin_floor: float
+
+    @property
+    def budget_used(self) -> float | None:
+        """Spend as a share of the budget, None when the proposal had no budget."""
+        if not self.proposal.budget:
+            return None
+        return float(self.proposal.spend / self.proposal.budget)
+
+
+@dataclass(frozen=True)
+class LinePage:
+    """One page of a proposal's lines after filters and sorting."""
+
+    rows: list[tuple[ProposalLine, str, str]]  # line, SKU name, category code
+    total: int
+    page: int
+    size: int
+    categories: list[str] = field(default_factory=list)
+    suppliers: list[str] = field(default_factory=list)
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.size))
+
+
+def get_proposal_row(session: Session, proposal_id: int) -> Proposal:
+    """The stored proposal, or `NotFound`."""
+    proposal = session.get(Proposal, proposal_id)
+    if proposal is None:
+        raise NotFound(f"proposal {proposal_id} does not exist")
+    return proposal
+
+
+def latest_proposal_id(session: Session) -> int | None:
+    """The newest version of the latest week's proposal, None when there is none."""
+    return session.scalar(
+        select(Proposal.id).order_by(Proposal.week.desc(), Proposal.version.desc()).limit(1)
+    )
+
+
+def list_proposals(session: Session, limit: int = 100) -> list[Proposal]:
+    """Proposals, newest week and version first."""
+    return list(
+        session.scalars(select(Proposal).order_by(Proposal.week.desc(), Proposal.version.desc()).limit(limit))
+    )
+
+
+def stored_problem(proposal: Proposal) -> Problem:
+    """The problem the proposal was solved from (its saved JSON)."""
+    return problem_from_json(proposal.problem, source=f"proposal {proposal.id}")
+
+
+def tier_progress(problem: Problem, lines: list[ProposalLine]) -> list[TierProgress]:
+    """Each agreement's period purchases before and after the proposal, with tiers reached.
+
+    A line counts toward an agreement when it is bought from the agreement's supplier and
+    the SKU is in its scope (no scope: every SKU of the supplier). Thresholds compare exactly.
+    """
+    out: list[TierProgress] = []
+    for agreement in problem.agreements:
+        scope = set(agreement.skus) if agreement.skus is not None else None
+        this = sum(
+            (
+                ln.value
+                for ln in lines
+                if ln.supplier_code == agreement.supplier and (scope is None or ln.sku_code in scope)
+            ),
+            Decimal("0"),
+        )
+        before = agreement.purchases_to_date + agreement.expected_further_purchases
+        thresholds = tuple(t.threshold for t in agreement.tiers)
+        after = before + this
+        out.append(
+            TierProgress(
+                agreement=agreement.code,
+                supplier=agreement.supplier,
+                kind=agreement.kind,
+                purchases_to_date=before,
+                this_proposal=this,
+                tier_before=sum(1 for t in thresholds if before >= t),
+                tier_after=sum(1 for t in thresholds if after >= t),
+                next_threshold=next((t for t in thresholds if t > after), None),
+                thresholds=thresholds,
+            )
+        )
+    return out
+
+
+def proposal_overview(session: Session, proposal_id: int) -> ProposalOverview:
+    """Totals by supplier and category, tier progress and exception counts for one proposal."""
+    proposal = get_proposal_row(session, proposal_id)
+    problem = stored_problem(proposal)
+    lines = list(proposal.lines)
+    by_supplier = _group(session, proposal_id, ProposalLine.supplier_code)
+    by_category = _group(session, proposal_id, Category.code)
+    floor = float(problem.margin_floor) * 100
+    return ProposalOverview(
+        proposal=proposal,
+        by_supplier=by_supplier,
+        by_category=by_category,
+        tiers=tier_progress(problem, lines),
+        left_out=len(proposal.exclusions),
+        below_floor=sum(1 for ln in lines if ln.margin_pct < floor - 1e-9),
+        stale_warnings=[m for m in (proposal.messages or []) if "stale" in str(m).lower()],
+        margin_floor=problem.margin_floor,
+    )
+
+
+def _lines_query(proposal_id: int) -> Select[Any]:
+    return (
+        select(ProposalLine, Sku.name, Category.code)
+        .join(Sku, Sku.code == ProposalLine.sku_code, isouter=True)
+        .join(Category, Category.id == Sku.category_id, isouter=True)
+        .where(ProposalLine.proposal_id == proposal_id)
+    )
+
+
+def _group(session: Session, proposal_id: int, key: Any) -> list[GroupTotal]:
+    query = (
+        select(key, func.count(), func.sum(ProposalLine.units), func.sum(ProposalLine.value))
+        .select_from(ProposalLine)
+        .join(Sku, Sku.code == ProposalLine.sku_code, isouter=True)
+        .join(Category, Category.id == Sku.category_id, isouter=True)
+        .where(ProposalLine.proposal_id == proposal_id)
+        .group_by(key)
+    )
+    rows = [
+        GroupTotal(str(k or "—"), int(n), int(units or 0), Decimal(value or 0).quantize(Decimal("0.01")))
+        for k, n, units, value in session.execute(query)
+    ]
+    return sorted(rows, key=lambda g: (-g.value, g.key))
+
+
+def proposal_lines(
+    session: Session,
+    proposal_id: int,
+    *,
+    page: int = 1,
+    size: int = 50,
+    sort: str = "value",
+    descending: bool = True,
+    category: str | None = None,
+    supplier: str | None = None,
+    search: str | None = None,
+    below_floor_only: bool = False,
+) -> LinePage:
+    """A page of lines (1-based `page`) filtered by category, supplier, SKU text and exceptions."""
+    if sort not in LINE_SORTS:
+        raise InvalidInput(f"sort {sort!r}: expected one of {', '.join(LINE_SORTS)}")
+    if page < 1 or not 1 <= size <= MAX_PAGE_SIZE:
+        raise InvalidInput(f"page must be ≥ 1 and size in 1..{MAX_PAGE_SIZE}")
+    proposal = get_proposal_row(session, proposal_id)
+    query = _lines_query(proposal_id)
+    if category:
+        query = query.where(Category.code == category)
+    if supplier:
+        query = query.where(ProposalLine.supplier_code == supplier)
+    if search:
+        pattern = "%" + search.strip().replace("%", "").replace("_", "")[:64] + "%"
+        query = query.where(ProposalLine.sku_code.ilike(pattern) | Sku.name.ilike(pattern))
+    if below_floor_only:
+        floor = stored_problem(proposal).margin_floor * 100
+        query = query.where(ProposalLine.margin_pct < floor - 1e-9)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    column = LINE_SORTS[sort]
+    ordered = query.order_by(column.desc() if descending else column.asc(), ProposalLine.id)
+    rows = [
+        (line, name or "", cat or "")
+        for line, name, cat in session.execute(ordered.offset((page - 1) * size).limit(size))
+    ]
+    categories = sorted(
+        {
+            c
+            for (c,) in session.execute(
+                select(Category.code)
+                .join(Sku)
+                .where(
+                    Sku.code.in_(select(ProposalLine.sku_code).where(ProposalLine.proposal_id == proposal_id))
+                )
+            )
+        }
+    )
+    suppliers = sorted(
+        set(
+            session.scalars(select(ProposalLine.supplier_code).where(ProposalLine.proposal_id == proposal_id))
+        )
+    )
+    return LinePage(rows, total, page, size, categories, suppliers)
+
+
+def proposal_exclusions(session: Session, proposal_id: int) -> list[ProposalExclusion]:
+    """The SKUs left out of a proposal with their reasons."""
+    get_proposal_row(session, proposal_id)
+    return list(
+        session.scalars(
+            select(ProposalExclusion)
+            .where(ProposalExclusion.proposal_id == proposal_id)
+            .order_by(ProposalExclusion.sku_code)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class LineDetail:
+    """One line with its SKU's stored inputs: price, position, window, supplier options."""
+
+    line: ProposalLine
+    sku_name: str
+    category: str
+    price: Decimal
+    position: dict[str, int]
+    window: tuple[date, date]
+    mode: str
+    season: str | None
+    order_by: date | None
+    demand_quantiles: dict[str, float]
+    options: list[dict[str, Any]]
+    margin_at_list_pct: float
+
+
+def line_detail(session: Session, proposal_id: int, line_id: int) -> LineDetail:
+    """A line and the stored inputs it was decided from (from the proposal's saved problem)."""
+    proposal = get_proposal_row(session, proposal_id)
+    line = session.get(ProposalLine, line_id)
+    if line is None or line.proposal_id != proposal_id:
+        raise NotFound(f"proposal {proposal_id} has no line {line_id}")
+    problem = stored_problem(proposal)
+    sku = next((s for s in problem.skus if s.code == line.sku_code), None)
+    if sku is None:
+        raise NotFound(f"SKU {line.sku_code} is not in proposal {proposal_id}'s problem")
+    options = [
+        {
+            "supplier": item.supplier,
+            "unit_cost": item.unit_cost,
+            "moq": item.moq,
+            "case_pack": item.case_pack,
+            "lead_time_days": item.lead_time_days,
+            "chosen": item.supplier == line.supplier_code,
+        }
+        for item in problem.items
+        if item.sku == sku.code
+    ]
+    margin_at_list = float((sku.price - line.unit_cost) / sku.price * 100) if sku.price else 0.0
+    return LineDetail(
+        line=line,
+        sku_name=sku.name,
+        category=sku.category,
+        price=sku.price,
+        position={
+            "on_hand": sku.on_hand,
+            "on_order": sku.on_order,
+            "committed": sku.committed,
+            "position": sku.position,
+        },
+        window=(sku.window_start, sku.window_end),
+        mode=sku.mode,
+        season=sku.season,
+        order_by=sku.order_by,
+        demand_quantiles={
+            f"q{round(q * 100)}": v for q, v in zip(QUANTILE_LEVELS, sku.demand_quantiles, strict=True)
+        },
+        options=sorted(options, key=lambda o: (not o["chosen"], o["unit_cost"])),
+        margin_at_list_pct=margin_at_list,
+    )

@@ -1,0 +1,143 @@
+"""Web commands: `restock serve`, and the accounts it needs (`restock user add|list|token`)."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from enum import StrEnum
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from kernel.errors import InvalidInput
+from restock.cli.common import console, print_json
+
+user_app = typer.Typer(help="Accounts for the web app and the API.", no_args_is_help=True)
+
+
+class Role(StrEnum):
+    viewer = "viewer"
+    merchandiser = "merchandiser"
+    admin = "admin"
+
+
+class Language(StrEnum):
+    en = "en"
+    zh_CN = "zh_CN"
+
+
+def register(app: typer.Typer) -> None:
+    """Add `serve` and the `user` group to the main app."""
+    app.command("serve")(serve)
+    app.add_typer(user_app, name="user")
+
+
+def serve(
+    host: str | None = typer.Option(None, "--host", help="Address to listen on (default from [web])."),
+    port: int | None = typer.Option(None, "--port", help="Port (default from [web])."),
+) -> None:
+    """Serve the web app and the JSON API (/api/v1, OpenAPI at /api/v1/openapi.json)."""
+    import uvicorn
+
+    from restock.settings import get_settings
+    from restock.web.app import create_app
+
+    settings = get_settings()
+    app = create_app(settings=settings)
+    bind_host = host or settings.web.host
+    bind_port = port or settings.web.port
+    console.print(f"restock web app on http://{bind_host}:{bind_port}/ (Ctrl+C stops)")
+    uvicorn.run(app, host=bind_host, port=bind_port, log_level="warning")
+
+
+def _password(from_stdin: bool, env_var: str | None) -> str:
+    if env_var:
+        value = os.environ.get(env_var)
+        if not value:
+            raise InvalidInput(f"--password-env {env_var}: that environment variable is empty or unset")
+        return value
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise InvalidInput("the two passwords differ")
+    return first
+
+
+@user_app.command("add")
+def add(
+    name: str = typer.Argument(..., help="User name (letters, digits, _ . @ -)."),
+    role: Role = typer.Option(
+        Role.viewer, "--role", help="viewer reads; merchandiser edits and approves; admin."
+    ),
+    language: Language = typer.Option(Language.en, "--language", help="Language of the web pages."),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin."),
+    password_env: str | None = typer.Option(None, "--password-env", help="Read it from this env variable."),
+) -> None:
+    """Create a user; the password is stored as an argon2 hash."""
+    from kernel.clock import now
+    from kernel.orm import unit_of_work
+    from restock.accounts import add_user
+    from restock.db import ensure_ready, get_engine
+    from restock.settings import get_settings
+
+    settings = get_settings()
+    engine = get_engine(settings.resolved_database_url())
+    ensure_ready(engine)
+    password = _password(password_stdin, password_env)
+    with unit_of_work(engine) as session:
+        add_user(
+            session,
+            name=name,
+            role=role.value,
+            password=password,
+            now=now(settings.tz),
+            language=language.value,
+        )
+    console.print(f"user {escape(name)} added ({role.value})")
+
+
+@user_app.command("list")
+def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts.")) -> None:
+    """Every user with role, language and whether active."""
+    from kernel.orm import unit_of_work
+    from restock.accounts import list_users
+    from restock.db import ensure_ready, get_engine
+
+    engine = get_engine()
+    ensure_ready(engine)
+    with unit_of_work(engine) as session:
+        users = [
+            {"name": u.name, "role": u.role, "language": u.language, "active": u.active}
+            for u in list_users(session)
+        ]
+    if as_json:
+        print_json(users)
+        return
+    table = Table("name", "role", "language", "active")
+    for u in users:
+        table.add_row(escape(u["name"]), u["role"], u["language"], "yes" if u["active"] else "no")
+    console.print(table)
+
+
+@user_app.command("token")
+def token(
+    name: str = typer.Argument(..., help="The user the token acts as."),
+    label: str = typer.Option("script", "--label", help="What the token is for."),
+) -> None:
+    """Issue an API token (shown once; stored only as a SHA-256 digest)."""
+    from kernel.clock import now
+    from kernel.orm import unit_of_work
+    from restock.accounts import create_api_token
+    from restock.db import ensure_ready, get_engine
+    from restock.settings import get_settings
+
+    settings = get_settings()
+    engine = get_engine(settings.resolved_database_url())
+    ensure_ready(engine)
+    with unit_of_work(engine) as session:
+        secret = create_api_token(session, user_name=name, token_name=label, now=now(settings.tz))
+    # The token goes to stdout alone so a script can capture it.
+    print(secret)

@@ -1,0 +1,141 @@
+"""The JSON API under /api/v1: the same reads and writes as the pages, for scripts.
+
+Authentication is a session cookie (with the CSRF header on changes) or a bearer token
+(`restock user token NAME`); authorization is the one `authorize` dependency.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from forecasting.services import accuracy_report, load_run
+from kernel.errors import NotFound
+from replenishment import browse
+from restock.accounts import Principal, set_language
+from restock.audit import AuditEntry
+from restock.web import presenters, schemas
+from restock.web.schemas import RowId
+from restock.web.security import authorize, db_session, role_mark
+from scheduler.models import JobRun
+
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(authorize)])
+SessionDep = Annotated[Session, Depends(db_session)]
+PrincipalDep = Annotated[Principal, Depends(authorize)]
+
+
+@router.get("/me", response_model=schemas.MeRead)
+def me(principal: PrincipalDep) -> schemas.MeRead:
+    """Who the caller is."""
+    return schemas.MeRead(name=principal.name, role=principal.role, language=principal.language)
+
+
+@router.put("/me/language", response_model=schemas.MeRead, openapi_extra=role_mark("viewer"))
+def change_language(
+    form: schemas.LanguageForm, principal: PrincipalDep, session: SessionDep
+) -> schemas.MeRead:
+    """Store the caller's language (en or zh_CN)."""
+    set_language(session, principal.user_id, form.language)
+    return schemas.MeRead(name=principal.name, role=principal.role, language=form.language)
+
+
+@router.get("/proposals", response_model=list[schemas.ProposalSummaryRead])
+def proposals(
+    session: SessionDep, limit: Annotated[int, Query(ge=1, le=500)] = 100
+) -> list[schemas.ProposalSummaryRead]:
+    """Stored proposals, newest week and version first."""
+    return [presenters.proposal_summary(p) for p in browse.list_proposals(session, limit)]
+
+
+@router.get("/proposals/{proposal_id}", response_model=schemas.ProposalOverviewRead)
+def proposal(proposal_id: RowId, session: SessionDep) -> schemas.ProposalOverviewRead:
+    """Totals by supplier and category, tier progress and exceptions of one proposal."""
+    return presenters.overview(session, proposal_id)
+
+
+@router.get("/proposals/{proposal_id}/lines", response_model=schemas.LinePageRead)
+def proposal_lines(
+    proposal_id: RowId,
+    session: SessionDep,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    size: Annotated[int, Query(ge=1, le=browse.MAX_PAGE_SIZE)] = 50,
+    sort: Annotated[str, Query(pattern="^(" + "|".join(browse.LINE_SORTS) + ")$")] = "value",
+    order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
+    category: Annotated[str | None, Query(max_length=64)] = None,
+    supplier: Annotated[str | None, Query(max_length=64)] = None,
+    q: Annotated[str | None, Query(max_length=64)] = None,
+    below_floor: bool = False,
+) -> schemas.LinePageRead:
+    """A page of lines, sorted and filtered on the server."""
+    page_rows = browse.proposal_lines(
+        session,
+        proposal_id,
+        page=page,
+        size=size,
+        sort=sort,
+        descending=order == "desc",
+        category=category,
+        supplier=supplier,
+        search=q,
+        below_floor_only=below_floor,
+    )
+    return presenters.line_page(page_rows)
+
+
+@router.get("/proposals/{proposal_id}/left-out", response_model=list[schemas.ExclusionRead])
+def left_out(proposal_id: RowId, session: SessionDep) -> list[schemas.ExclusionRead]:
+    """SKUs left out of the proposal, with the reason for each."""
+    return [
+        schemas.ExclusionRead(sku=e.sku_code, supplier=e.supplier_code, reason=e.reason)
+        for e in browse.proposal_exclusions(session, proposal_id)
+    ]
+
+
+@router.get("/proposals/{proposal_id}/lines/{line_id}", response_model=schemas.LineDetailRead)
+def line(proposal_id: RowId, line_id: RowId, session: SessionDep) -> schemas.LineDetailRead:
+    """One line with its stored inputs and the supplier alternatives."""
+    return presenters.line_detail(session, proposal_id, line_id)
+
+
+@router.get("/proposals/{proposal_id}/lines/{line_id}/series", response_model=schemas.SkuSeriesRead)
+def line_series(proposal_id: RowId, line_id: RowId, session: SessionDep) -> schemas.SkuSeriesRead:
+    """The line SKU's two-year history, the proposal's forecast with its band, and events."""
+    detail = browse.line_detail(session, proposal_id, line_id)
+    return presenters.series_read(presenters.chart_series(session, proposal_id, detail.line.sku_code))
+
+
+@router.get("/jobs", response_model=list[schemas.JobRunRead])
+def jobs(session: SessionDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[schemas.JobRunRead]:
+    """Job runs, newest first."""
+    rows = session.scalars(select(JobRun).order_by(JobRun.id.desc()).limit(limit))
+    return [schemas.JobRunRead.model_validate(r, from_attributes=True) for r in rows]
+
+
+@router.get("/forecast/accuracy")
+def forecast_accuracy(
+    session: SessionDep, run: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None
+) -> dict:
+    """Backtest accuracy by category and model against seasonal naive (latest run by default)."""
+    run_id = run if run is not None else presenters.latest_run_id(session)
+    if run_id is None:
+        raise NotFound("no forecast run yet: run `restock forecast`")
+    return accuracy_report(load_run(session, run_id))
+
+
+@router.get("/audit", response_model=list[schemas.AuditRead])
+def audit(
+    session: SessionDep,
+    entity: Annotated[str | None, Query(max_length=64)] = None,
+    action: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[schemas.AuditRead]:
+    """Audit entries, newest first, optionally for one entity kind or action."""
+    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    if entity:
+        query = query.where(AuditEntry.entity == entity)
+    if action:
+        query = query.where(AuditEntry.action == action)
+    return [schemas.AuditRead.model_validate(r, from_attributes=True) for r in session.scalars(query)]

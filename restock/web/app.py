@@ -1,0 +1,147 @@
+"""The FastAPI application: pages, the JSON API, vendored static files, and error translation.
+
+`create_app()` builds everything from settings on call (never at import): the engine, the
+session factory, templates with the message catalogues, and the clock. A restock error
+becomes an HTTP status here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+import jinja2
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import Engine
+from sqlalchemy.orm import sessionmaker
+
+from kernel.errors import InvalidInput, NotFound, RestockError
+from restock.accounts import LANGUAGES, AuthenticationFailed, TooManyAttempts
+from restock.web import i18n
+from restock.web.security import CsrfFailed, Forbidden, NotAuthenticated, utc_now
+
+WEB_DIR = Path(__file__).resolve().parent
+STATUS_BY_ERROR: tuple[tuple[type[RestockError], int], ...] = (
+    (NotAuthenticated, 401),
+    (AuthenticationFailed, 401),
+    (Forbidden, 403),
+    (CsrfFailed, 403),
+    (TooManyAttempts, 429),
+    (NotFound, 404),
+    (InvalidInput, 422),
+)
+
+
+def status_for(error: RestockError) -> int:
+    """The HTTP status of a restock error (409 for conflicts named so, 400 otherwise)."""
+    for kind, status in STATUS_BY_ERROR:
+        if isinstance(error, kind):
+            return status
+    if "conflict" in type(error).__name__.lower():
+        return 409
+    return 400
+
+
+def _templates(zone) -> Jinja2Templates:  # type: ignore[no-untyped-def]
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(WEB_DIR / "templates")),
+        autoescape=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+    templates = Jinja2Templates(env=env)
+    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.filters["money"] = i18n.money
+    env.filters["number"] = i18n.number
+    env.filters["percent"] = i18n.percent
+    env.filters["dt"] = i18n.make_datetime_formatter(zone)
+    env.filters["day"] = i18n.day
+    env.globals["LANGUAGES"] = i18n.LANGUAGE_NAMES
+    env.globals["current_language"] = i18n.current_language.get
+    return templates
+
+
+def create_app(
+    *,
+    engine: Engine | None = None,
+    settings=None,  # type: ignore[no-untyped-def]
+    clock: Callable[[], datetime] | None = None,
+) -> FastAPI:
+    """Build the web app on `engine` (default: the configured database) with `clock` for sessions."""
+    from restock.db import ensure_ready, get_engine
+    from restock.settings import get_settings
+
+    settings = settings or get_settings()
+    engine = engine or get_engine(settings.resolved_database_url())
+    ensure_ready(engine)
+    app = FastAPI(
+        title="restock",
+        version="1",
+        description="Weekly purchase proposals: review, edit, approve. Money is CNY as decimal strings.",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+    )
+    app.state.engine = engine
+    app.state.sessions = sessionmaker(bind=engine, expire_on_commit=False, future=True)
+    app.state.clock = clock or utc_now
+    app.state.web_settings = settings.web
+    app.state.templates = _templates(settings.tz)
+    app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
+
+    from restock.web import api, pages
+
+    app.include_router(pages.public)
+    app.include_router(pages.router)
+    app.include_router(api.router)
+
+    @app.middleware("http")
+    async def language(request: Request, call_next):  # type: ignore[no-untyped-def]
+        chosen = request.cookies.get(pages.LANGUAGE_COOKIE)
+        if chosen not in LANGUAGES:
+            accept = request.headers.get("accept-language", "")
+            chosen = "zh_CN" if accept.lower().startswith("zh") else "en"
+        token = i18n.current_language.set(chosen)
+        try:
+            response: Response = await call_next(request)
+        finally:
+            i18n.current_language.reset(token)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    @app.exception_handler(RestockError)
+    async def restock_error(request: Request, exc: RestockError) -> Response:
+        status = status_for(exc)
+        if not request.url.path.startswith("/api/"):
+            if status == 401:
+                return pages.login_redirect(request.url.path)
+            return request.app.state.templates.TemplateResponse(
+                request,
+                "error.html",
+                {
+                    "principal": getattr(request.state, "principal", None),
+                    "status": status,
+                    "message": str(exc),
+                },
+                status_code=status,
+            )
+        return JSONResponse({"error": type(exc).__name__, "detail": str(exc)}, status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        problems = [
+            f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg', '')}" for err in exc.errors()
+        ]
+        return JSONResponse({"error": "InvalidInput", "detail": "; ".join(problems)}, status_code=422)
+
+    @app.get("/healthz", include_in_schema=False)
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

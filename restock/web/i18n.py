@@ -1,0 +1,104 @@
+"""Languages of the web app: Babel message catalogues (en, zh_CN) and locale-aware formatting.
+
+Catalogues are the `.po` files under `locale/`, compiled in memory on first use (no build
+step). Amounts are CNY with the locale's grouping; dates and times are shown in the
+configured business time zone.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from contextvars import ContextVar
+from datetime import date, datetime
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal, format_percent
+from babel.support import NullTranslations, Translations
+
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+LANGUAGE_NAMES = {"en": "English", "zh_CN": "简体中文"}
+current_language: ContextVar[str] = ContextVar("restock_language", default="en")
+
+
+@cache
+def translations(language: str) -> NullTranslations:
+    """The compiled catalogue of a language (English is the source language: identity)."""
+    po_path = LOCALE_DIR / language / "LC_MESSAGES" / "messages.po"
+    if language == "en" or not po_path.exists():
+        return NullTranslations()
+    with po_path.open("rb") as handle:
+        catalog = read_po(handle, locale=language)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return Translations(buffer)
+
+
+def gettext(message: str) -> str:
+    """`message` in the current request's language."""
+    return translations(current_language.get()).gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    """Singular or plural form of a message in the current language."""
+    return translations(current_language.get()).ngettext(singular, plural, n)
+
+
+def _babel_locale() -> str:
+    return current_language.get()
+
+
+def money(value: Decimal | float | int | str | None) -> str:
+    """An amount in CNY with the locale's grouping and two decimals: ¥1,234.50, −¥20.00.
+
+    The sign is ¥ in every language (Babel's English "CN¥" is not what a Chinese shop reads).
+    """
+    if value is None:
+        return "—"
+    amount = Decimal(str(value)).quantize(Decimal("0.01"))
+    text = format_decimal(abs(amount), format="#,##0.00", locale=_babel_locale())
+    return ("-¥" if amount < 0 else "¥") + text
+
+
+def number(value: float | int | Decimal | None, digits: int = 0) -> str:
+    """A grouped number with `digits` decimals."""
+    if value is None:
+        return "—"
+    pattern = "#,##0" + ("." + "0" * digits if digits else "")
+    return format_decimal(value, format=pattern, locale=_babel_locale())
+
+
+def percent(value: float | None, digits: int = 1) -> str:
+    """A share (0.305) as a percentage in the locale (30.5%)."""
+    if value is None:
+        return "—"
+    pattern = "#,##0" + ("." + "0" * digits if digits else "") + "%"
+    return format_percent(value, format=pattern, locale=_babel_locale())
+
+
+def make_datetime_formatter(zone: ZoneInfo) -> Callable[[datetime | None], str]:
+    """A formatter showing instants in the business time zone with the zone's abbreviation."""
+
+    def _format(value: datetime | None) -> str:
+        if value is None:
+            return "—"
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=zone)
+        local = value.astimezone(zone)
+        return format_datetime(local, "yyyy-MM-dd HH:mm", locale=_babel_locale()) + " " + local.strftime("%Z")
+
+    return _format
+
+
+def day(value: date | None) -> str:
+    """A business date as ISO-like text in the locale."""
+    if value is None:
+        return "—"
+    return format_date(value, "yyyy-MM-dd", locale=_babel_locale())

@@ -1,0 +1,335 @@
+"""Server-rendered pages for merchandisers: login, this week, the line grid, a line's detail.
+
+Routes parse the request, call one read or service function, and render a template; the
+grid answers htmx requests with just the table so paging and filters do not reload the page.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from forecasting.services import accuracy_report, load_run
+from kernel.errors import InvalidInput, NotFound
+from replenishment import browse
+from restock.accounts import LANGUAGES, AuthenticationFailed, Principal, TooManyAttempts, log_in, log_out
+from restock.accounts import set_language as store_language
+from restock.audit import AuditEntry
+from restock.web import charts, presenters
+from restock.web.i18n import gettext as _
+from restock.web.schemas import RowId
+from restock.web.security import SESSION_COOKIE, authorize, db_session, role_mark
+from scheduler.models import JobRun
+
+LOGIN_CSRF_COOKIE = "restock_login_csrf"
+LANGUAGE_COOKIE = "restock_lang"
+
+public = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(authorize)])
+SessionDep = Annotated[Session, Depends(db_session)]
+PrincipalDep = Annotated[Principal, Depends(authorize)]
+
+
+def _render(request: Request, template: str, status_code: int = 200, **context: object) -> HTMLResponse:
+    templates = request.app.state.templates
+    principal = getattr(request.state, "principal", None)
+    return templates.TemplateResponse(
+        request, template, {"principal": principal, **context}, status_code=status_code
+    )
+
+
+def _secure(request: Request) -> bool:
+    mode = request.app.state.web_settings.secure_cookies
+    return mode == "always" or (mode == "auto" and request.url.scheme == "https")
+
+
+def _safe_next(target: str | None) -> str:
+    # Only same-site paths: never redirect to another host after login.
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+@public.get("/login")
+def login_form(request: Request, next: str | None = None) -> HTMLResponse:
+    token = secrets.token_urlsafe(24)
+    response = _render(request, "login.html", next=_safe_next(next), login_csrf=token, error=None)
+    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="lax", secure=_secure(request))
+    return response
+
+
+@public.post("/login")
+def login(
+    request: Request,
+    session: SessionDep,
+    username: Annotated[str, Form(max_length=200)],
+    password: Annotated[str, Form(max_length=1000)],
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
+    cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not cookie or not secrets.compare_digest(cookie, csrf_token):
+        return _render(
+            request,
+            "login.html",
+            status_code=403,
+            next=_safe_next(next),
+            login_csrf=cookie,
+            error=_("The form expired: please try again."),
+        )
+    settings = request.app.state.web_settings
+    client = request.client.host if request.client else "unknown"
+    try:
+        token, principal = log_in(
+            session,
+            name=username,
+            password=password,
+            client=client,
+            now=request.app.state.clock(),
+            lifetime=timedelta(hours=settings.session_hours),
+            max_failures=settings.login_max_failures,
+            window=timedelta(minutes=settings.login_window_minutes),
+        )
+    except TooManyAttempts:
+        return _render(
+            request,
+            "login.html",
+            status_code=429,
+            next=_safe_next(next),
+            login_csrf=cookie,
+            error=_("Too many failed logins: wait a few minutes and try again."),
+        )
+    except AuthenticationFailed:
+        session.commit()  # keep the failure for the rate limit
+        return _render(
+            request,
+            "login.html",
+            status_code=401,
+            next=_safe_next(next),
+            login_csrf=cookie,
+            error=_("Wrong user name or password."),
+        )
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request),
+        max_age=settings.session_hours * 3600,
+    )
+    response.set_cookie(LANGUAGE_COOKIE, principal.language, samesite="lax", secure=_secure(request))
+    response.delete_cookie(LOGIN_CSRF_COOKIE)
+    return response
+
+
+@router.post("/logout", openapi_extra=role_mark("viewer"))
+def logout(request: Request, session: SessionDep) -> Response:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        log_out(session, token)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.post("/language", openapi_extra=role_mark("viewer"))
+def change_language(
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    language: Annotated[str, Form()],
+    next: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
+    if language not in LANGUAGES:
+        raise InvalidInput(f"language {language!r}: expected one of {', '.join(LANGUAGES)}")
+    store_language(session, principal.user_id, language)
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    response.set_cookie(LANGUAGE_COOKIE, language, samesite="lax", secure=_secure(request))
+    return response
+
+
+@router.get("/")
+def home(session: SessionDep) -> Response:
+    latest = browse.latest_proposal_id(session)
+    return RedirectResponse(f"/proposals/{latest}" if latest else "/proposals", status_code=303)
+
+
+@router.get("/proposals")
+def proposals(request: Request, session: SessionDep) -> HTMLResponse:
+    rows = [presenters.proposal_summary(p) for p in browse.list_proposals(session)]
+    return _render(request, "proposals.html", proposals=rows)
+
+
+@router.get("/proposals/{proposal_id}")
+def this_week(request: Request, proposal_id: RowId, session: SessionDep) -> HTMLResponse:
+    return _render(request, "overview.html", view=presenters.overview(session, proposal_id))
+
+
+@router.get("/proposals/{proposal_id}/lines")
+def grid(
+    request: Request,
+    proposal_id: RowId,
+    session: SessionDep,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    size: Annotated[int, Query(ge=1, le=browse.MAX_PAGE_SIZE)] = 50,
+    sort: Annotated[str, Query(pattern="^(" + "|".join(browse.LINE_SORTS) + ")$")] = "value",
+    order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
+    category: Annotated[str | None, Query(max_length=64)] = None,
+    supplier: Annotated[str | None, Query(max_length=64)] = None,
+    q: Annotated[str | None, Query(max_length=64)] = None,
+    below_floor: bool = False,
+) -> HTMLResponse:
+    result = browse.proposal_lines(
+        session,
+        proposal_id,
+        page=page,
+        size=size,
+        sort=sort,
+        descending=order == "desc",
+        category=category or None,
+        supplier=supplier or None,
+        search=q or None,
+        below_floor_only=below_floor,
+    )
+    filters = {
+        "sort": sort,
+        "order": order,
+        "category": category or "",
+        "supplier": supplier or "",
+        "q": q or "",
+        "below_floor": below_floor,
+        "size": size,
+    }
+    template = "_lines_table.html" if request.headers.get("hx-request") else "lines.html"
+    proposal = browse.get_proposal_row(session, proposal_id)
+    return _render(
+        request,
+        template,
+        proposal=presenters.proposal_summary(proposal),
+        result=result,
+        page=presenters.line_page(result),
+        filters=filters,
+    )
+
+
+@router.get("/proposals/{proposal_id}/left-out")
+def left_out(request: Request, proposal_id: RowId, session: SessionDep) -> HTMLResponse:
+    proposal = browse.get_proposal_row(session, proposal_id)
+    return _render(
+        request,
+        "left_out.html",
+        proposal=presenters.proposal_summary(proposal),
+        exclusions=browse.proposal_exclusions(session, proposal_id),
+    )
+
+
+@router.get("/proposals/{proposal_id}/lines/{line_id}")
+def line(request: Request, proposal_id: RowId, line_id: RowId, session: SessionDep) -> HTMLResponse:
+    detail = presenters.line_detail(session, proposal_id, line_id)
+    proposal = browse.get_proposal_row(session, proposal_id)
+    return _render(request, "line.html", proposal=presenters.proposal_summary(proposal), detail=detail)
+
+
+def _chart_labels() -> dict[str, str]:
+    return {
+        "history": _("units sold"),
+        "forecast": _("forecast mean"),
+        "band": _("P10–P90"),
+        "season": _("season"),
+        "order_by": _("order by"),
+        "week": _("this week"),
+        "units_per_week": _("units per week"),
+        "without": _("without the order"),
+        "with": _("with the order"),
+        "units": _("units"),
+    }
+
+
+@router.get("/proposals/{proposal_id}/lines/{line_id}/history.svg")
+def history_chart(proposal_id: RowId, line_id: RowId, session: SessionDep) -> Response:
+    detail = browse.line_detail(session, proposal_id, line_id)
+    series = presenters.chart_series(session, proposal_id, detail.line.sku_code)
+    season = detail.window if detail.mode in ("prebuild", "in_season") else None
+    svg = charts.history_forecast_svg(
+        series.history,
+        series.forecast,
+        series.events,
+        labels=_chart_labels(),
+        season=season,
+        order_by=detail.order_by,
+        week=browse.get_proposal_row(session, proposal_id).week,
+    )
+    return Response(svg, media_type="image/svg+xml")
+
+
+@router.get("/proposals/{proposal_id}/lines/{line_id}/projection.svg")
+def projection_chart(proposal_id: RowId, line_id: RowId, session: SessionDep) -> Response:
+    detail = browse.line_detail(session, proposal_id, line_id)
+    proposal = browse.get_proposal_row(session, proposal_id)
+    series = presenters.chart_series(session, proposal_id, detail.line.sku_code)
+    chosen = next((o for o in detail.options if o["chosen"]), None)
+    if chosen is None:
+        raise NotFound(f"line {line_id}'s supplier is not among the SKU's stored options")
+    daily = series.forecast.set_index("ds")["mean"] if not series.forecast.empty else None
+    days = max((detail.window[1] - proposal.week).days + 1, chosen["lead_time_days"] + 14)
+    projection = charts.stock_projection(
+        proposal.week,
+        detail.position["position"],
+        daily if daily is not None else _empty_series(),
+        detail.line.units,
+        proposal.week + timedelta(days=chosen["lead_time_days"]),
+        days,
+    )
+    return Response(charts.projection_svg(projection, labels=_chart_labels()), media_type="image/svg+xml")
+
+
+def _empty_series():  # type: ignore[no-untyped-def]
+    import pandas as pd
+
+    return pd.Series(dtype=float)
+
+
+@router.get("/jobs")
+def jobs(request: Request, session: SessionDep) -> HTMLResponse:
+    rows = list(session.scalars(select(JobRun).order_by(JobRun.id.desc()).limit(200)))
+    return _render(request, "jobs.html", runs=rows)
+
+
+@router.get("/accuracy")
+def accuracy(request: Request, session: SessionDep) -> HTMLResponse:
+    run_id = presenters.latest_run_id(session)
+    report = accuracy_report(load_run(session, run_id)) if run_id is not None else None
+    return _render(request, "accuracy.html", report=report)
+
+
+@router.get("/audit")
+def audit(
+    request: Request,
+    session: SessionDep,
+    entity: Annotated[str | None, Query(max_length=64)] = None,
+    action: Annotated[str | None, Query(max_length=64)] = None,
+) -> HTMLResponse:
+    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(500)
+    if entity:
+        query = query.where(AuditEntry.entity == entity)
+    if action:
+        query = query.where(AuditEntry.action == action)
+    return _render(
+        request,
+        "audit.html",
+        entries=list(session.scalars(query)),
+        filters={"entity": entity or "", "action": action or ""},
+    )
+
+
+def login_redirect(path: str) -> RedirectResponse:
+    """Where an anonymous browser is sent: the login page, coming back afterwards."""
+    return RedirectResponse("/login?next=" + quote(path, safe="/"), status_code=303)

@@ -1,0 +1,164 @@
+"""Turn the domain read side (replenishment.browse, forecasting.browse) into API schemas.
+
+The pages and the JSON API both show these objects, so a number on screen and the same
+number in `/api/v1` cannot disagree.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from forecasting.browse import SkuSeries, sku_series
+from forecasting.models import ForecastRun
+from replenishment import browse
+from replenishment.models import Proposal, ProposalLine
+from restock.web import schemas
+
+
+def _run_id(proposal: Proposal) -> int | None:
+    raw = proposal.forecast_run_id
+    try:
+        return int(raw) if raw is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def proposal_summary(proposal: Proposal) -> schemas.ProposalSummaryRead:
+    return schemas.ProposalSummaryRead(
+        id=proposal.id,
+        week=proposal.week,
+        version=proposal.version,
+        status=proposal.status,
+        created_at=proposal.created_at,
+        spend=proposal.spend,
+        budget=proposal.budget,
+        rebate=proposal.rebate,
+        lines=len(proposal.lines),
+        left_out=len(proposal.exclusions),
+    )
+
+
+def overview(session: Session, proposal_id: int) -> schemas.ProposalOverviewRead:
+    view = browse.proposal_overview(session, proposal_id)
+    proposal = view.proposal
+    return schemas.ProposalOverviewRead(
+        proposal=proposal_summary(proposal),
+        solver=proposal.solver,
+        solver_status=proposal.status,
+        gap=proposal.gap,
+        expected_profit=proposal.expected_profit,
+        fill_rate=proposal.fill_rate,
+        budget_used=view.budget_used,
+        by_supplier=[schemas.GroupTotalRead(**g.__dict__) for g in view.by_supplier],
+        by_category=[schemas.GroupTotalRead(**g.__dict__) for g in view.by_category],
+        tiers=[
+            schemas.TierProgressRead(
+                agreement=t.agreement,
+                supplier=t.supplier,
+                kind=t.kind,
+                purchases_to_date=t.purchases_to_date,
+                this_proposal=t.this_proposal,
+                total=t.total,
+                tier_before=t.tier_before,
+                tier_after=t.tier_after,
+                next_threshold=t.next_threshold,
+                thresholds=list(t.thresholds),
+            )
+            for t in view.tiers
+        ],
+        below_floor=view.below_floor,
+        margin_floor=view.margin_floor,
+        messages=list(proposal.messages or []),
+    )
+
+
+def line(row: ProposalLine, sku_name: str, category: str) -> schemas.LineRead:
+    return schemas.LineRead(
+        id=row.id,
+        sku=row.sku_code,
+        sku_name=sku_name,
+        category=category,
+        supplier=row.supplier_code,
+        units=row.units,
+        cases=row.cases,
+        unit_cost=row.unit_cost,
+        effective_unit_cost=row.effective_unit_cost,
+        value=row.value,
+        margin_pct=row.margin_pct,
+        days_of_cover=row.days_of_cover,
+        stockout_probability_without=row.stockout_probability_without,
+        stockout_probability_with=row.stockout_probability_with,
+        reason=row.reason,
+    )
+
+
+def line_page(page: browse.LinePage) -> schemas.LinePageRead:
+    return schemas.LinePageRead(
+        rows=[line(row, name, cat) for row, name, cat in page.rows],
+        total=page.total,
+        page=page.page,
+        size=page.size,
+        pages=page.pages,
+    )
+
+
+def line_detail(session: Session, proposal_id: int, line_id: int) -> schemas.LineDetailRead:
+    detail = browse.line_detail(session, proposal_id, line_id)
+    return schemas.LineDetailRead(
+        line=line(detail.line, detail.sku_name, detail.category),
+        price=detail.price,
+        position=detail.position,
+        window_start=detail.window[0],
+        window_end=detail.window[1],
+        mode=detail.mode,
+        season=detail.season,
+        order_by=detail.order_by,
+        demand_quantiles=detail.demand_quantiles,
+        options=[schemas.SupplierOptionRead(**o) for o in detail.options],
+        margin_at_list_pct=detail.margin_at_list_pct,
+    )
+
+
+def chart_series(session: Session, proposal_id: int, sku_code: str) -> SkuSeries:
+    """Two years of history before the proposal week and the proposal's forecast run after it."""
+    proposal = browse.get_proposal_row(session, proposal_id)
+    run_id = _run_id(proposal)
+    until = proposal.week + timedelta(days=182)
+    if run_id is not None:
+        run = session.get(ForecastRun, run_id)
+        if run is not None:
+            until = max(until, run.as_of + timedelta(days=run.horizon))
+    return sku_series(
+        session, sku_code, since=proposal.week - timedelta(days=730), until=until, run_id=run_id
+    )
+
+
+def series_read(series: SkuSeries) -> schemas.SkuSeriesRead:
+    return schemas.SkuSeriesRead(
+        sku=series.sku,
+        run_id=series.run_id,
+        band=list(series.band),
+        history=[
+            schemas.SeriesPointRead(ds=d.date(), y=float(y))
+            for d, y in zip(series.history["ds"], series.history["y"], strict=True)
+        ],
+        forecast=[
+            schemas.ForecastPointRead(ds=r.ds.date(), mean=r.mean, lo=r.lo, hi=r.hi)
+            for r in series.forecast.itertuples()
+        ],
+        events=[
+            schemas.EventRead(ds=d.date(), event=str(e))
+            for d, e in zip(series.events["ds"], series.events["event"], strict=True)
+        ],
+    )
+
+
+def latest_run_id(session: Session, as_of: date | None = None) -> int | None:
+    """The newest successful forecast run (optionally as of a date)."""
+    query = select(ForecastRun.id).where(ForecastRun.status == "succeeded")
+    if as_of is not None:
+        query = query.where(ForecastRun.as_of <= as_of)
+    return session.scalar(query.order_by(ForecastRun.as_of.desc(), ForecastRun.id.desc()).limit(1))

@@ -1,0 +1,183 @@
+"""JSON API schemas (`...Read`, `...Form`): what `/api/v1` returns and accepts; not ORM rows.
+
+Money travels as decimal strings (CNY, exact), dates as ISO strings.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import Path
+from pydantic import BaseModel, Field
+
+# Database ids in paths: positive and within a 32-bit integer, so a huge number is a 422, not a 500.
+RowId = Annotated[int, Path(ge=1, le=2_147_483_647)]
+
+
+class MeRead(BaseModel):
+    name: str
+    role: str
+    language: str
+
+
+class ProposalSummaryRead(BaseModel):
+    id: int
+    week: date
+    version: int
+    status: str
+    created_at: datetime
+    spend: Decimal
+    budget: Decimal | None
+    rebate: Decimal
+    lines: int
+    left_out: int
+
+
+class GroupTotalRead(BaseModel):
+    key: str
+    lines: int
+    units: int
+    value: Decimal
+
+
+class TierProgressRead(BaseModel):
+    agreement: str
+    supplier: str
+    kind: str
+    purchases_to_date: Decimal
+    this_proposal: Decimal
+    total: Decimal
+    tier_before: int
+    tier_after: int
+    next_threshold: Decimal | None
+    thresholds: list[Decimal]
+
+
+class ProposalOverviewRead(BaseModel):
+    proposal: ProposalSummaryRead
+    solver: str
+    solver_status: str
+    gap: float | None
+    expected_profit: Decimal
+    fill_rate: float
+    budget_used: float | None
+    by_supplier: list[GroupTotalRead]
+    by_category: list[GroupTotalRead]
+    tiers: list[TierProgressRead]
+    below_floor: int
+    margin_floor: float
+    messages: list[Any]
+
+
+class LineRead(BaseModel):
+    id: int
+    sku: str
+    sku_name: str
+    category: str
+    supplier: str
+    units: int
+    cases: int
+    unit_cost: Decimal
+    effective_unit_cost: Decimal
+    value: Decimal
+    margin_pct: float
+    days_of_cover: float | None
+    stockout_probability_without: float
+    stockout_probability_with: float
+    reason: str
+
+
+class LinePageRead(BaseModel):
+    rows: list[LineRead]
+    total: int
+    page: int
+    size: int
+    pages: int
+
+
+class ExclusionRead(BaseModel):
+    sku: str
+    supplier: str | None
+    reason: str
+
+
+class SupplierOptionRead(BaseModel):
+    supplier: str
+    unit_cost: Decimal
+    moq: int
+    case_pack: int
+    lead_time_days: int
+    chosen: bool
+
+
+class LineDetailRead(BaseModel):
+    line: LineRead
+    price: Decimal
+    position: dict[str, int]
+    window_start: date
+    window_end: date
+    mode: str
+    season: str | None
+    order_by: date | None
+    demand_quantiles: dict[str, float]
+    options: list[SupplierOptionRead]
+    margin_at_list_pct: float
+
+
+class SeriesPointRead(BaseModel):
+    ds: date
+    y: float
+
+
+class ForecastPointRead(BaseModel):
+    ds: date
+    mean: float
+    lo: float
+    hi: float
+
+
+class EventRead(BaseModel):
+    ds: date
+    event: str
+
+
+class SkuSeriesRead(BaseModel):
+    sku: str
+    run_id: int | None
+    band: list[str]
+    history: list[SeriesPointRead]
+    forecast: list[ForecastPointRead]
+    events: list[EventRead]
+
+
+class JobRunRead(BaseModel):
+    id: int
+    job: str
+    as_of: date | None
+    started_at: datetime
+    finished_at: datetime | None
+    status: str
+    message: str | None
+
+
+class AuditRead(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    entity: str
+    entity_key: str | None
+    before: Any | None = None
+    after: Any | None = None
+    note: str | None
+
+
+class LanguageForm(BaseModel):
+    language: str = Field(pattern=r"^(en|zh_CN)$")
+
+
+class ErrorRead(BaseModel):
+    error: str
+    detail: str

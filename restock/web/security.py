@@ -1,0 +1,108 @@
+"""The web app's one authentication and authorization dependency, CSRF check and DB session.
+
+Every route under the API and the pages depends on `authorize`: it finds the principal
+(session cookie or bearer token), requires a role from the route's method (reading needs
+viewer, changing needs merchandiser; routes marked admin need admin), and checks the CSRF
+token on every change made with a cookie. No route checks roles by itself.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session, sessionmaker
+
+from kernel.errors import RestockError
+from restock.accounts import Principal, principal_for_session, principal_for_token
+
+SESSION_COOKIE = "restock_session"
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+ADMIN_MARK = "x-restock-role"
+
+
+class NotAuthenticated(RestockError):
+    """No valid session or token: log in first."""
+
+    exit_code = 7
+
+
+class Forbidden(RestockError):
+    """The principal's role does not allow this action."""
+
+    exit_code = 7
+
+
+class CsrfFailed(RestockError):
+    """A change sent with a session cookie lacked the matching CSRF token."""
+
+    exit_code = 7
+
+
+def utc_now() -> datetime:
+    """The instant used for sessions and rate limits (UTC; the app's clock edge)."""
+    return datetime.now(UTC)
+
+
+def db_session(request: Request) -> Iterator[Session]:
+    """One unit of work per request: committed when the handler returns, rolled back if it raises."""
+    factory: sessionmaker[Session] = request.app.state.sessions
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def find_principal(request: Request, session: Session) -> Principal | None:
+    """The principal of the request's bearer token or session cookie, None when anonymous."""
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return principal_for_token(session, header[7:].strip())
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        return principal_for_session(session, token, request.app.state.clock())
+    return None
+
+
+def required_role(request: Request) -> str:
+    """The least role a request needs: the route's own mark (`role_mark`), else by its method."""
+    route = request.scope.get("route")
+    extra = getattr(route, "openapi_extra", None) or {}
+    marked = extra.get(ADMIN_MARK)
+    if marked in ("viewer", "merchandiser", "admin"):
+        return str(marked)
+    return "viewer" if request.method in SAFE_METHODS else "merchandiser"
+
+
+async def authorize(request: Request, session: Session = Depends(db_session)) -> Principal:
+    """Authenticate, authorize by role and check CSRF for cookie-authenticated changes."""
+    principal = find_principal(request, session)
+    if principal is None:
+        raise NotAuthenticated("log in first (session cookie or `Authorization: Bearer` token)")
+    role = required_role(request)
+    if not principal.may(role):
+        raise Forbidden(f"user {principal.name} ({principal.role}) may not do this: it needs {role}")
+    if request.method not in SAFE_METHODS and principal.csrf_token is not None:
+        sent = request.headers.get(CSRF_HEADER)
+        if sent is None and request.headers.get("content-type", "").startswith(
+            ("application/x-www-form-urlencoded", "multipart/form-data")
+        ):
+            sent = (await request.form()).get(CSRF_FIELD)  # type: ignore[assignment]
+        if not isinstance(sent, str) or not hmac.compare_digest(sent, principal.csrf_token):
+            raise CsrfFailed("missing or wrong CSRF token: reload the page and try again")
+    request.state.principal = principal
+    return principal
+
+
+def role_mark(role: str) -> dict[str, str]:
+    """`openapi_extra` setting the role a route needs, overriding the method's default."""
+    return {ADMIN_MARK: role}

@@ -1,0 +1,139 @@
+"""What the pages and the API show: tier progress, totals, paging, filters, charts, languages."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from fastapi.testclient import TestClient
+
+from restock.settings import load_settings
+from restock.web.app import create_app
+from tests.web.conftest import csrf_from, log_in
+from tests.web.shop import seed_shop
+
+
+def test_tier_progress_counts_this_proposal_toward_sup_a_tier_two(client_as, shop) -> None:  # type: ignore[no-untyped-def]
+    _, pid = shop
+    body = client_as("vera").get(f"/api/v1/proposals/{pid}").json()
+    (tier,) = body["tiers"]
+    # ¥1,900,000 so far + ¥60,000 + ¥40,000 of SUP-A lines = ¥2,000,000: tier 2 reached exactly.
+    assert Decimal(tier["purchases_to_date"]) == Decimal("1900000")
+    assert Decimal(tier["this_proposal"]) == Decimal("100000.00")
+    assert Decimal(tier["total"]) == Decimal("2000000.00")
+    assert (tier["tier_before"], tier["tier_after"], tier["next_threshold"]) == (1, 2, None)
+    by_supplier = {g["key"]: Decimal(g["value"]) for g in body["by_supplier"]}
+    assert by_supplier == {"SUP-A": Decimal("100000.00"), "SUP-C": Decimal("360.00")}
+    by_category = {g["key"]: (g["lines"], g["units"]) for g in body["by_category"]}
+    assert by_category == {"down_jackets": (2, 220), "kitchen": (1, 12)}
+    assert body["budget_used"] == pytest.approx(100360 / 3_000_000)
+
+
+def test_this_week_page_shows_the_same_numbers(client_as, shop) -> None:  # type: ignore[no-untyped-def]
+    _, pid = shop
+    html = client_as("vera").get(f"/proposals/{pid}").text
+    assert "¥100,360.00" in html  # total value
+    assert "SUP-A-2026" in html and "¥1,900,000.00" in html and "¥2,000,000.00" in html
+    assert "tier 1 → 2" in html
+
+
+@pytest.fixture
+def big_app(engine):  # type: ignore[no-untyped-def]
+    pid = seed_shop(engine, extra_lines=120)
+    return create_app(engine=engine, settings=load_settings()), pid
+
+
+def test_grid_pages_sorts_and_filters_on_the_server(big_app) -> None:  # type: ignore[no-untyped-def]
+    app, pid = big_app
+    client = log_in(TestClient(app), "mei")
+    first = client.get(f"/api/v1/proposals/{pid}/lines", params={"size": 50}).json()
+    assert (first["total"], first["pages"], len(first["rows"])) == (123, 3, 50)
+    last = client.get(f"/api/v1/proposals/{pid}/lines", params={"size": 50, "page": 3}).json()
+    assert len(last["rows"]) == 23
+    units = client.get(
+        f"/api/v1/proposals/{pid}/lines", params={"sort": "units", "order": "asc", "size": 500}
+    ).json()
+    values = [r["units"] for r in units["rows"]]
+    assert values == sorted(values)
+    jackets = client.get(f"/api/v1/proposals/{pid}/lines", params={"category": "down_jackets"}).json()
+    assert sorted(r["sku"] for r in jackets["rows"]) == ["DJK-001", "DJK-002"]
+    found = client.get(f"/api/v1/proposals/{pid}/lines", params={"q": "kit-"}).json()
+    assert [r["sku"] for r in found["rows"]] == ["KIT-001"]
+    sup_a = client.get(f"/api/v1/proposals/{pid}/lines", params={"supplier": "SUP-A"}).json()
+    assert sup_a["total"] == 2
+    html = client.get(f"/proposals/{pid}/lines?page=2&size=50", headers={"HX-Request": "true"}).text
+    assert "<html" not in html and "page 2 / 3" in html
+
+
+def test_bad_grid_parameters_are_422_not_500(client_as, shop) -> None:  # type: ignore[no-untyped-def]
+    _, pid = shop
+    client = client_as("vera")
+    assert client.get(f"/api/v1/proposals/{pid}/lines", params={"sort": "price; drop"}).status_code == 422
+    assert client.get(f"/api/v1/proposals/{pid}/lines", params={"size": 0}).status_code == 422
+    assert client.get("/api/v1/proposals/999999").status_code == 404
+
+
+def test_line_detail_quotes_the_stored_inputs_and_draws_both_charts(client_as, shop) -> None:  # type: ignore[no-untyped-def]
+    _, pid = shop
+    client = client_as("mei")
+    rows = client.get(
+        f"/api/v1/proposals/{pid}/lines", params={"category": "down_jackets", "sort": "sku", "order": "asc"}
+    ).json()["rows"]
+    line = rows[0]
+    detail = client.get(f"/api/v1/proposals/{pid}/lines/{line['id']}").json()
+    assert detail["line"]["sku"] == "DJK-001"
+    assert detail["order_by"] == "2026-09-01" and detail["mode"] == "prebuild"
+    assert [o["supplier"] for o in detail["options"]] == ["SUP-A", "SUP-J"]  # chosen first
+    # (899 − 500) / 899 at list cost; the stored 46.33 % after the rebate.
+    assert detail["margin_at_list_pct"] == pytest.approx(44.383, abs=1e-3)
+    page = client.get(f"/proposals/{pid}/lines/{line['id']}").text
+    assert "2026-09-01" in page and "44.4%" in page and "46.3%" in page
+    svg = client.get(f"/proposals/{pid}/lines/{line['id']}/history.svg")
+    assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
+    assert "<svg" in svg.text and "double_11" in svg.text
+    projection = client.get(f"/proposals/{pid}/lines/{line['id']}/projection.svg")
+    assert projection.status_code == 200 and "<svg" in projection.text
+    series = client.get(f"/api/v1/proposals/{pid}/lines/{line['id']}/series").json()
+    assert len(series["history"]) == 730 and len(series["forecast"]) == 182
+    assert series["band"] == ["q10", "q90"]
+    assert {e["event"] for e in series["events"]} >= {"double_11", "spring_festival", "e618"}
+
+
+def test_a_line_of_another_proposal_is_404(client_as, shop) -> None:  # type: ignore[no-untyped-def]
+    _, pid = shop
+    assert client_as("vera").get(f"/api/v1/proposals/{pid + 1}/lines/1").status_code == 404
+
+
+def test_chinese_pages_translate_labels_and_format_money(client_as, shop) -> None:  # type: ignore[no-untyped-def]
+    _, pid = shop
+    client = client_as("mei")
+    token = csrf_from(client.get(f"/proposals/{pid}").text)
+    client.post("/language", data={"language": "zh_CN", "next": "/", "csrf_token": token})
+    html = client.get(f"/proposals/{pid}").text
+    assert 'lang="zh-CN"' in html
+    assert "返利协议" in html and "按供应商" in html
+    assert "¥100,360.00" in html
+    # The preference is stored with the user: a new login comes back in Chinese.
+    fresh = log_in(TestClient(client.app), "mei")
+    assert "返利协议" in fresh.get(f"/proposals/{pid}").text
+
+
+def test_error_pages_escape_what_they_quote(client_as, shop) -> None:  # type: ignore[no-untyped-def]
+    client = client_as("vera")
+    response = client.get("/api/v1/proposals/1/lines", params={"q": "<script>alert(1)</script>"})
+    assert response.status_code in (200, 404)
+    page = client.get("/proposals/1/lines", params={"q": "<script>x</script>"})
+    assert "<script>x</script>" not in page.text
+
+
+def test_security_headers_on_every_page(client_as, shop) -> None:  # type: ignore[no-untyped-def]
+    response = client_as(None).get("/login")
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_static_assets_are_served_from_the_package(client_as, shop) -> None:  # type: ignore[no-untyped-def]
+    client = client_as(None)
+    assert client.get("/static/htmx-2.0.11.min.js").status_code == 200
+    assert client.get("/static/restock.css").status_code == 200
+    assert "cdn" not in client.get("/login").text.lower()
