@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: demo test lint serve system-packages bench bench-forecast bench-propose bench-import bench-web lock clean
+.PHONY: demo test lint serve system-packages pg-client bench bench-forecast bench-propose bench-import bench-web bench-reoptimize lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,17 +31,22 @@ system-packages:
 demo: $(STAMP)
 	$(BIN)/restock demo
 
-test: $(STAMP) system-packages
+test: $(STAMP) system-packages pg-client
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q
 
 serve: $(STAMP)
 	$(BIN)/restock serve
 
+# `restock backup`/`restore` on PostgreSQL run pg_dump/pg_restore (same major version as the server or newer).
+pg-client:
+	@command -v pg_dump >/dev/null && command -v pg_restore >/dev/null || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-client)
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-bench: bench-import bench-forecast bench-propose bench-web
+bench: bench-import bench-forecast bench-propose bench-web bench-reoptimize
 
 bench-import: $(STAMP)
 	$(BIN)/python -m bench.import_bench
@@ -54,6 +59,9 @@ bench-propose: $(STAMP)
 
 bench-web: $(STAMP)
 	$(BIN)/python -m bench.web
+
+bench-reoptimize: $(STAMP)
+	$(BIN)/python -m bench.reoptimize
 
 # Refresh the lock after changing dependencies in pyproject.toml.
 lock: $(STAMP)

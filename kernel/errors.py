@@ -51,3 +51,15 @@ class DatabaseNotReady(RestockError):
     """The database has not been created or is behind the code's migrations."""
 
     exit_code = 6
+
+
+class TransitionRefused(RestockError):
+    """A lifecycle step is not allowed from the record's current state; the message names it."""
+
+    exit_code = 7
+
+
+class EditConflict(RestockError):
+    """Someone else changed the record since the version the edit was based on; nothing was saved."""
+
+    exit_code = 8

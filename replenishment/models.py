@@ -1,4 +1,4 @@
-"""Tables the replenishment package owns: inventory snapshots (and proposals with their lines)."""
+"""Tables the replenishment package owns: inventory snapshots, proposals with their lines and lifecycle."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     Date,
     DateTime,
@@ -16,10 +17,16 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kernel.orm import MONEY, UNIT_COST, Base
+from replenishment.lifecycle import DRAFT, LINE_PROPOSED, LINE_STATES, STATES
+
+
+def _quoted(values: tuple[str, ...]) -> str:
+    return ", ".join(f"'{v}'" for v in values)
 
 
 class InventorySnapshot(Base):
@@ -51,6 +58,8 @@ class Proposal(Base):
     __table_args__ = (
         UniqueConstraint("week", "version"),
         CheckConstraint("version >= 1", name="version_positive"),
+        CheckConstraint(f"state IN ({_quoted(STATES)})", name="state_known"),
+        CheckConstraint("lock_version >= 1", name="lock_version_positive"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -73,6 +82,13 @@ class Proposal(Base):
     problem: Mapped[str] = mapped_column(Text)
     # per agreement: purchases and tier before/after, period rebate at the tier reached, gain
     agreements: Mapped[list | None] = mapped_column(JSON)
+    # Lifecycle (replenishment.lifecycle). `approved_week` is set to `week` on approval and is
+    # unique, so the database itself refuses a second approved version of the same week.
+    state: Mapped[str] = mapped_column(String(20), default=DRAFT, server_default=DRAFT)
+    lock_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    approved_week: Mapped[date | None] = mapped_column(Date, unique=True)
+    state_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    state_changed_by: Mapped[str | None] = mapped_column(String(100))
 
     lines: Mapped[list[ProposalLine]] = relationship(
         back_populates="proposal", cascade="all, delete-orphan", order_by="ProposalLine.id"
@@ -93,6 +109,8 @@ class ProposalLine(Base):
         UniqueConstraint("proposal_id", "sku_code", "supplier_code"),
         CheckConstraint("units > 0", name="units_positive"),
         CheckConstraint("cases > 0", name="cases_positive"),
+        CheckConstraint(f"state IN ({_quoted(LINE_STATES)})", name="state_known"),
+        CheckConstraint("lock_version >= 1", name="lock_version_positive"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -113,6 +131,21 @@ class ProposalLine(Base):
     reasons: Mapped[list | None] = mapped_column(JSON)
     # this line's share of its agreement's gain from this proposal (CNY)
     rebate_share: Mapped[Decimal | None] = mapped_column(MONEY)
+    # The user's decision on the line: proposed (as optimised), edited, added, rejected. Edited,
+    # added and rejected lines are pinned: `proposal reoptimize` keeps them and re-solves the rest.
+    state: Mapped[str] = mapped_column(String(16), default=LINE_PROPOSED, server_default=LINE_PROPOSED)
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    lock_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # What the optimizer proposed before the first edit (None for an added line).
+    proposed_units: Mapped[int | None] = mapped_column(Integer)
+    proposed_supplier_code: Mapped[str | None] = mapped_column(String(64))
+    reason_code: Mapped[str | None] = mapped_column(String(40))
+    reason_note: Mapped[str | None] = mapped_column(Text)
+    changed_by: Mapped[str | None] = mapped_column(String(100))
+    changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Approving a line below the margin floor needs an explicit override with a reason.
+    override_reason: Mapped[str | None] = mapped_column(Text)
+    override_by: Mapped[str | None] = mapped_column(String(100))
 
     proposal: Mapped[Proposal] = relationship(back_populates="lines")
 

@@ -28,6 +28,7 @@ from kernel.orm import unit_of_work
 from kernel.seasons import season_window
 from replenishment.decisions import Season, SupplierLead, WindowDecision, decide_window, inventory_on_order
 from replenishment.demand import QUANTILE_COLUMNS, QUANTILE_LEVELS
+from replenishment.lifecycle import DRAFT, IN_REVIEW
 from replenishment.models import (
     InventorySnapshot,
     Proposal,
@@ -50,6 +51,7 @@ from replenishment.reasons import Reason, ReasonCode, render_all
 from replenishment.seasons import next_season
 from replenishment.settings import ProposalSettings, ReplenishmentSettings
 from suppliers.models import (
+    ON_ORDER_STATUSES,
     PurchaseOrder,
     PurchaseOrderLine,
     RebateAgreement,
@@ -176,7 +178,7 @@ def _open_po_lines(session: Session) -> dict[int, list[tuple[int, int, date]]]:
             PurchaseOrder.expected_date,
         )
         .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.purchase_order_id)
-        .where(PurchaseOrder.status == "open")
+        .where(PurchaseOrder.status.in_(ON_ORDER_STATUSES))
     ):
         by_sku.setdefault(sku_id, []).append((units, received, expected))
     return by_sku
@@ -375,14 +377,14 @@ class OpenProposal:
 def open_earlier_proposal(session: Session, week: date) -> OpenProposal | None:
     """The latest version of the most recent proposal for a week before `week`, when still open.
 
-    Until approvals exist every stored proposal is open; a later version of the same
-    week supersedes the earlier ones, so only the latest version is considered.
+    Open = draft or in review (`replenishment.lifecycle`); an approved proposal's lines count as
+    on order through the purchase orders it raised. Only the latest version of that week counts.
     """
     row = session.scalars(
         select(Proposal).where(Proposal.week < week).order_by(Proposal.week.desc(), Proposal.version.desc())
     ).first()
-    if row is None:
-        return None
+    if row is None or row.state not in (DRAFT, IN_REVIEW):
+        return None  # approved ones count through their purchase orders; rejected/superseded are final
     units: dict[str, int] = {}
     for line in row.lines:
         units[line.sku_code] = units.get(line.sku_code, 0) + line.units
@@ -531,38 +533,6 @@ def _mark_open_proposal_lines(plan: Plan, earlier: OpenProposal) -> None:
                 )
             )
             line.reason = render_all(line.reasons)
-
-
-def list_proposals(engine: Engine, limit: int = 50) -> list[dict[str, Any]]:
-    """The latest proposals (newest week first, then version): id, week, version, created_at,
-    status, lines, spend (CNY string), forecast run, and `state`: open, or superseded by a
-    later version of the same week."""
-    with unit_of_work(engine) as session:
-        latest = dict(
-            session.execute(select(Proposal.week, func.max(Proposal.version)).group_by(Proposal.week)).all()
-        )
-        counts = dict(
-            session.execute(
-                select(ProposalLine.proposal_id, func.count()).group_by(ProposalLine.proposal_id)
-            ).all()
-        )
-        rows = session.scalars(
-            select(Proposal).order_by(Proposal.week.desc(), Proposal.version.desc()).limit(limit)
-        ).all()
-        return [
-            {
-                "id": p.id,
-                "week": p.week.isoformat(),
-                "version": p.version,
-                "created_at": p.created_at.isoformat(),
-                "status": p.status,
-                "lines": counts.get(p.id, 0),
-                "spend": str(p.spend),
-                "forecast_run_id": p.forecast_run_id,
-                "state": "open" if p.version == latest[p.week] else "superseded",
-            }
-            for p in rows
-        ]
 
 
 def get_proposal(engine: Engine, proposal_id: int) -> dict[str, Any]:

@@ -6,6 +6,7 @@ services; nothing in replenishment reads the whole settings object.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -41,6 +42,30 @@ class ReplenishmentSettings(BaseModel):
         for klass, level in value.items():
             if not 0.5 <= level < 1.0:
                 raise ValueError(f"service level for class {klass} must be in [0.5, 1), got {level}")
+        return value
+
+
+DEFAULT_REASON_CODES = ["promotion_plan_changed", "supplier_capacity", "quality_issue", "budget", "other"]
+_CODE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+class ApprovalSettings(BaseModel):
+    """`[approval]`: the reason codes a line edit or a rejection carries (`other` needs a text)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason_codes: list[str] = Field(default_factory=lambda: list(DEFAULT_REASON_CODES))
+
+    @field_validator("reason_codes")
+    @classmethod
+    def _codes(cls, value: list[str]) -> list[str]:
+        bad = [code for code in value if not _CODE.match(code)]
+        if bad:
+            raise ValueError(f"reason codes are lower-case words joined by _ (≤ 40 characters), got {bad}")
+        if "other" not in value:
+            raise ValueError("reason_codes must include 'other' (with a text)")
+        if len(set(value)) != len(value):
+            raise ValueError(f"reason codes repeat: {value}")
         return value
 
 

@@ -15,11 +15,11 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 def load_all_models() -> type[Base]:
     """Import every package's `models` module so `Base.metadata` knows every table."""
     import forecasting.models  # noqa: F401
+    import kernel.audit  # noqa: F401
     import kernel.catalog  # noqa: F401
     import kernel.locks  # noqa: F401
     import replenishment.models  # noqa: F401
     import restock.accounts  # noqa: F401
-    import restock.audit  # noqa: F401
     import scheduler.models  # noqa: F401
     import suppliers.models  # noqa: F401
 
@@ -86,9 +86,26 @@ def upgrade(engine: Engine) -> None:
     from alembic import command
 
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as connection:
-        cfg.attributes["connection"] = connection
-        command.upgrade(cfg, "heads")
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite alters a table by copying it and dropping the old one; with foreign keys on,
+            # that drop would cascade into the child rows (a proposal's lines, a PO's lines). The
+            # pragma only takes effect outside a transaction; integrity is checked before commit.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+        try:
+            with connection.begin():
+                cfg.attributes["connection"] = connection
+                command.upgrade(cfg, "heads")
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise DatabaseNotReady(f"migration left rows with broken foreign keys: {broken[:5]}")
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
 
 
 def ensure_ready(engine: Engine) -> None:

@@ -25,13 +25,41 @@ from pydantic_settings import (
 from forecasting.settings import CalendarSettings, ForecastingSettings, ForecastSettings
 from kernel.errors import ConfigError
 from kernel.seasons import SeasonSettings
-from replenishment.settings import ProposalSettings, ReplenishmentSettings
+from replenishment.settings import ApprovalSettings, ProposalSettings, ReplenishmentSettings
+from suppliers.settings import ExportSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "restock.toml"
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class SchedulerSettings(_Strict):
+    """How `restock scheduler` runs jobs: inbox, grace for missed runs, lock lease, retries."""
+
+    inbox_dir: str = Field("var/inbox", description="CSV files dropped here are imported nightly")
+    misfire_grace_s: int = Field(6 * 3600, ge=1, description="a run missed by more than this is skipped")
+    lease_s: int = Field(60, ge=5, description="a lock whose heartbeat (lease/4) stops is free after this")
+    retry_attempts: int = Field(4, ge=1, le=20, description="tries of a job on transient database errors")
+    retry_max_wait_s: float = Field(30.0, ge=0, description="longest backoff between tries")
+
+
+class BackupSettings(_Strict):
+    """Where backups go and how many are kept."""
+
+    dir: str = "var/backups"
+    mirror_dir: str | None = Field(None, description="second directory (off-site mount) for a verified copy")
+    keep_daily: int = Field(7, ge=1, le=3650)
+    keep_weekly: int = Field(4, ge=0, le=520)
+    pg_dump: str = "pg_dump"
+    pg_restore: str = "pg_restore"
+
+
+class AuditSettings(_Strict):
+    """Who the CLI records as the actor when --user is not given (empty: the OS user)."""
+
+    user: str = ""
 
 
 class WebSettings(_Strict):
@@ -60,6 +88,26 @@ class Settings(BaseSettings):
     calendar: CalendarSettings = Field(default_factory=CalendarSettings)
     seasons: dict[str, SeasonSettings] = Field(default_factory=dict)
     schedules: dict[str, str] = Field(default_factory=dict)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    backup: BackupSettings = Field(default_factory=BackupSettings)
+
+    @field_validator("schedules")
+    @classmethod
+    def _cron(cls, value: dict[str, str]) -> dict[str, str]:
+        from apscheduler.triggers.cron import CronTrigger
+
+        for job, expression in value.items():
+            try:
+                CronTrigger.from_crontab(expression)
+            except ValueError as exc:
+                raise ValueError(
+                    f"schedules.{job}: expected a cron expression such as '0 2 * * *', "
+                    f"got {expression!r} ({exc})"
+                ) from exc
+        return value
+    approval: ApprovalSettings = Field(default_factory=ApprovalSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
+    export: ExportSettings = Field(default_factory=ExportSettings)
     web: WebSettings = Field(default_factory=WebSettings)
 
     @field_validator("timezone")
@@ -83,6 +131,11 @@ class Settings(BaseSettings):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def project_path(self, value: str) -> Path:
+        """A configured path; a relative one is taken from the project root."""
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else PROJECT_ROOT / path
 
     def forecast_settings(self) -> ForecastSettings:
         """The sections a forecast run reads (`[forecasting]`, `[calendar]`, `[seasons]`)."""

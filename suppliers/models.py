@@ -6,6 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     CheckConstraint,
     Date,
@@ -22,6 +23,10 @@ from suppliers.rebates import AGREEMENT_KINDS, RETROACTIVE
 
 EXPORT_FORMATS = ("csv", "xlsx", "edifact")
 PO_STATUSES = ("open", "received", "cancelled", "draft", "approved", "exported")
+# Purchase orders whose undelivered units count as on order for the next proposal: imported
+# open orders, and the POs restock raised from an approved proposal (exported or not yet).
+ON_ORDER_STATUSES = ("open", "approved", "exported")
+SUPPLIER_FILE_STATES = ("writing", "written")
 
 
 class Supplier(Base):
@@ -64,6 +69,8 @@ class SupplierItem(Base):
     case_pack: Mapped[int] = mapped_column(Integer, default=1)
     lead_time_days: Mapped[int] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The supplier's own article number, printed on PO files (our SKU code when not given).
+    supplier_item_code: Mapped[str | None] = mapped_column(String(64))
 
     supplier: Mapped[Supplier] = relationship(back_populates="items")
 
@@ -143,13 +150,15 @@ class RebateAgreementScope(Base):
 class PurchaseOrder(Base):
     """A purchase order: imported open orders in transit, or one restock raised from a proposal.
 
-    `proposal_id` (set for restock's own POs) plus `supplier_id` is unique, so an
+    restock's own POs (status approved, then exported) carry `proposal_id`; one per supplier
+    and delivery date, and (`proposal_id`, `supplier_id`, `expected_date`) is unique, so an
     approval that is repeated or replayed after a crash never raises a second PO.
+    `supplier_file_id` names the file the PO went out in.
     """
 
     __tablename__ = "purchase_orders"
     __table_args__ = (
-        UniqueConstraint("proposal_id", "supplier_id"),
+        UniqueConstraint("proposal_id", "supplier_id", "expected_date"),
         CheckConstraint(
             "status IN ('open', 'received', 'cancelled', 'draft', 'approved', 'exported')",
             name="status_known",
@@ -165,7 +174,10 @@ class PurchaseOrder(Base):
     expected_date: Mapped[date] = mapped_column(Date)
     proposal_id: Mapped[int | None] = mapped_column(Integer, index=True)
     created_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    supplier_file_id: Mapped[int | None] = mapped_column(ForeignKey("supplier_files.id"), index=True)
 
+    supplier: Mapped[Supplier] = relationship()
     lines: Mapped[list[PurchaseOrderLine]] = relationship(
         back_populates="order", cascade="all, delete-orphan", order_by="PurchaseOrderLine.id"
     )
@@ -190,5 +202,56 @@ class PurchaseOrderLine(Base):
     units: Mapped[int] = mapped_column(Integer)
     received_units: Mapped[int] = mapped_column(Integer, default=0)
     unit_cost: Mapped[Decimal] = mapped_column(UNIT_COST)
+    # Copied when restock raises the PO, so its file reads the same however master data changes.
+    sku_code: Mapped[str | None] = mapped_column(String(64))
+    product_name: Mapped[str | None] = mapped_column(String(200))
+    supplier_item_code: Mapped[str | None] = mapped_column(String(64))
+    case_pack: Mapped[int | None] = mapped_column(Integer)
 
     order: Mapped[PurchaseOrder] = relationship(back_populates="lines")
+
+
+class PoSequence(Base):
+    """The last PO number used in a year: numbers come from here, one by one, without gaps.
+
+    The row is incremented inside the approving transaction, so a rolled-back approval
+    gives its numbers back and two concurrent approvals queue on the row (PostgreSQL row
+    lock, SQLite write lock).
+    """
+
+    __tablename__ = "po_sequences"
+    __table_args__ = (CheckConstraint("last_number >= 0", name="last_number_nonneg"),)
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_number: Mapped[int] = mapped_column(Integer)
+
+
+class SupplierFile(Base):
+    """One file written to the outbox for a supplier: its name, format, SHA-256 and the POs in it.
+
+    `state` writing: the POs are marked and the file may not be on disk yet (a crash in
+    between is repaired by the next export, which writes the same bytes); written: on disk
+    with this digest. `resends` counts deliberate re-sends (each one is audited).
+    """
+
+    __tablename__ = "supplier_files"
+    __table_args__ = (
+        CheckConstraint("state IN ('writing', 'written')", name="state_known"),
+        CheckConstraint("export_format IN ('csv', 'xlsx', 'edifact')", name="format_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    file_name: Mapped[str] = mapped_column(String(255), unique=True)
+    supplier_id: Mapped[int] = mapped_column(ForeignKey("suppliers.id"), index=True)
+    export_format: Mapped[str] = mapped_column(String(16))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    po_numbers: Mapped[list] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(100))
+    written_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resends: Mapped[int] = mapped_column(Integer, default=0)
+    # How the file was rendered (columns, labels, encoding, EDIFACT sender, timestamp): a crash
+    # repair or a resend renders the same bytes from the same POs whatever the settings say now.
+    options: Mapped[dict] = mapped_column(JSON)

@@ -41,8 +41,11 @@ RULES: dict[str, Rule | str] = {
     ),
     "scheduler": Rule(
         DOMAIN | {"kernel"},
-        frozenset({"restock.db", "restock.settings"}),
-        why="orchestration: calls the domain; of the shell only its database and settings helpers",
+        frozenset(
+            {"restock.db", "restock.settings", "restock.inbox", "restock.backup", "restock.cli.export"}
+        ),
+        why="orchestration: calls the domain; of the shell its database and settings helpers, the "
+        "import-inbox and backup services it schedules, and the export's per-supplier file style",
     ),
     "restock": EVERYTHING,  # the shell: settings, database, CLI, import, demo
     "bench": EVERYTHING,  # measurements drive every layer

@@ -35,6 +35,12 @@ def print_json(value: Any) -> None:
     sys.stdout.flush()
 
 
+def cli_waiting(holder: Any) -> None:
+    """Tell the user a command waits for the same job running elsewhere (a lock's `on_wait`)."""
+    who = holder.describe() if holder is not None else "another run of the same job"
+    err_console.print(f"waiting for {who} …", highlight=False, markup=False)
+
+
 def parse_date_option(value: str | None, option: str) -> date | None:
     """A business date given as YYYY-MM-DD on the command line; `InvalidInput` names the option."""
     if value is None:

@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from kernel.errors import InvalidInput
-from restock.cli.common import console, parse_date_option, print_json
+from restock.cli.common import cli_waiting, console, parse_date_option, print_json
 
 forecast_app = typer.Typer(
     help="Forecast demand for every SKU and store the run; `accuracy` reports how good it is.",
@@ -59,6 +59,7 @@ def run_command(
     from kernel.clock import now
     from restock.db import ensure_ready, get_engine
     from restock.settings import get_settings
+    from scheduler.runner import recorded_cli_run
 
     settings = get_settings()
     chosen = executor.value if executor is not None else settings.forecasting.executor
@@ -72,8 +73,12 @@ def run_command(
     day = parse_date_option(as_of, "--as-of") or latest_sales_date(engine)
     started_at = now(settings.tz)
     runner = make_runner(chosen, address, workers)
-    with Progress(TextColumn("forecasting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=True, disable=as_json) as progress:
+    with (
+        recorded_cli_run(engine, "forecast", as_of=day, now=lambda: now(settings.tz), settings=settings,
+                         on_wait=cli_waiting) as job,
+        Progress(TextColumn("forecasting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                 console=console, transient=True, disable=as_json) as progress,
+    ):
         task = progress.add_task("forecast", total=None)
         try:
             summary = run_forecast(
@@ -86,6 +91,9 @@ def run_command(
                 engine, day, started_at, f"{type(exc).__name__}: {exc}", settings.forecast_settings()
             )
             raise
+        job.message = f"forecast run {summary.run_id}: {summary.n_series} SKUs as of {day}"
+        job.counts = {"forecast_run_id": summary.run_id, "skus_forecast": summary.n_series,
+                      "fallbacks": summary.n_fallbacks}
     if as_json:
         print_json(summary.__dict__)
         return

@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from restock.cli.common import console, err_console
+from restock.cli.common import cli_waiting, console, err_console
 from restock.importing.docs import render_formats
 from restock.importing.schema import IMPORT_ORDER
 from restock.importing.service import ImportReport, import_path
@@ -37,11 +37,15 @@ def import_command(
     if path is None:
         raise typer.BadParameter("give a file or directory to import (or --formats)")
     from kernel.clock import now
-    from restock.db import get_engine
+    from restock.db import ensure_ready, get_engine
     from restock.settings import get_settings
+    from scheduler.runner import recorded_cli_run
 
     settings = get_settings()
-    with Progress(
+    engine = get_engine()
+    ensure_ready(engine)
+    with recorded_cli_run(engine, "import", as_of=None, now=lambda: now(settings.tz), settings=settings,
+                          on_wait=cli_waiting) as job, Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         DownloadColumn(),
@@ -57,7 +61,7 @@ def import_command(
             bar.update(tasks[file_name], completed=done)
 
         report = import_path(
-            get_engine(),
+            engine,
             path,
             kind,
             actor=actor,
@@ -65,6 +69,9 @@ def import_command(
             progress=progress,
             season_names=tuple(settings.seasons),
         )
+        job.message = f"{report.rows:,} rows from {len(report.files)} file(s) ({path})"
+        job.counts = {"files": len(report.files), "rows": report.rows, "inserted": report.inserted,
+                      "updated": report.updated}
     console.print(_summary(report))
 
 

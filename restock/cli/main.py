@@ -38,9 +38,20 @@ def _global_options(
 
 def _register() -> None:
     # Each area contributes its commands; heavy imports stay inside the commands.
-    from restock.cli import admin, forecast, importer, propose, samples, web
+    from restock.cli import (
+        admin,
+        approval,
+        backup,
+        export,
+        forecast,
+        importer,
+        propose,
+        samples,
+        scheduler,
+        web,
+    )
 
-    for area in (admin, importer, forecast, propose, samples, web):
+    for area in (admin, importer, forecast, propose, approval, export, samples, scheduler, backup, web):
         area.register(app)
 
 

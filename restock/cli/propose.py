@@ -21,7 +21,7 @@ from rich.text import Text
 
 from kernel.errors import InvalidInput
 from replenishment.reasons import Reason, ReasonCode, fmt_money, render_short
-from restock.cli.common import console, parse_date_option, print_json, stdout_to_stderr
+from restock.cli.common import cli_waiting, console, parse_date_option, print_json, stdout_to_stderr
 
 proposal_app = typer.Typer(help="Stored weekly proposals.", no_args_is_help=True)
 
@@ -81,21 +81,43 @@ def propose(
     from replenishment.services import build_proposal, default_week, get_proposal
     from restock.db import ensure_ready, get_engine
     from restock.settings import get_settings
+    from scheduler.runner import recorded_cli_run
 
     settings = get_settings()
     engine = get_engine()
     ensure_ready(engine)
     chosen = parse_date_option(week, "--week") if week is not None else default_week(engine)
     assert chosen is not None
-    with stdout_to_stderr():
+    amount = _parse_budget(budget)
+    with (
+        recorded_cli_run(
+            engine,
+            "propose",
+            as_of=chosen,
+            now=lambda: now(settings.tz),
+            settings=settings,
+            on_wait=cli_waiting,
+        ) as job,
+        stdout_to_stderr(),
+    ):
         result = build_proposal(
             engine,
             chosen,
             settings.proposal_settings(),
             now=now(settings.tz),
-            budget=_parse_budget(budget),
+            budget=amount,
             allow_stale=allow_stale,
         )
+        job.message = (
+            f"proposal {result.proposal_id} (week {chosen}, v{result.version}): "
+            f"{len(result.plan.lines)} lines, ¥{result.plan.spend:,.2f}"
+        )
+        job.counts = {
+            "proposal_id": result.proposal_id,
+            "version": result.version,
+            "lines": len(result.plan.lines),
+            "spend_cny": str(result.plan.spend),
+        }
     if save_problem is not None:
         write_problem(result.problem, save_problem)
     stored = get_proposal(engine, int(result.proposal_id or 0))
@@ -162,48 +184,6 @@ def show(
             highlight=False,
         )
         _render(stored, wide=wide, limit=None)
-
-
-@proposal_app.command("list")
-def list_command(
-    limit: int = typer.Option(20, "--limit", min=1, help="How many proposals (newest week first)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the list as JSON."),
-) -> None:
-    """Stored proposals, newest week first: lines, spend, and whether a later version superseded it."""
-    from replenishment.services import list_proposals
-    from restock.db import ensure_ready, get_engine
-
-    engine = get_engine()
-    ensure_ready(engine)
-    rows = list_proposals(engine, limit=limit)
-    if as_json:
-        print_json(rows)
-        return
-    if not rows:
-        console.print("no proposals yet: run `restock propose`")
-        return
-    from restock.settings import get_settings
-
-    rows_text = [
-        [
-            str(row["id"]),
-            f"{row['week']} v{row['version']}",
-            _local_time(row["created_at"], with_zone_name=False),
-            row["state"],
-            str(row["lines"]),
-            fmt_money(row["spend"]),
-            str(row["forecast_run_id"] or ""),
-        ]
-        for row in rows
-    ]
-    title = f"proposals (times in {get_settings().tz.key})"
-    table = Table(title=title, title_justify="left", box=None, pad_edge=False, header_style="bold underline")
-    for column in ("id", "week", "created", "state", "lines", "spend", "run"):
-        numeric = column in ("id", "lines", "spend", "run")
-        table.add_column(column, no_wrap=True, justify="right" if numeric else "left")
-    for row_text in rows_text:
-        table.add_row(*row_text)
-    console.print(table)
 
 
 def _local_time(iso: str, with_zone_name: bool = True) -> str:

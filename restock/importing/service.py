@@ -14,9 +14,9 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from kernel.audit import record
 from kernel.errors import ImportValidationError, InvalidInput
 from kernel.orm import unit_of_work
-from restock.audit import record
 from restock.db import ensure_ready
 from restock.importing.reading import WHOLE_ROW, CsvFileReader, Problem
 from restock.importing.schema import IMPORT_ORDER, SCHEMAS_BY_KIND, FileSchema

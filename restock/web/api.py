@@ -13,10 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from forecasting.services import accuracy_report, load_run
+from kernel.audit import AuditEntry
 from kernel.errors import NotFound
 from replenishment import browse
 from restock.accounts import Principal, set_language
-from restock.audit import AuditEntry
 from restock.web import presenters, schemas
 from restock.web.schemas import RowId
 from restock.web.security import authorize, db_session, role_mark

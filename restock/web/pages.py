@@ -17,11 +17,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from forecasting.services import accuracy_report, load_run
+from kernel.audit import AuditEntry
 from kernel.errors import InvalidInput, NotFound
 from replenishment import browse
 from restock.accounts import LANGUAGES, AuthenticationFailed, Principal, TooManyAttempts, log_in, log_out
 from restock.accounts import set_language as store_language
-from restock.audit import AuditEntry
 from restock.web import charts, presenters
 from restock.web.i18n import gettext as _
 from restock.web.schemas import RowId

@@ -46,7 +46,14 @@ def test_cli_imports_then_refuses_a_corrupted_file_leaving_status_unchanged(
 
     assert refused.returncode == 3
     assert "sales.csv:4:units: must be >= 0, got -10" in refused.stderr.splitlines()
-    assert json.loads(_restock("status", "--json", database=database).stdout)["counts"] == status_before
+    status_after = json.loads(_restock("status", "--json", database=database).stdout)
+    # Only the history changed: the refused import is recorded as a failed job run.
+    assert {k: v for k, v in status_after["counts"].items() if k != "job_runs"} == {
+        k: v for k, v in status_before.items() if k != "job_runs"
+    }
+    assert [(r["job"], r["status"]) for r in status_after["last_job_runs"][:2]] == [
+        ("import", "failed"), ("import", "succeeded")
+    ]
 
 
 def test_cli_without_a_schema_says_to_run_init(tmp_path: Path) -> None:

@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from forecasting.models import DailySales, Promotion
+from kernel.audit import AuditEntry
 from kernel.catalog import Category, Sku
 from kernel.errors import InvalidInput
 from kernel.orm import unit_of_work
 from replenishment.models import InventorySnapshot
-from restock.audit import AuditEntry
 from restock.importing import import_path
 from suppliers.models import (
     PurchaseOrder,

@@ -102,28 +102,6 @@ def test_proposal_show_reads_at_80_columns_and_wide_shows_every_number(
     assert tee.reason.split(";")[0][:40] in wide.stdout.replace("\n", " ")
 
 
-def test_proposal_list_names_each_proposal_and_whether_a_later_version_superseded_it(
-    app: typer.Typer, sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    seed(sqlite_engine)
-    first = build_proposal(
-        sqlite_engine, WEEK, load_settings().proposal_settings(), now=CREATED, demand=demand_for
-    )
-    second = build_proposal(
-        sqlite_engine, WEEK, load_settings().proposal_settings(), now=CREATED, demand=demand_for
-    )
-    monkeypatch.setattr("restock.db.get_engine", lambda url=None: sqlite_engine)
-    listed = CliRunner().invoke(app, ["proposal", "list", "--json"])
-    assert listed.exit_code == 0, listed.output
-    rows = {row["id"]: row for row in json.loads(listed.stdout)}
-    assert rows[first.proposal_id]["state"] == "superseded"
-    assert rows[second.proposal_id]["state"] == "open"
-    assert rows[second.proposal_id]["lines"] == len(second.plan.lines)
-    table = CliRunner().invoke(app, ["proposal", "list"])
-    assert "superseded" in table.stdout and "times in Asia/Shanghai" in table.stdout
-    assert "+08:00" in table.stdout
-
-
 def test_propose_defaults_to_the_monday_after_the_sales_and_needs_a_complete_forecast(
     app: typer.Typer, sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,7 +1,7 @@
 """Reason codes on proposal lines and exclusions, rebates per agreement; complete or partial runs.
 
-Revision ID: 0007_i9_reasons
-Revises: 0006_i15_web
+Revision ID: 0009_i9_reasons
+Revises: 0008_i14_scheduler
 Create Date: 2026-11-26
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_i9_reasons"
-down_revision = "0006_i15_web"
+revision = "0009_i9_reasons"
+down_revision = "0008_i14_scheduler"
 branch_labels = None
 depends_on = None
 
