@@ -11,6 +11,7 @@ one transaction.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -20,7 +21,7 @@ import pandas as pd
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from forecasting import DemandSource, complete_forecast, history_end
+from forecasting import DemandSource, FrameDemand, complete_forecast, history_end
 from kernel.catalog import Category, Sku
 from kernel.errors import InvalidInput, NotFound, RestockError
 from kernel.jsonable import to_jsonable
@@ -238,7 +239,7 @@ def load_problem(
     session: Session,
     week: date,
     settings: ProposalSettings,
-    demand: DemandSource,
+    demand: DemandSource | pd.DataFrame | Callable[[pd.DataFrame], pd.DataFrame],
     budget: Decimal | None = None,
 ) -> tuple[Problem, list[str]]:
     """Build the optimizer's `Problem` for the proposal of `week` (a Monday) from the database,
@@ -252,6 +253,8 @@ def load_problem(
     if week.weekday() != 0:
         raise InvalidInput(f"week: a proposal week starts on a Monday, got {week} ({week:%A})")
     cfg = settings.replenishment
+    if not hasattr(demand, "window_demand"):  # a literal frame or a function of the windows
+        demand = FrameDemand(demand)
     exclusions: list[Exclusion] = []
     messages: list[str] = []
     catalog = _load_catalog(session)

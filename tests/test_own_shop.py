@@ -16,10 +16,10 @@ from forecasting.engine import serial_runner
 from forecasting.handoff import complete_forecast
 from forecasting.services import load_run, run_forecast
 from kernel.errors import NotFound
+from kernel.orm import unit_of_work
 from replenishment.reasons import ReasonCode
 from replenishment.services import StaleInputs, build_proposal, default_week, get_proposal
 from restock.cli import forecast as forecast_cli
-from restock.db import unit_of_work
 from restock.importing import import_path
 from restock.settings import load_settings
 

@@ -13,8 +13,8 @@ from forecasting import forecast_panel
 from forecasting.handoff import answerable_window_demand, complete_forecast, demand_columns
 from forecasting.models import ForecastRun
 from kernel.errors import NotFound
+from kernel.orm import unit_of_work
 from replenishment.demand import QUANTILE_LEVELS
-from restock.db import unit_of_work
 
 
 def test_adapter_returns_window_quantiles_and_leaves_out_what_the_run_cannot_answer() -> None:
