@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: demo test lint serve system-packages pg-client bench bench-forecast bench-propose bench-import bench-web bench-reoptimize lock clean
+.PHONY: demo test lint serve system-packages pg-client bench bench-forecast bench-forecast-external bench-propose bench-import bench-web bench-reoptimize bench-replay lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,13 +46,17 @@ pg-client:
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-bench: bench-import bench-forecast bench-propose bench-web bench-reoptimize
+bench: bench-import bench-forecast bench-forecast-external bench-propose bench-web bench-reoptimize bench-replay
 
 bench-import: $(STAMP)
 	$(BIN)/python -m bench.import_bench
 
 bench-forecast: $(STAMP)
 	$(BIN)/python -m bench.forecast
+
+# Held-out accuracy on the real data sets in ../shared/data/external (see its README).
+bench-forecast-external: $(STAMP)
+	$(BIN)/python -m bench.forecast_external
 
 bench-propose: $(STAMP)
 	$(BIN)/python -m bench.propose
@@ -62,6 +66,9 @@ bench-web: $(STAMP)
 
 bench-reoptimize: $(STAMP)
 	$(BIN)/python -m bench.reoptimize
+
+bench-replay: $(STAMP)
+	$(BIN)/python -m bench.replay
 
 # Refresh the lock after changing dependencies in pyproject.toml.
 lock: $(STAMP)

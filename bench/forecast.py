@@ -116,8 +116,11 @@ def accuracy(sales: pd.DataFrame, skus: pd.DataFrame, promotions: pd.DataFrame,
         prepared = prepare_inputs(window[window[UNIQUE_ID].isin(active[UNIQUE_ID])], active,
                                   promotions, cutoff, config)
         started = time.perf_counter()
+        # As the nightly run does: seasonal categories get per-SKU season totals.
         result = forecast_panel(prepared.history, horizon, "D", future=prepared.future,
-                                events=prepared.events, groups=prepared.groups, config=config)
+                                events=prepared.events, groups=prepared.groups, config=config,
+                                seasons=seasons_frame(window[DS].min().year - 1, cutoff.year + 1),
+                                censored=prepared.demand[[UNIQUE_ID, DS, "imputed"]])
         timing["restock_s"] += time.perf_counter() - started
         history = prepared.history
         long_enough = history.groupby(UNIQUE_ID)[Y].size()
@@ -206,6 +209,81 @@ def season_windows(category: str, first: date, last: date) -> list[tuple[int, da
         if start >= first and end <= last:
             windows.append((year, start, end))
     return windows
+
+
+def seasons_frame(first_year: int, last_year: int) -> pd.DataFrame:
+    """Every seasonal category's season windows starting in first_year…last_year (engine input)."""
+    rows = [{GROUP: cat, "season_start": pd.Timestamp(s), "season_end": pd.Timestamp(e)}
+            for cat in SEASONS for year in range(first_year, last_year + 1)
+            for s, e in [season_window(cat, year)]]
+    return pd.DataFrame(rows)
+
+
+# Year-back origins for the per-SKU season totals: one, three and two months before the seasons.
+SEASON_TOTAL_ORIGINS = (date(2025, 8, 30), date(2025, 5, 30), date(2025, 10, 1))
+
+
+def season_total_check(sales: pd.DataFrame, skus: pd.DataFrame, promotions: pd.DataFrame,
+                       origins: tuple[date, ...] = SEASON_TOTAL_ORIGINS, horizon: int = SEASON_HORIZON
+                       ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Per-SKU season totals forecast at year-back origins against what each SKU then sold.
+
+    For each origin and seasonal category whose next season lies inside the horizon: restock's
+    per-SKU season total (`result.season_totals`, history before the origin only) and the
+    "same as last season" baseline (the SKU's sales over the same part of the previous season),
+    both against the SKU's genuine sales (units − fraud) over the season. Returns per-SKU rows,
+    per-(origin, category) WAPE = Σ|total − sold| / Σ sold, and per category over all origins.
+    The demo's origin (`DEMO_ORIGIN`), if given, is kept in the per-SKU rows only (no outcome).
+    """
+    genuine = remove_fraud(sales)
+    config = EngineConfig(horizon=horizon, freq="D", events=EVENT_NAMES, chunk_size=500,
+                          season_anchors=SEASON_ANCHORS)
+    rows = []
+    for origin in origins:
+        window = sales[sales[DS] <= pd.Timestamp(origin)]
+        last_sale = window.groupby(UNIQUE_ID)[DS].max()
+        active = skus[skus[UNIQUE_ID].isin(last_sale[last_sale >= pd.Timestamp(origin)].index)]
+        prepared = prepare_inputs(window[window[UNIQUE_ID].isin(active[UNIQUE_ID])], active,
+                                  promotions, origin, config)
+        seasons = seasons_frame(window[DS].min().year - 1, origin.year + 1)
+        censored = prepared.demand[[UNIQUE_ID, DS, "imputed"]]
+        result = forecast_panel(prepared.history, horizon, "D", future=prepared.future,
+                                events=prepared.events, groups=prepared.groups, config=config,
+                                seasons=seasons, censored=censored)
+        totals = result.season_totals
+        for row in totals.to_dict("records"):
+            span = (row["season_start"], row["season_end"])
+            if span[0] <= pd.Timestamp(origin) + pd.Timedelta(days=1):
+                continue  # already in season at the origin: not a pre-build decision
+            sold = genuine[genuine[UNIQUE_ID].astype(str).eq(row[UNIQUE_ID]) & genuine[DS].between(*span)]
+            days = (span[1] - span[0]).days + 1
+            if sold[DS].nunique() < days and origin != DEMO_ORIGIN:
+                continue  # the season runs past the data's end: nothing to score
+            rows.append({**row, "origin": origin, "sold": float(sold[Y].sum()),
+                         "stockout_days": int(sold["stockout"].sum())})
+    per_sku = pd.DataFrame(rows)
+    if per_sku.empty:
+        return per_sku, per_sku, per_sku
+    scored = per_sku[per_sku["last_season"].notna() & (per_sku["origin"] != DEMO_ORIGIN)]
+
+    def wape(part: pd.DataFrame, column: str) -> float:
+        return float(np.abs(part[column] - part["sold"]).sum() / max(part["sold"].sum(), 1e-9))
+
+    summary = pd.DataFrame([{
+        "origin": origin, GROUP: cat, "skus": len(part), "sold": float(part["sold"].sum()),
+        "wape": wape(part, "total"), "wape_model_alone": wape(part, "model_total"),
+        "wape_same_as_last_season": wape(part, "last_season"),
+        "ratio": wape(part, "total") / max(wape(part, "last_season"), 1e-9),
+        "outside_band_without_reason": int(sum(
+            1 for r in part.itertuples() if not 0.5 <= r.ratio_to_last_season <= 2.0 and not r.reasons)),
+    } for (origin, cat), part in scored.groupby(["origin", GROUP])])
+    pooled = pd.DataFrame([{
+        GROUP: cat, "skus": len(part), "wape": wape(part, "total"),
+        "wape_model_alone": wape(part, "model_total"),
+        "wape_same_as_last_season": wape(part, "last_season"),
+        "ratio": wape(part, "total") / max(wape(part, "last_season"), 1e-9),
+    } for cat, part in scored.groupby(GROUP)])
+    return per_sku, summary, pooled
 
 
 def _total(frame: pd.DataFrame, column: str, span: tuple[pd.Timestamp, ...], members: set[str]) -> float:
@@ -398,6 +476,29 @@ def main(argv: list[str] | None = None) -> Path:
             notes.append(f"season check origin {row.origin} {row.group} {row.start}..{row.end}: "
                          f"forecast {row.forecast:.0f}, genuine {row.genuine:.0f} "
                          f"({row.stockout_days} stockout SKU-days), last year {row.last_year:.0f}")
+        origins = SEASON_TOTAL_ORIGINS[:1] if quick else SEASON_TOTAL_ORIGINS
+        per_sku, by_origin, pooled = season_total_check(sales, skus, promotions, (*origins, DEMO_ORIGIN))
+        if not pooled.empty:
+            figures["season_total_wape_by_category"] = {
+                r.group: round(float(r.wape), 4) for r in pooled.itertuples()}
+            figures["season_total_wape_model_alone_by_category"] = {
+                r.group: round(float(r.wape_model_alone), 4) for r in pooled.itertuples()}
+            baselines["same_as_last_season"] = {"season_total_wape_by_category": {
+                r.group: round(float(r.wape_same_as_last_season), 4) for r in pooled.itertuples()}}
+            figures["season_total_outside_band_without_reason"] = int(
+                by_origin["outside_band_without_reason"].sum())
+            for r in by_origin.itertuples():
+                notes.append(f"season totals origin {r.origin} {r.group}: {r.skus} SKUs, WAPE {r.wape:.3f} "
+                             f"(model alone {r.wape_model_alone:.3f}) vs same as last season "
+                             f"{r.wape_same_as_last_season:.3f}")
+            demo = per_sku[per_sku["origin"] == DEMO_ORIGIN]
+            figures["season_totals_at_demo_origin"] = {
+                r.unique_id: {"total": round(float(r.total), 1),
+                              "model_total": round(float(r.model_total), 1),
+                              "last_season": _maybe(r.last_season),
+                              "season_before": _maybe(r.season_before),
+                              "reasons": [reason["code"] for reason in r.reasons]}
+                for r in demo.itertuples() if r.group == "down_jackets"}
     else:
         notes.append(f"no sample data at {args.samples}: accuracy part skipped")
     scale_sales, scale_skus = generate_sales(n_scale)
@@ -415,6 +516,9 @@ def main(argv: list[str] | None = None) -> Path:
     figures["wall_s_per_1k"] = restock_per_1k
     ratios: dict[str, Any] = {
         "wall_per_sku_vs_autoets": restock_per_1k / baselines["autoets"]["wall_s_per_1k"]}
+    if "season_total_wape_by_category" in figures:
+        ratios["season_total_wape_vs_same_as_last_season"] = {
+            r.group: round(float(r.ratio), 4) for r in pooled.itertuples()}
     if "mase" in figures:
         ratios["mase_vs_seasonal_naive"] = figures["mase"] / baselines["seasonal_naive"]["mase"]
         ratios["mase_vs_autoets"] = figures["mase"] / baselines["autoets"]["mase"]
@@ -424,6 +528,10 @@ def main(argv: list[str] | None = None) -> Path:
     return write_results("forecast", params=params, figures=_rounded(figures),
                          baselines={k: _rounded(v) for k, v in baselines.items()},
                          ratios=_rounded(ratios), libraries=LIBRARIES, notes=notes, out_dir=args.out)
+
+
+def _maybe(value: float) -> float | None:
+    return None if value is None or not np.isfinite(value) else round(float(value), 1)
 
 
 def _rounded(values: dict[str, Any]) -> dict[str, Any]:

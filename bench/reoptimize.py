@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import sqlite3
 import statistics
 import tempfile
 import time
@@ -67,7 +68,9 @@ def main() -> None:
             full_cpu.append(time.process_time() - cpu)
 
             copy = work / f"run{n}.db"
-            shutil.copyfile(source, copy)
+            # the backup API copies what the write-ahead log still holds, a file copy would not
+            with sqlite3.connect(source) as src, sqlite3.connect(copy) as dst:
+                src.backup(dst)
             engine = make_engine(f"sqlite:///{copy}")
             who = Who("bench", datetime(2026, 8, 31, 10, tzinfo=TZ))
             edit_line(

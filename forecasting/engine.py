@@ -25,11 +25,11 @@ import pandas as pd
 
 from forecasting.calendar import EVENT_NAMES
 from forecasting.calibration import calibrate, poisson_quantiles, residual_weights, standardised
-from forecasting.columns import DS, GROUP, MEAN, MODEL, QUANTILE_LEVELS, UNIQUE_ID, quantile_column
-from forecasting.forecasters import ModelContext, make_forecaster
+from forecasting.columns import DS, GROUP, MEAN, MODEL, QUANTILE_LEVELS, UNIQUE_ID, Y, quantile_column
+from forecasting.forecasters import ModelContext, make_forecaster, route_of
 from forecasting.metrics import backtest_metrics, mase_scale
 from forecasting.numeric import nanmean
-from forecasting.panel import ALL_GROUPS, Panel, frequency_offset, prepare_panel
+from forecasting.panel import ALL_GROUPS, Panel, frequency_offset, is_coarse, prepare_panel
 from forecasting.profiles import (
     GroupProfile,
     Layout,
@@ -41,6 +41,7 @@ from forecasting.profiles import (
     shrink_season_index,
     weekday_share,
 )
+from forecasting.seasons import COLUMNS as SEASON_COLUMNS
 from kernel.seasons import LUNAR_FESTIVALS
 
 # Syntetos & Boylan (2005) cut-offs for average demand interval and squared CV of sizes.
@@ -51,25 +52,6 @@ CV2_CUTOFF = 0.49
 # Level models on weeks divide by the floored index; rate models on days skip days below it.
 SEASON_FLOOR = 0.2
 INTERMITTENT_CLASSES = ("intermittent", "lumpy")
-
-# How each model sees a series: "period" = seasonally adjusted, event-free periods
-# (weeks for daily data); "period_raw" = event-free periods with their season;
-# "period_share" = event-free periods against the season curve (level = Σ demand / Σ curve);
-# "period_x" = periods with their events, event intensity as a regressor;
-# "direct" = event-free target periods (days); "direct_raw" = target periods as sold.
-ROUTES = {
-    "seasonal_naive": "period_raw",
-    "window_average": "period_share",
-    "category_profile": "period_share",
-    "theta": "period",
-    "ets": "period",
-    "arima": "period_x",
-    "croston": "direct",
-    "sba": "direct",
-    "tsb": "direct",
-    "prophet": "direct_raw",
-}
-
 
 @dataclass(frozen=True)
 class EngineConfig:
@@ -104,6 +86,15 @@ class EngineConfig:
     # Leave the anchor festival's windows out of an anchored group's event regression (the
     # season index then carries the festival alone).
     drop_anchor_events: bool = False
+    # Where a series that ends before the panel's last date is forecast from. False: from the
+    # panel's end (the periods between its own end and the panel's are forecast but not
+    # returned; the nightly run, where every SKU's history runs to the as-of date). True: from
+    # its own last date, as statsforecast does — series are run in one sub-panel per end date
+    # (each learns its group curves from the series ending with it).
+    from_own_end: bool = False
+    # Regressor effects (promotion lifts, price elasticities) per series, shrunk toward the
+    # group's pooled estimate; False = one effect per group (t-tested) for all its series.
+    series_regressor_effects: bool = True
 
     def __post_init__(self) -> None:
         anchors = self.season_anchors
@@ -123,8 +114,7 @@ class EngineConfig:
         if any(not 0 < q < 1 for q in qs) or sorted(set(qs)) != qs:
             raise ValueError(f"quantiles must be strictly increasing in (0, 1), got {qs}")
         for name in (*self.smooth_models, *self.intermittent_models, *self.short_models):
-            if name not in ROUTES:
-                raise ValueError(f"unknown model {name!r}; known: {sorted(ROUTES)}")
+            route_of(name)  # ValueError naming the registered models
 
     @property
     def anchors(self) -> dict[str, str]:
@@ -133,8 +123,11 @@ class EngineConfig:
 
     @property
     def step_horizon(self) -> int:
-        """Backtest horizon in target periods: the replenishment horizon (13 weeks / 3 months)."""
-        default = {"D": 91}.get(self.freq, 3 if self.freq.startswith("M") else 13)
+        """Backtest horizon in target periods: 91 days / 13 weeks (the replenishment horizon); a
+        year for monthly and quarterly data, whose forecasts run a year or two ahead (held-out
+        MASE on aus_retail 1.47 → 1.40 and q90 coverage 0.56 → 0.80 against 3 months)."""
+        default = {"D": 91}.get(self.freq, 12 if self.freq.startswith("M")
+                                else 4 if self.freq.startswith("Q") else 13)
         return min(self.backtest_horizon or default, self.horizon)
 
     def to_json(self) -> dict[str, Any]:
@@ -164,6 +157,8 @@ class ForecastResult:
     quantiles: tuple[float, ...]
     params: dict[str, Any] = field(default_factory=dict)
     duration_s: float = 0.0
+    # Per-series season totals of seasonal groups (`forecasting.seasons.COLUMNS`); empty without seasons.
+    season_totals: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SEASON_COLUMNS))
 
 
 # --------------------------------------------------------------------------- classification
@@ -243,6 +238,8 @@ class _CutoffView:
             effects = profiles[group].effects
             log_m = np.log(effects.multiplier)
             for name, beta in effects.regressor_betas.items():
+                if effects.series_betas is not None:
+                    beta = effects.series_betas[name].get(str(task.ids[i]), beta)
                 if beta:
                     log_m = log_m + beta * task.regressors[name][i]
             multiplier[i] = np.exp(log_m)
@@ -311,7 +308,7 @@ def _observed_span(values: np.ndarray) -> tuple[int, int]:
 
 def _run_model_quietly(name: str, task: ChunkTask, view: _CutoffView, i: int, steps: int) -> np.ndarray:
     layout, cutoff = view.layout, view.cutoff
-    route = ROUTES[name]
+    route, curve = route_of(name)
     n_periods = math.ceil(steps / layout.block)
     future = slice(cutoff, cutoff + n_periods * layout.block)
     if route.startswith("period"):
@@ -320,20 +317,19 @@ def _run_model_quietly(name: str, task: ChunkTask, view: _CutoffView, i: int, st
         # Missing trailing periods are forecast too, then dropped: the model ends where data ends.
         gap = periods.size - 1 - end
         series = interpolate_rows(periods[None, start:end + 1])[0]
-        index = view.group_index[i] if name == "category_profile" else view.own_index[i]
+        index = view.group_index[i] if curve == "group" else view.own_index[i]
         season_past = index[view.positions[i, start:end + 1]]
         season_future = index[np.concatenate([view.positions[i, end + 1:],
                                               view.future_positions[i, :n_periods]])]
         ahead = gap + n_periods
-        context = ModelContext(season_length=layout.positions if route == "period_raw" else 1)
+        clock = None
+        if view.anchored[i]:
+            # A festival group's season runs on weeks from its festival, not weeks of the year.
+            clock = np.concatenate([view.positions[i, start:], view.future_positions[i, :n_periods]])
+        context = ModelContext(season_length=layout.positions if route == "period_raw" else 1,
+                               positions=clock)
         model = make_forecaster(name, context)
-        if route == "period_raw" and view.anchored[i]:
-            # A festival group's seasonal naive: the last period at the same week from its
-            # festival (a lunar year is 50–55 weeks, so "52 periods back" would miss the peak).
-            period_mean = _same_position_naive(series, view.positions[i, start:end + 1],
-                                               np.concatenate([view.positions[i, end + 1:],
-                                                               view.future_positions[i, :n_periods]]))
-        elif route == "period_raw":
+        if route == "period_raw":
             period_mean = model.fit(series).predict(ahead).mean
         elif route == "period_share":
             # Level = Σ demand / Σ curve over the recent window: the SKU's share of the curve.
@@ -380,14 +376,6 @@ def _run_model_quietly(name: str, task: ChunkTask, view: _CutoffView, i: int, st
     series = interpolate_rows(history[None, start:end + 1])[0]
     context = ModelContext(1, task.grid[start], task.config.freq, task.holidays)
     return make_forecaster(name, context).fit(series).predict(steps + gap).mean[gap:]
-
-
-def _same_position_naive(series: np.ndarray, past: np.ndarray, ahead: np.ndarray) -> np.ndarray:
-    """Each ahead period takes the latest past value at its season position (else the last value)."""
-    latest = np.full(int(max(past.max(initial=0), ahead.max(initial=0))) + 1, -1)
-    np.maximum.at(latest, past, np.arange(past.size))
-    source = latest[ahead]
-    return np.where(source >= 0, series[np.maximum(source, 0)], series[-1])
 
 
 def _period_intensity(view: _CutoffView, i: int, cutoff: int, block: int, n_periods: int
@@ -586,12 +574,21 @@ def forecast_panel(
     runner: ChunkRunner | None = None,
     progress: Callable[[int], None] | None = None,
     forecast_only: Collection[str] | None = None,
+    seasons: pd.DataFrame | None = None,
+    censored: pd.DataFrame | None = None,
 ) -> ForecastResult:
     """The engine's rich entry point: forecasts plus per-series selection, scores and calibration.
 
     `forecast_only`: forecast just these series, while the group curves, weekday
     patterns and event effects are still learnt from every series of `history`, so
     a series' forecast does not depend on which others are forecast with it.
+    `seasons` (daily panels; columns group, season_start, season_end, one row per group and
+    year, past years included) turns on per-series season totals (`forecasting.seasons`):
+    each seasonal series' total over its group's upcoming season is blended with last season ×
+    the group's trend by how both did at the same point of past seasons, stored in
+    `result.season_totals`, and the daily forecast inside the season is scaled to it.
+    `censored` (unique_id, ds, imputed) marks stockout days whose demand was estimated: a
+    season total far from last season's may then keep its distance, with that reason.
 
     `groups` maps unique_id → group (category) whose curve, weekday pattern and
     event effects short and noisy series borrow; `new_series` (columns
@@ -605,8 +602,17 @@ def forecast_panel(
     config = config or EngineConfig(horizon=horizon, freq=freq)
     levels = tuple(quantiles) if quantiles is not None else config.quantiles
     config = replace(config, horizon=horizon, freq=frequency_offset(freq).freqstr, quantiles=levels)
+    if seasons is not None and config.freq != "D":
+        raise ValueError("season totals (`seasons`) are computed on daily panels only")
+    if config.from_own_end:
+        if seasons is not None:
+            raise ValueError("season totals need every series to end on the panel's last date "
+                             "(from_own_end=False)")
+        return _forecast_from_own_ends(history, future=future, events=events, groups=groups,
+                                       new_series=new_series, config=config, runner=runner,
+                                       progress=progress, started=started)
     panel = prepare_panel(history, horizon, config.freq, future, groups)
-    if events is None and not config.freq.startswith("M") and config.events:
+    if events is None and not is_coarse(config.freq) and config.events:
         from forecasting.events import default_events
 
         events = default_events(panel.grid[0], panel.grid[-1], config.events)
@@ -614,7 +620,8 @@ def forecast_panel(
     steps = config.step_horizon
     cutoffs = [panel.n_history - k * steps for k in range(config.backtest_origins, 0, -1)]
     cutoffs = [c for c in cutoffs if c >= 2 * layout.block]
-    profiles = [learn_profiles(panel, c, config.freq, events, config.anchors, config.drop_anchor_events)
+    profiles = [learn_profiles(panel, c, config.freq, events, config.anchors, config.drop_anchor_events,
+                               config.series_regressor_effects)
                 for c in [*cutoffs, panel.n_history]]
     holidays = _prophet_holidays(events)
     prophet_allowed = np.zeros(len(panel.ids), dtype=bool)
@@ -642,8 +649,86 @@ def forecast_panel(
     outcomes = [o for chunk in results for o in chunk]
     outcomes += _new_series_outcomes(new_series, panel, profiles[-1], config)
     result = _assemble(outcomes, panel, profiles[-1], config)
+    if seasons is not None and not seasons.empty:
+        _apply_season_totals(result, history, future, events, groups, seasons, panel, config, runner,
+                             censored)
     result.duration_s = time.perf_counter() - started
     return result
+
+
+def _apply_season_totals(result: ForecastResult, history: pd.DataFrame, future: pd.DataFrame | None,
+                         events: pd.DataFrame | None, groups: pd.Series | None, seasons: pd.DataFrame,
+                         panel: Panel, config: EngineConfig, runner: ChunkRunner | None,
+                         censored: pd.DataFrame | None) -> None:
+    """Season totals of the seasonal series (forecasting.seasons), stored and applied to the forecast."""
+    from forecasting.seasons import apply_totals, season_totals
+
+    frame = history.assign(**{DS: pd.to_datetime(history[DS]), UNIQUE_ID: history[UNIQUE_ID].astype(str)})
+    regressors = [c for c in frame.columns if c not in (UNIQUE_ID, DS, Y) and c in panel.regressors]
+    origin = panel.grid[panel.n_history - 1]
+    last_day = panel.grid[panel.n_history + config.horizon - 1]
+
+    def refit(ids: list[str], past_origin: pd.Timestamp) -> pd.DataFrame:
+        # The engine as it would have run then: history up to that origin, regressors as they came.
+        rows = frame[frame[UNIQUE_ID].isin(ids)]
+        before = rows[rows[DS] <= past_origin][[UNIQUE_ID, DS, Y, *regressors]]
+        if before.empty:
+            return pd.DataFrame(columns=[UNIQUE_ID, DS, MEAN])
+        ahead = None
+        if regressors:
+            days = pd.date_range(past_origin + pd.Timedelta(days=1), periods=config.horizon)
+            grid = pd.MultiIndex.from_product([sorted(set(before[UNIQUE_ID])), days], names=[UNIQUE_ID, DS])
+            ahead = (rows.set_index([UNIQUE_ID, DS])[regressors].reindex(grid).fillna(0.0).reset_index())
+        past = forecast_panel(before, config.horizon, config.freq, future=ahead, events=events,
+                              groups=groups, config=config, runner=runner)
+        return past.forecasts
+
+    group_of = result.series.set_index(UNIQUE_ID)[GROUP]
+    totals = season_totals(frame[[UNIQUE_ID, DS, Y]], result.forecasts, group_of, seasons, origin,
+                           last_day, refit=refit, imputed=censored)
+    columns = [MEAN, *[quantile_column(q) for q in config.quantiles]]
+    result.forecasts = apply_totals(result.forecasts, totals, columns)
+    result.season_totals = totals
+
+
+def _forecast_from_own_ends(history: pd.DataFrame, *, future: pd.DataFrame | None,
+                            events: pd.DataFrame | None, groups: pd.Series | None,
+                            new_series: pd.DataFrame | None, config: EngineConfig,
+                            runner: ChunkRunner | None, progress: Callable[[int], None] | None,
+                            started: float) -> ForecastResult:
+    """One sub-panel per last observed date, each forecast from that date; results stacked."""
+    valid = {UNIQUE_ID, DS, Y} <= set(history.columns) and not history.empty
+    dates = pd.to_datetime(history[DS], errors="coerce") if valid else None
+    if valid and dates is not None and dates.notna().all():
+        observed = history[Y].notna()
+        ends = dates[observed].groupby(history.loc[observed, UNIQUE_ID].astype(str)).max()
+    else:
+        ends = pd.Series(dtype="datetime64[ns]")  # let the one-panel path name the problem
+    if ends.nunique() <= 1 or dates is None:
+        return forecast_panel(history, config.horizon, config.freq, future=future, events=events,
+                              groups=groups, new_series=new_series,
+                              config=replace(config, from_own_end=False), runner=runner, progress=progress)
+    ids = history[UNIQUE_ID].astype(str)
+    parts = []
+    latest = ends.max()
+    for end, members in ends.groupby(ends):
+        keep = ids.isin(members.index) & (dates <= end)
+        part_future = None if future is None else future[future[UNIQUE_ID].astype(str).isin(members.index)]
+        parts.append(forecast_panel(
+            history[keep], config.horizon, config.freq, future=part_future, events=events, groups=groups,
+            new_series=new_series if end == latest else None,
+            config=replace(config, from_own_end=False), runner=runner, progress=progress))
+    first = parts[0]
+    forecasts = pd.concat([p.forecasts for p in parts], ignore_index=True)
+    series = pd.concat([p.series for p in parts], ignore_index=True)
+    effects = pd.concat([p.effects for p in parts], ignore_index=True)
+    order = series[UNIQUE_ID].astype(str).argsort(kind="stable")
+    series = series.iloc[order].reset_index(drop=True)
+    forecasts = forecasts.sort_values([UNIQUE_ID, DS], kind="stable").reset_index(drop=True)
+    params = dict(first.params)
+    params["engine"] = config.to_json()
+    return ForecastResult(forecasts, series, effects, first.freq, first.quantiles, params,
+                          time.perf_counter() - started)
 
 
 def _prophet_holidays(events: pd.DataFrame | None) -> pd.DataFrame | None:
@@ -727,12 +812,18 @@ def forecast(
     """Forecast every series of a long panel `horizon` periods past its last date.
 
     `history`: unique_id, ds, y (units per period, ≥ 0; missing periods are
-    missing, not zero) plus optional regressor columns where 0 means "no effect"
-    (promotion flag, discount depth) — then `future` must give them for every
-    series and horizon period. `freq`: "D", a weekly alias ("W-SUN", ...) or
-    "MS". `events`: calendar anchors (event, ds), default restock's Chinese
-    retail calendar (daily and weekly data). Returns unique_id, ds, model, mean
-    and one column per quantile (`q10`, `q50`, ...), monotone and ≥ 0.
+    missing, not zero) plus optional regressor columns — promotion columns where 0
+    means "no effect" (promotion or display flag, feature share, discount depth, pre-sale
+    flag), and prices (`price`, `..._price`: the actual selling price, > 0, modelled as a
+    log-log elasticity against the series' usual price) — then `future` must give them for
+    every series and horizon period (the promotions plan). Each series' effects are its own
+    estimate shrunk toward its group's pooled one and act as multipliers on every model.
+    `freq`: "D", a weekly alias ("W-SUN", ...), "MS" or "QS". `events`: calendar anchors
+    (event, ds), default restock's Chinese retail calendar (daily and weekly data). Series
+    ending before the panel's last date are forecast from the panel's end (their missing
+    last periods are forecast but not returned); `forecast_panel` with
+    `EngineConfig(from_own_end=True)` forecasts each from its own end. Returns unique_id,
+    ds, model, mean and one column per quantile (`q10`, `q50`, ...), monotone and ≥ 0.
     """
     return forecast_panel(history, horizon, freq, future=future, events=events,
                           quantiles=quantiles).forecasts

@@ -48,15 +48,18 @@ class GroupEffects:
     multiplier: np.ndarray  # (len(grid),) event multiplier per grid period, 1 = no effect
     regressor_betas: dict[str, float] = field(default_factory=dict)
     window_multipliers: dict[tuple[str, str], float] = field(default_factory=dict)
+    # Per regressor and series id: the series' own effect shrunk toward the group's pooled
+    # estimate (`series_regressor_betas`); None = the group's betas for every series.
+    series_betas: dict[str, dict[str, float]] | None = None
 
 
 def event_design(grid: pd.DatetimeIndex, freq: str, events: pd.DataFrame | None) -> EventDesign:
     """Dummies of every (event, window) over `grid`; weekly periods get the share of their 7 days.
 
-    `events` has columns `event`, `ds` (anchor dates). Monthly grids get no event
-    columns: a month blurs every window into its level.
+    `events` has columns `event`, `ds` (anchor dates). Monthly and quarterly grids get no
+    event columns: a month blurs every window into its level.
     """
-    if events is None or events.empty or freq.startswith("M"):
+    if events is None or events.empty or freq.startswith(("M", "Q")):
         return EventDesign([], np.zeros((len(grid), 0)), [])
     daily = freq == "D"
     day_index = pd.date_range(grid[0] - pd.Timedelta(days=6 if not daily else 0), grid[-1], freq="D")
@@ -172,6 +175,66 @@ def learn_group_effects(
             effects.regressor_betas[name] = coefficient
     effects.multiplier = np.exp(log_multiplier)
     return effects
+
+
+def series_regressor_betas(values: np.ndarray, regressors: dict[str, np.ndarray], multiplier: np.ndarray,
+                           cutoff: int, freq: str) -> dict[str, np.ndarray]:
+    """Each series' own regressor effects (log-linear: for a price column the regressor is log of
+    price over its usual price, so the effect is a log-log elasticity), shrunk toward its group.
+
+    Per series: log(demand + ½·its mean) with the event multipliers divided out, less its
+    centred rolling median (13 periods; 91 days), regressed on its regressors (OLS, centred).
+    The group's pooled estimate is the precision-weighted mean of the series' estimates; the
+    spread between series beyond their sampling noise (DerSimonian–Laird τ²) sets how far each
+    series keeps its own: β_i = (τ²·b_i + v_i·b_pool) / (τ² + v_i). A series whose regressors
+    never moved gets the pooled estimate.
+    """
+    names = list(regressors)
+    n = values.shape[0]
+    out = {name: np.zeros(n) for name in names}
+    if not names or cutoff < 20:
+        return out
+    window = {"D": 91}.get(freq, 13)
+    own = np.full((n, len(names)), np.nan)
+    variance = np.full((n, len(names)), np.nan)
+    log_event = np.log(multiplier[:cutoff])
+    for i in range(n):
+        y = values[i, :cutoff]
+        ok = ~np.isnan(y)
+        if ok.sum() < 12 or not np.any(y[ok] > 0):
+            continue
+        log_y = np.log(y + 0.5 * np.nanmean(y)) - log_event
+        baseline = pd.Series(np.where(ok, log_y, np.nan)).rolling(
+            window, center=True, min_periods=max(3, window // 3)).median().to_numpy()
+        response = log_y - baseline
+        X = np.column_stack([regressors[name][i, :cutoff] for name in names])
+        rows = ok & np.isfinite(response)
+        X, r = X[rows], response[rows]
+        moving = np.std(X, axis=0) > 1e-9
+        if not moving.any() or r.size <= moving.sum() + 5:
+            continue
+        Xc = X[:, moving] - X[:, moving].mean(axis=0)
+        rc = r - r.mean()
+        beta, *_ = np.linalg.lstsq(Xc, rc, rcond=None)
+        dof = max(r.size - moving.sum() - 1, 1)
+        sigma2 = float(np.sum((rc - Xc @ beta) ** 2) / dof)
+        cov = np.linalg.pinv(Xc.T @ Xc) * sigma2
+        own[i, moving] = beta
+        variance[i, moving] = np.clip(np.diag(cov), 1e-8, None)
+    for k, name in enumerate(names):
+        b, v = own[:, k], variance[:, k]
+        seen = np.isfinite(b) & np.isfinite(v)
+        if not seen.any():
+            continue
+        w = 1.0 / v[seen]
+        pooled = float(np.sum(w * b[seen]) / np.sum(w))
+        q = float(np.sum(w * (b[seen] - pooled) ** 2))
+        denominator = float(np.sum(w) - np.sum(w**2) / np.sum(w))
+        tau2 = max(0.0, (q - (seen.sum() - 1)) / denominator) if denominator > 0 else 0.0
+        shrunk = np.full(n, pooled)
+        shrunk[seen] = (tau2 * b[seen] + v[seen] * pooled) / (tau2 + v[seen])
+        out[name] = np.clip(shrunk, -MAX_LOG_EFFECT, MAX_LOG_EFFECT)
+    return out
 
 
 def default_events(start: pd.Timestamp, end: pd.Timestamp, names: Sequence[str]) -> pd.DataFrame:

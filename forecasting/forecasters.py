@@ -1,8 +1,11 @@
-"""The `Forecaster` protocol and its implementations, registered by name.
+"""The `Forecaster` protocol and its implementations, registered by name: the one declaration of a model.
 
 Each forecaster sees one regular, gap-free series as a float array (`fit(y, X)`)
-and returns the next `h` periods (`predict(h, X_future, quantiles)`). The engine
-decides which series a model sees (weekly aggregate, seasonally adjusted, daily).
+and returns the next `h` periods (`predict(h, X_future, quantiles)`). Its class
+declares how the engine hands it a series (`route`, see `ROUTES`) and, for the
+curve routes, whose season curve it reads (`curve`: the series' own, shrunk to its
+group's, or the group's alone). `register` adds a model; `EngineConfig` accepts
+any registered name, and the engine reads nothing about a model from anywhere else.
 Fast backends: statsforecast's compiled models; Prophet for the few series
 where it is allowed to compete.
 """
@@ -11,22 +14,41 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+# How the engine hands a model its series (daily data is modelled in weeks):
+ROUTES = {
+    "period": "event-free periods with the yearly season divided out",
+    "period_raw": "event-free periods with their season (season_length = periods per year)",
+    "period_share": "event-free periods against a season curve passed as X (one column)",
+    "period_x": "periods with their events, the log event intensity as regressor X",
+    "direct": "event-free target periods (days) with weekday and season divided out; off-season left out",
+    "direct_raw": "target periods as sold, with dates and the calendar in the context",
+}
+# Whose season curve a curve route reads: the series' own (shrunk to its group's) or the group's.
+CURVES = ("own", "group")
+
 
 @dataclass(frozen=True)
 class ModelContext:
-    """What a model may know besides the values: season length, dates, calendar."""
+    """What a model may know besides the values: season length, dates, calendar, season clock.
+
+    `positions` (optional) is the season position of each fitted period followed by those of
+    the periods to forecast, when the season does not follow the calendar (a group anchored
+    on a lunar festival counts weeks from the festival; see `forecasting.profiles`).
+    """
 
     season_length: int = 1
     start: pd.Timestamp | None = None
     freq: str | None = None
     holidays: pd.DataFrame | None = None
+    positions: np.ndarray | None = None
 
 
 @dataclass
@@ -42,6 +64,7 @@ class Forecaster(Protocol):
     """fit(y, X=None) on a gap-free float series, then predict(h, X_future=None, quantiles=...)."""
 
     name: str
+    route: str
 
     def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> Forecaster: ...
 
@@ -54,6 +77,8 @@ class _Base:
     """Shared fitting bookkeeping and a simple native interval (random-walk-like spread)."""
 
     name = "base"
+    route: ClassVar[str] = "period"
+    curve: ClassVar[str] = "own"
 
     def __init__(self, context: ModelContext | None = None) -> None:
         self.context = context or ModelContext()
@@ -91,16 +116,38 @@ class _Base:
 
 
 class SeasonalNaive(_Base):
-    """The value one season earlier (the last value when the series is shorter than a season)."""
+    """The value one season earlier (the last value when the series is shorter than a season).
+
+    With a season clock in the context (`positions`), each period ahead takes the latest
+    past value at the same position: a festival good's last period at the same week from
+    its festival (a lunar year is 50–55 weeks, so "52 periods back" would miss the peak).
+    """
 
     name = "seasonal_naive"
+    route = "period_raw"
 
     def _mean(self, h: int, X_future: np.ndarray | None) -> np.ndarray:
+        positions = self.context.positions
+        if positions is not None:
+            if positions.size < self._y.size + h:
+                raise ValueError(f"{self.name}: season clock has {positions.size} positions "
+                                 f"for {self._y.size} + {h} periods")
+            return same_position_naive(self._y, positions[:self._y.size],
+                                       positions[self._y.size:self._y.size + h])
         m = self.context.season_length
         if m <= 1 or self._y.size < m:
             return np.full(h, self._y[-1])
         last_season = self._y[-m:]
         return np.resize(last_season, h)
+
+
+def same_position_naive(series: np.ndarray, past: np.ndarray, ahead: np.ndarray) -> np.ndarray:
+    """Each ahead period takes the latest past value at its season position (else the last value)."""
+    past, ahead = np.asarray(past, dtype=np.intp), np.asarray(ahead, dtype=np.intp)
+    latest = np.full(int(max(past.max(initial=0), ahead.max(initial=0))) + 1, -1)
+    np.maximum.at(latest, past, np.arange(past.size))
+    source = latest[ahead]
+    return np.where(source >= 0, series[np.maximum(source, 0)], series[-1])
 
 
 class WindowAverage(_Base):
@@ -111,6 +158,7 @@ class WindowAverage(_Base):
     """
 
     name = "window_average"
+    route = "period_share"
 
     def __init__(self, context: ModelContext | None = None, window: int = 8) -> None:
         super().__init__(context)
@@ -135,6 +183,14 @@ class WindowAverage(_Base):
         return share * np.asarray(X_future, dtype=float)[:h, 0]
 
 
+class CategoryProfile(WindowAverage):
+    """The category's season curve × the SKU's share of it: the window average read against its
+    group's curve instead of its own (for short and new series, whose own curve is noise)."""
+
+    name = "category_profile"
+    curve = "group"
+
+
 class _StatsForecast(_Base):
     """Adapter to a statsforecast model's array interface `forecast(y, h, X, X_future)`."""
 
@@ -154,6 +210,7 @@ class Theta(_StatsForecast):
     """Theta method (Assimakopoulos & Nikolopoulos 2000; optimised variant by statsforecast AutoTheta)."""
 
     name = "theta"
+    route = "period"
 
     def _model(self) -> Any:
         from statsforecast.models import AutoTheta
@@ -169,6 +226,7 @@ class ETS(_StatsForecast):
     """
 
     name = "ets"
+    route = "period"
 
     def _model(self) -> Any:
         from statsforecast.models import AutoETS
@@ -180,6 +238,7 @@ class Arima(_StatsForecast):
     """ARIMA(1,1,1) with exogenous regressors (event intensity, promotion share) when given."""
 
     name = "arima"
+    route = "period_x"
 
     def _model(self) -> Any:
         from statsforecast.models import ARIMA
@@ -191,6 +250,7 @@ class Croston(_StatsForecast):
     """Croston (1972): separate smoothing of demand sizes and intervals, for intermittent demand."""
 
     name = "croston"
+    route = "direct"
 
     def _model(self) -> Any:
         from statsforecast.models import CrostonClassic
@@ -202,6 +262,7 @@ class CrostonSBA(_StatsForecast):
     """Syntetos–Boylan approximation (2005): Croston with the (1 - α/2) bias correction."""
 
     name = "sba"
+    route = "direct"
 
     def _model(self) -> Any:
         from statsforecast.models import CrostonSBA as SBA
@@ -213,6 +274,7 @@ class TSB(_StatsForecast):
     """Teunter–Syntetos–Babai (2011): smooths demand probability, so obsolescence shows."""
 
     name = "tsb"
+    route = "direct"
 
     def _model(self) -> Any:
         from statsforecast.models import TSB as TSBModel
@@ -224,6 +286,7 @@ class Prophet(_Base):
     """Prophet (Taylor & Letham 2018) with restock's calendar as holidays; needs dates in the context."""
 
     name = "prophet"
+    route = "direct_raw"
 
     def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> Prophet:
         super().fit(y, X)
@@ -266,20 +329,7 @@ class Prophet(_Base):
 
 ForecasterFactory = Callable[[ModelContext], Forecaster]
 
-REGISTRY: dict[str, ForecasterFactory] = {
-    "seasonal_naive": SeasonalNaive,
-    "window_average": WindowAverage,
-    # The same level model; the engine hands it the series seasonally adjusted by its
-    # category's curve (category profile × SKU share) rather than by its own.
-    "category_profile": WindowAverage,
-    "theta": Theta,
-    "ets": ETS,
-    "arima": Arima,
-    "croston": Croston,
-    "sba": CrostonSBA,
-    "tsb": TSB,
-    "prophet": Prophet,
-}
+REGISTRY: dict[str, ForecasterFactory] = {}
 
 
 def make_forecaster(name: str, context: ModelContext | None = None) -> Forecaster:
@@ -292,5 +342,41 @@ def make_forecaster(name: str, context: ModelContext | None = None) -> Forecaste
 
 
 def register(name: str, factory: ForecasterFactory) -> None:
-    """Add (or replace) a model under `name`, e.g. a plug-in or a test double."""
+    """Add (or replace) a model under `name`, e.g. a plug-in or a test double.
+
+    `factory` (usually the class) declares the model's `route` (a key of `ROUTES`) and
+    optionally its `curve` ("own" or "group"); ValueError when it does not.
+    """
+    route = getattr(factory, "route", None)
+    if route not in ROUTES:
+        raise ValueError(f"model {name!r} must declare a route, one of {sorted(ROUTES)}; got {route!r}")
+    curve = getattr(factory, "curve", "own")
+    if curve not in CURVES:
+        raise ValueError(f"model {name!r}: curve must be one of {list(CURVES)}, got {curve!r}")
     REGISTRY[name] = factory
+
+
+def route_of(name: str) -> tuple[str, str]:
+    """(route, curve) a registered model declares; ValueError naming the registered ones otherwise."""
+    try:
+        factory = REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; registered: {sorted(REGISTRY)}") from None
+    return factory.route, getattr(factory, "curve", "own")  # type: ignore[attr-defined]
+
+
+@contextmanager
+def registered(name: str, factory: ForecasterFactory) -> Any:
+    """Register `factory` under `name` for the duration of a `with` block, then restore the registry."""
+    saved = dict(REGISTRY)
+    register(name, factory)
+    try:
+        yield factory
+    finally:
+        REGISTRY.clear()
+        REGISTRY.update(saved)
+
+
+for _model in (SeasonalNaive, WindowAverage, CategoryProfile, Theta, ETS, Arima, Croston, CrostonSBA,
+               TSB, Prophet):
+    register(_model.name, _model)

@@ -143,6 +143,8 @@ class ForecastSeries(Base):
     level: Mapped[float] = mapped_column(Float)
     backtest_errors: Mapped[list[Any] | None] = mapped_column(JSON)
     backtest_forecasts: Mapped[list[Any] | None] = mapped_column(JSON)
+    # Seasonal SKUs: the total over the next season and how it was reached (forecasting.seasons).
+    season_total: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class ForecastValue(Base):

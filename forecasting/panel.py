@@ -24,15 +24,48 @@ class Panel:
     regressors: dict[str, np.ndarray]  # series × len(grid), 0 = no effect
 
 
+def is_price(name: str) -> bool:
+    """A regressor named `price` or `..._price` is a selling price, modelled as a log-log elasticity."""
+    return name == "price" or name.endswith("_price")
+
+
+def relative_log_price(matrix: np.ndarray, name: str, ids: np.ndarray, grid: pd.DatetimeIndex,
+                       known: int) -> np.ndarray:
+    """log(price / the series' usual price) — 0 at the usual price, so "0 = no effect" holds and
+    exp(β · x) = (price / usual)^β: β is the price elasticity. Usual = median of its history.
+
+    Periods without a history row keep 0; a price ≤ 0 where one was given is a ValueError."""
+    given = matrix[:, :known]
+    bad = np.argwhere(given < 0)
+    if bad.size:
+        i, t = bad[0]
+        raise ValueError(f"series {ids[i]!r}: regressor column {name!r} is a price and must be "
+                         f"positive, got {given[i, t]} on {grid[t].date()}")
+    out = np.zeros_like(matrix)
+    for i in range(matrix.shape[0]):
+        positive = given[i][given[i] > 0]
+        if positive.size == 0:
+            continue
+        usual = float(np.median(positive))
+        row = given[i]
+        out[i, :known] = np.where(row > 0, np.log(np.where(row > 0, row, 1.0) / usual), 0.0)
+    return out
+
+
+def is_coarse(freq: str) -> bool:
+    """Monthly or quarterly: a period blurs every calendar event into its level."""
+    return freq.startswith("M") or freq.startswith("Q")
+
+
 def frequency_offset(freq: str) -> pd.DateOffset:
-    """The pandas offset of `freq` ("D", "W-xxx" or "MS"); ValueError for anything else."""
+    """The pandas offset of `freq` ("D", "W-xxx", "MS" or "QS"); ValueError for anything else."""
     try:
         offset = pd.tseries.frequencies.to_offset(freq)
     except ValueError:
         raise ValueError(f"freq {freq!r} is not a pandas frequency alias") from None
     name = offset.name
-    if not (name == "D" or name.startswith("W-") or name == "MS"):
-        raise ValueError(f"freq must be 'D', a weekly alias such as 'W-SUN', or 'MS'; got {freq!r}")
+    if not (name == "D" or name.startswith("W-") or name == "MS" or name.startswith("QS")):
+        raise ValueError(f"freq must be 'D', a weekly alias such as 'W-SUN', 'MS' or 'QS'; got {freq!r}")
     return offset
 
 
@@ -136,6 +169,8 @@ def prepare_panel(
             matrix[:, len(history_grid):len(history_grid) + horizon] = (
                 supplied.to_numpy(dtype=float).reshape(len(ids), horizon)
             )
+            if is_price(name):
+                matrix = relative_log_price(matrix, name, ids, grid, len(history_grid) + horizon)
             regressors[name] = matrix
     group_of = np.full(len(ids), ALL_GROUPS, dtype=object)
     if groups is not None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from forecasting.events import GroupEffects, event_design, learn_group_effects
+from forecasting.events import GroupEffects, event_design, learn_group_effects, series_regressor_betas
 from forecasting.numeric import nanmean, nanmedian
 from forecasting.panel import Panel
 from kernel.seasons import festival_date
@@ -45,6 +45,8 @@ class Layout:
             return Layout(7, 52, 7)
         if freq.startswith("M"):
             return Layout(1, 12, 12)
+        if freq.startswith("Q"):
+            return Layout(1, 4, 4)
         return Layout(1, 52, 52)
 
 
@@ -54,7 +56,7 @@ FESTIVAL_POSITION = 26
 
 
 def season_position(dates: pd.DatetimeIndex, positions: int, anchor: str | None = None) -> np.ndarray:
-    """Week-of-year (0–51, by day of year) or month (0–11) of each period end.
+    """Week-of-year (0–51, by day of year), month (0–11) or quarter (0–3) of each period end.
 
     With `anchor` (a lunar festival such as spring_festival) and weekly positions, the
     position is the week relative to the nearest occurrence of that festival instead:
@@ -64,6 +66,8 @@ def season_position(dates: pd.DatetimeIndex, positions: int, anchor: str | None 
     """
     if positions == 12:
         return dates.month.to_numpy() - 1
+    if positions == 4:
+        return (dates.month.to_numpy() - 1) // 3
     if anchor is None or len(dates) == 0:
         return np.minimum((dates.dayofyear.to_numpy() - 1) // 7, 51)
     days = festival_days(anchor, int(dates.year.min()) - 1, int(dates.year.max()) + 1)
@@ -201,13 +205,15 @@ def weekday_share(adjusted: np.ndarray, weekdays: np.ndarray, cutoff: int, pseud
 
 
 def learn_profiles(panel: Panel, cutoff: int, freq: str, events: pd.DataFrame | None,
-                   anchors: Mapping[str, str] | None = None, drop_anchor_events: bool = False
-                   ) -> dict[str, GroupProfile]:
+                   anchors: Mapping[str, str] | None = None, drop_anchor_events: bool = False,
+                   series_effects: bool = True) -> dict[str, GroupProfile]:
     """Event effects, weekday shares, season curve and typical level per group, from periods < cutoff.
 
     `anchors` maps a group to the lunar festival its season is measured from (see
     `season_position`); with `drop_anchor_events` that festival's windows are left out
-    of the group's event regression, the season index carrying them instead.
+    of the group's event regression, the season index carrying them instead. With
+    `series_effects`, each series gets its own regressor effects shrunk toward the group's
+    (`events.series_regressor_betas`); else every series takes the group's.
     """
     anchors = anchors or {}
     layout = Layout.for_freq(freq)
@@ -221,6 +227,11 @@ def learn_profiles(panel: Panel, cutoff: int, freq: str, events: pd.DataFrame | 
         anchor = anchors.get(str(group))
         skip = {anchor} if anchor and drop_anchor_events else None
         effects = learn_group_effects(values, design, cutoff, freq, regs, skip)
+        if regs and series_effects:
+            betas = series_regressor_betas(values, regs, effects.multiplier, cutoff, freq)
+            ids = [str(uid) for uid in panel.ids[rows]]
+            effects.series_betas = {name: dict(zip(ids, map(float, b), strict=True))
+                                    for name, b in betas.items()}
         adjusted = values[:, :cutoff] / effects.multiplier[None, :cutoff]
         with np.errstate(all="ignore"):
             level = nanmean(adjusted, axis=1)

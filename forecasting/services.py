@@ -36,11 +36,13 @@ from forecasting.columns import (
 from forecasting.engine import ChunkRunner, EngineConfig, ForecastResult, forecast_panel
 from forecasting.models import DailySales, ForecastRun, ForecastSeries, ForecastValue, Promotion
 from forecasting.preparation import HISTORY_DAYS, fill_zero_days, prepare_inputs
+from forecasting.seasons import COLUMNS as SEASON_COLUMNS
 from forecasting.settings import ForecastSettings
 from kernel.catalog import Category, Sku
 from kernel.errors import InvalidInput, NotFound, RestockError
 from kernel.jsonable import to_jsonable
 from kernel.orm import unit_of_work
+from kernel.seasons import season_window
 
 LIBRARIES = ("restock", "numpy", "pandas", "statsforecast", "statsmodels", "prophet", "holidays",
              "lunardate", "scipy")
@@ -103,6 +105,21 @@ def season_anchors(session: Session, settings: ForecastSettings) -> dict[str, st
         if spec is not None and spec.anchor != "fixed":
             anchors[str(code)] = spec.anchor
     return anchors
+
+
+def season_windows(session: Session, settings: ForecastSettings, first_year: int, last_year: int
+                   ) -> pd.DataFrame:
+    """Category code → its season's windows starting in first_year…last_year (the engine's `seasons`)."""
+    rows = []
+    for code, season in session.execute(select(Category.code, Category.season)).all():
+        spec = settings.seasons.get(season) if season else None
+        if spec is None:
+            continue
+        for year in range(first_year, last_year + 1):
+            start, end = season_window(spec, year)
+            rows.append({GROUP: str(code), "season_start": pd.Timestamp(start),
+                         "season_end": pd.Timestamp(end)})
+    return pd.DataFrame(rows, columns=[GROUP, "season_start", "season_end"])
 
 
 def _session_scope(target: Engine | Session) -> Any:
@@ -198,10 +215,12 @@ def run_forecast(
             raise ForecastFailed(f"no sales history up to {as_of} for the selected SKUs")
         if on_start:
             on_start(len(set(skus)) if skus else len(sku_table))
+        seasons = season_windows(session, settings, as_of.year - HISTORY_DAYS // 365 - 1, as_of.year + 1)
         result = forecast_panel(
             prepared.history, config.horizon, "D", future=prepared.future, events=prepared.events,
             quantiles=config.quantiles, groups=prepared.groups, new_series=prepared.new_series,
-            config=config, runner=runner, progress=progress,
+            config=config, runner=runner, progress=progress, seasons=seasons,
+            censored=prepared.demand[[UNIQUE_ID, DS, "imputed"]],
             forecast_only=list(skus) if skus else None,
         )
         duration = time.perf_counter() - started
@@ -254,6 +273,7 @@ def store_run(session: Session, result: ForecastResult, as_of: date, started_at:
     `scope`: "complete" when the run covers every active SKU, else "partial"."""
     sku_id = skus.set_index(UNIQUE_ID)["sku_id"].astype(int).to_dict()
     series = result.series
+    totals = {row[UNIQUE_ID]: season_total_json(row) for row in result.season_totals.to_dict("records")}
     run = ForecastRun(
         as_of=as_of, started_at=started_at, status="succeeded", freq=result.freq,
         horizon=int(result.forecasts.groupby(UNIQUE_ID).size().max()),
@@ -273,6 +293,7 @@ def store_run(session: Session, result: ForecastResult, as_of: date, started_at:
             "level": float(row["level"]),
             "backtest_errors": _json_floats(row["backtest_errors"]),
             "backtest_forecasts": _json_floats(row["backtest_forecasts"]),
+            "season_total": totals.get(row[UNIQUE_ID]),
         }
         for row in series.to_dict("records")
     ])
@@ -290,6 +311,23 @@ def store_run(session: Session, result: ForecastResult, as_of: date, started_at:
             for k in range(start, min(start + batch, len(frame)))
         ])
     return int(run.id)
+
+
+def season_total_json(row: dict[str, Any]) -> dict[str, Any]:
+    """A season-total row (forecasting.seasons.COLUMNS) as stored: dates as ISO text, floats rounded."""
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if key in (UNIQUE_ID, GROUP):
+            continue
+        if isinstance(value, pd.Timestamp):
+            out[key] = value.date().isoformat()
+        elif isinstance(value, (float, np.floating)):
+            out[key] = None if not np.isfinite(value) else round(float(value), 4)
+        elif isinstance(value, (np.integer,)):
+            out[key] = int(value)
+        else:
+            out[key] = _clean_json(value) if not isinstance(value, list) else [_clean_json(v) for v in value]
+    return out
 
 
 def record_failed_run(engine: Engine, as_of: date, started_at: datetime, message: str,
@@ -350,8 +388,30 @@ def load_run(target: Engine | Session, run_id: int) -> ForecastResult:
         params = dict(run.parameters)
         params.update({"run_id": run.id, "as_of": run.as_of.isoformat(),
                        "library_versions": run.library_versions})
+        season_rows = [{UNIQUE_ID: codes[r.sku_id], GROUP: categories.get(codes[r.sku_id]),
+                        **_season_total_frame_row(r.season_total)}
+                       for r in series_rows if r.season_total]
         return ForecastResult(forecasts, series, effects, run.freq, tuple(run.quantiles), params,
-                              run.duration_s)
+                              run.duration_s,
+                              season_totals=pd.DataFrame(season_rows, columns=SEASON_COLUMNS))
+
+
+def _season_total_frame_row(stored: dict[str, Any]) -> dict[str, Any]:
+    row = {key: (float("nan") if value is None and key not in ("reasons",) else value)
+           for key, value in stored.items()}
+    for key in ("season_start", "season_end"):
+        row[key] = pd.Timestamp(stored[key])
+    return row
+
+
+def season_total_of(result: ForecastResult, sku_code: str) -> dict[str, Any] | None:
+    """The stored season total of one SKU in a run (None when its category has no season ahead):
+    season_start/end, total, model_total, last_season, season_before, trend, weight,
+    ratio_to_last_season, reasons (codes with parameters) — see forecasting.seasons."""
+    rows = result.season_totals[result.season_totals[UNIQUE_ID] == sku_code]
+    if rows.empty:
+        return None
+    return rows.iloc[0].to_dict()
 
 
 def latest_run(target: Engine | Session, as_of: date | None = None) -> ForecastResult:

@@ -29,8 +29,9 @@ def festival_date(name: str, year: int) -> date:
     """The Gregorian date of a festival in `year`.
 
     `name` is one of spring_festival (lunar 1/1), dragon_boat (5/5), mid_autumn
-    (8/15) — converted from the lunar calendar — or qingming (the Tomb-Sweeping
-    solar term, 4 or 5 April), read from `holidays.China`.
+    (8/15) — converted from the lunar calendar (`lunardate`, 1900–2099) — or qingming (the
+    Tomb-Sweeping solar term, 4 or 5 April), read from `holidays.China` where it has the
+    year, else computed by the almanac's solar-term rule (`qingming_by_rule`).
     """
     if name in LUNAR_FESTIVALS:
         month, day = LUNAR_FESTIVALS[name]
@@ -39,9 +40,28 @@ def festival_date(name: str, year: int) -> date:
         for day, label in holidays.China(years=year).items():
             if "Tomb-Sweeping" in label:
                 return day
-        raise ValueError(f"holidays.China has no Tomb-Sweeping Day in {year}")
+        return qingming_by_rule(year)
     raise ValueError(f"unknown festival {name!r}; expected one of "
                      f"{sorted([*LUNAR_FESTIVALS, 'qingming'])}")
+
+
+# Solar-term constants of the Qingming term (sun at 15° longitude) per century, for the
+# "Y·D + C − L" rule of the Chinese almanac (D = 0.2422 days a year of drift).
+_QINGMING_C = {19: 5.59, 20: 4.81}
+
+
+def qingming_by_rule(year: int) -> date:
+    """Qingming by the almanac's solar-term rule: April ⌊Y·0.2422 + C⌋ − ⌊Y/4⌋ (Y = year mod 100).
+
+    Used for the years `holidays.China` does not give (before 2008, when Qingming became a
+    day off); it agrees with `holidays.China` on every year both give (tested 2008–2060).
+    Valid 1900–2099.
+    """
+    if not 1900 <= year <= 2099:
+        raise ValueError(f"Qingming is computed for 1900–2099 only, not {year}")
+    y = year % 100
+    day = int(y * 0.2422 + _QINGMING_C[year // 100]) - y // 4
+    return date(year, 4, day)
 
 
 class SeasonSettings(BaseModel):

@@ -39,6 +39,11 @@ RULES: dict[str, Rule | str] = {
         frozenset({"forecasting"}),
         why="reads demand through forecasting's public API only; uses suppliers' terms and tier math",
     ),
+    # Policy replay (issue 16): a domain package above the others; only the shell imports it.
+    "simulation": Rule(
+        DOMAIN | {"kernel"},
+        why="replays past weeks through forecasting and the optimizer; never the shell",
+    ),
     "scheduler": Rule(
         DOMAIN | {"kernel"},
         frozenset(

@@ -48,10 +48,12 @@ def _register() -> None:
         propose,
         samples,
         scheduler,
+        simulate,
         web,
     )
 
-    for area in (admin, importer, forecast, propose, approval, export, samples, scheduler, backup, web):
+    areas = (admin, importer, forecast, propose, approval, export, samples, scheduler, backup, simulate, web)
+    for area in areas:
         area.register(app)
 
 

@@ -64,3 +64,27 @@ def test_weekly_event_features_are_the_share_of_the_week_inside_the_window() -> 
     day = design.columns.index(("double_11", "day"))
     # 2025-11-11 falls in the week ending Sunday 16 November.
     assert list(design.matrix[:, day]) == [0.0, 0.0, pytest.approx(1 / 7), 0.0]
+
+
+def test_qingming_rule_agrees_with_holidays_china_wherever_both_give_a_date() -> None:
+    import holidays
+
+    from kernel.seasons import qingming_by_rule
+
+    compared = 0
+    for year in range(1990, 2061):
+        days = [d for d, label in holidays.China(years=year).items() if "Tomb-Sweeping" in label]
+        if days:
+            assert qingming_by_rule(year) == days[0], year
+            compared += 1
+    assert compared >= 50  # holidays.China gives Qingming from 2008 on
+
+
+def test_history_before_1990_gets_a_calendar_instead_of_an_error() -> None:
+    from forecasting.calendar import event_anchor_dates
+
+    events = event_anchor_dates(date(1985, 1, 1), date(1991, 12, 31))
+    qingming = events[events["event"] == "qingming"]["ds"].dt.date.tolist()
+    assert date(1985, 4, 5) in qingming and date(1989, 4, 5) in qingming
+    assert len(events[events["event"] == "spring_festival"]) >= 7
+    assert festival_date("spring_festival", 1985) == date(1985, 2, 20)

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from forecasting import EngineConfig, forecast, forecast_panel
-from forecasting.engine import ROUTES, demand_class
-from forecasting.forecasters import WindowAverage, register
+from forecasting.engine import demand_class
+from forecasting.forecasters import REGISTRY, WindowAverage, registered
 
 from .conftest import seasonal_series, truth_curve
 
@@ -22,7 +22,7 @@ def _only(model: str, horizon: int = 91) -> EngineConfig:
                         short_models=models, prophet_max_series=1 if model == "prophet" else 0)
 
 
-@pytest.mark.parametrize("model", sorted(set(ROUTES) - {"prophet"}))
+@pytest.mark.parametrize("model", sorted(set(REGISTRY) - {"prophet"}))
 def test_each_model_recovers_a_known_weekly_and_yearly_pattern(model: str) -> None:
     history = seasonal_series("A", days=1000, noise=False)
     result = forecast_panel(history, 91, "D", events=NO_EVENTS, config=_only(model))
@@ -76,6 +76,7 @@ def test_same_input_gives_the_same_output(seasonal_panel) -> None:
 
 class _Broken(WindowAverage):
     name = "broken"
+    route = "period"
 
     def _mean(self, h, X_future):  # type: ignore[no-untyped-def]
         raise RuntimeError("solver exploded")
@@ -83,22 +84,18 @@ class _Broken(WindowAverage):
 
 class _Negative(WindowAverage):
     name = "negative"
+    route = "period"
 
     def _mean(self, h, X_future):  # type: ignore[no-untyped-def]
         return np.full(h, -1.0)
 
 
 def test_a_failing_model_falls_back_to_the_next_and_the_reason_is_stored() -> None:
-    register("broken", _Broken)
-    register("negative", _Negative)
-    ROUTES.update(broken="period", negative="period")
-    try:
+    with registered("broken", _Broken), registered("negative", _Negative):
         history = seasonal_series("A", days=600)
         config = EngineConfig(horizon=28, smooth_models=("broken", "negative", "seasonal_naive"))
         result = forecast_panel(history, 28, "D", events=NO_EVENTS, config=config)
-    finally:
-        ROUTES.pop("broken")
-        ROUTES.pop("negative")
+    assert "broken" not in REGISTRY and "negative" not in REGISTRY
     row = result.series.iloc[0]
     assert row["model"] == "seasonal_naive"
     assert "broken failed in backtest" in row["fallback_reason"]
@@ -285,3 +282,116 @@ def test_a_strongly_seasonal_intermittent_series_is_forecast_near_its_peak_total
     assert winter["mean"].sum() == pytest.approx(expected, rel=0.15)
     summer_rate = frame.loc[frame["ds"] < "2026-10-15", "mean"].sum() / len(peaks) / 45
     assert summer_rate < 0.2  # the off-season stays near zero: the level is not smeared flat
+
+
+class _Doubler(WindowAverage):
+    """A model declared only by its class: twice the window average, on raw periods."""
+
+    name = "doubler"
+    route = "period_raw"
+
+    def _mean(self, h, X_future):  # type: ignore[no-untyped-def]
+        return np.full(h, 2.0 * float(self._y[-8:].mean()))
+
+
+def test_a_model_registered_in_a_test_runs_in_the_engine_and_the_registry_is_restored() -> None:
+    before = dict(REGISTRY)
+    with pytest.raises(ValueError, match="unknown model 'doubler'"):
+        EngineConfig(horizon=14, smooth_models=("doubler",))
+    history = seasonal_series("A", days=400, noise=False)
+    with registered("doubler", _Doubler):
+        config = EngineConfig(horizon=14, smooth_models=("doubler",), combine_top=1)
+        result = forecast_panel(history, 14, "D", events=NO_EVENTS, config=config)
+    assert before == REGISTRY
+    row = result.series.iloc[0]
+    assert row["model"] == "doubler"
+    assert "doubler" in row["scores"]
+    weekly = history.set_index("ds")["y"].resample("W-SUN", label="right").sum()
+    # Its own route: the last 8 whole event-free weeks, doubled, spread over 7 days by weekday.
+    last_weeks = weekly[weekly.index <= history["ds"].max()].iloc[-8:].mean()
+    assert result.forecasts["mean"].iloc[:7].sum() == pytest.approx(2 * last_weeks, rel=0.02)
+
+
+def test_a_model_without_a_route_is_refused_at_registration() -> None:
+    class NoRoute:
+        name = "no_route"
+
+    from forecasting.forecasters import register
+
+    with pytest.raises(ValueError, match="must declare a route"):
+        register("no_route", NoRoute)  # type: ignore[arg-type]
+    assert "no_route" not in REGISTRY
+
+
+def test_category_profile_is_its_own_model_reading_the_group_curve() -> None:
+    from forecasting.forecasters import CategoryProfile, route_of
+
+    assert REGISTRY["category_profile"] is CategoryProfile
+    assert CategoryProfile.name == "category_profile"
+    assert route_of("category_profile") == ("period_share", "group")
+    assert route_of("window_average") == ("period_share", "own")
+
+
+def test_quarterly_panels_are_forecast_with_a_four_quarter_season() -> None:
+    ds = pd.date_range("2001-01-01", periods=40, freq="QS")
+    pattern = np.tile([10.0, 20.0, 40.0, 30.0], 10)
+    history = pd.DataFrame({"unique_id": "Q", "ds": ds, "y": pattern})
+    out = forecast(history, 4, "QS", events=NO_EVENTS)
+    assert out["ds"].tolist() == list(pd.date_range("2011-01-01", periods=4, freq="QS"))
+    assert out["mean"].to_numpy() == pytest.approx([10.0, 20.0, 40.0, 30.0], rel=0.05)
+
+
+def test_series_ending_early_are_forecast_from_their_own_end_when_asked() -> None:
+    ds = pd.date_range("2001-01-01", periods=60, freq="MS")
+    pattern = np.tile([10.0, 12.0, 14.0, 30.0, 12.0, 10.0, 9.0, 8.0, 11.0, 13.0, 20.0, 25.0], 5)
+    long = pd.DataFrame({"unique_id": "long", "ds": ds, "y": pattern})
+    short = pd.DataFrame({"unique_id": "short", "ds": ds[:48], "y": pattern[:48] * 2})
+    history = pd.concat([short, long])
+    by_panel = forecast_panel(history, 6, "MS", events=NO_EVENTS)
+    by_own = forecast_panel(history, 6, "MS", events=NO_EVENTS,
+                            config=EngineConfig(horizon=6, freq="MS", from_own_end=True))
+    panel_short = by_panel.forecasts[by_panel.forecasts["unique_id"] == "short"]
+    own_short = by_own.forecasts[by_own.forecasts["unique_id"] == "short"]
+    assert panel_short["ds"].min() == pd.Timestamp("2006-01-01")  # the panel's end
+    assert own_short["ds"].tolist() == list(pd.date_range("2005-01-01", periods=6, freq="MS"))
+    assert own_short["mean"].to_numpy() == pytest.approx(2 * pattern[:6], rel=0.1)
+    assert by_own.series["unique_id"].tolist() == ["long", "short"]
+    alone = forecast_panel(long, 6, "MS", events=NO_EVENTS)
+    pd.testing.assert_frame_equal(
+        by_own.forecasts[by_own.forecasts["unique_id"] == "long"].reset_index(drop=True),
+        alone.forecasts.reset_index(drop=True))
+
+
+def _priced_panel(elasticity: float, weeks: int = 160, seed: int = 5) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frames = []
+    ds = pd.date_range("2020-01-06", periods=weeks, freq="W-MON")
+    for k in range(5):
+        price = np.where(rng.random(weeks) < 0.2, 1.5, 2.0) * (1 + 0.1 * k)
+        mean = 50.0 * (price / (2.0 * (1 + 0.1 * k))) ** elasticity
+        frames.append(pd.DataFrame({"unique_id": f"P{k}", "ds": ds, "y": rng.poisson(mean).astype(float),
+                                    "price": price, "display": 0.0}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_a_planned_price_cut_lifts_the_forecast_by_the_learnt_log_log_elasticity() -> None:
+    panel = _priced_panel(-2.5)
+    cut = panel["ds"].max() - pd.Timedelta(weeks=13)
+    train, test = panel[panel["ds"] <= cut], panel[panel["ds"] > cut].copy()
+    test["price"] = np.where(test["ds"].dt.day % 2 == 0, 0.75, 1.0) * test.groupby("unique_id")[
+        "price"].transform("max")
+    out = forecast_panel(train, 13, "W-MON", future=test[["unique_id", "ds", "price", "display"]],
+                         events=NO_EVENTS, config=EngineConfig(horizon=13, freq="W-MON", events=()))
+    merged = out.forecasts.merge(test, on=["unique_id", "ds"])
+    on_cut = merged[merged["ds"].dt.day % 2 == 0]["mean"].mean()
+    regular = merged[merged["ds"].dt.day % 2 == 1]["mean"].mean()
+    assert on_cut / regular == pytest.approx(0.75 ** -2.5, rel=0.2)
+
+
+def test_a_price_must_be_positive() -> None:
+    panel = _priced_panel(-1.0, weeks=60)
+    panel.loc[3, "price"] = -1.0
+    future = panel[panel["ds"] == panel["ds"].max()].assign(ds=panel["ds"].max() + pd.Timedelta(weeks=1))
+    with pytest.raises(ValueError, match="'price' is a price and must be positive"):
+        forecast_panel(panel, 1, "W-MON", future=future[["unique_id", "ds", "price", "display"]],
+                       events=NO_EVENTS)

@@ -58,3 +58,11 @@ def test_a_series_with_gaps_is_refused_by_a_model() -> None:
 def test_unknown_model_names_the_registered_ones() -> None:
     with pytest.raises(ValueError, match="registered"):
         make_forecaster("nope")
+
+
+def test_seasonal_naive_follows_a_season_clock_when_given_one() -> None:
+    # A festival clock: positions 0, 1, 2, 0, 1 (a short "year" of 3 periods, then 2); ahead 2, 0, 1.
+    y = np.array([1.0, 9.0, 3.0, 4.0, 8.0])
+    clock = np.array([0, 1, 2, 0, 1, 2, 0, 1])
+    mean = make_forecaster("seasonal_naive", ModelContext(season_length=52, positions=clock)).fit(y)
+    assert mean.predict(3).mean.tolist() == [3.0, 4.0, 8.0]

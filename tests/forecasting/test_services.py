@@ -134,3 +134,38 @@ def test_festival_categories_get_their_season_anchor(sqlite_engine: Engine) -> N
             "winter": {"start": "11-15", "end": "02-28"},
         }).forecast_settings()
         assert season_anchors(session, settings) == {"mooncakes": "mid_autumn"}
+
+
+def test_season_totals_are_stored_with_the_run_and_read_back(sqlite_engine: Engine) -> None:
+    from forecasting.services import season_total_of
+
+    rng = np.random.default_rng(5)
+    days = pd.date_range(end=pd.Timestamp(AS_OF), periods=800)
+    winter = ((days.month == 12) | (days.month <= 2) | ((days.month == 11) & (days.day >= 15)))
+    with unit_of_work(sqlite_engine) as session:
+        jackets = Category(code="jackets", name="Jackets", season="winter", salvage_rate=Decimal("0.4"))
+        pans = Category(code="pans", name="Pans", salvage_rate=Decimal("0.5"))
+        session.add_all([jackets, pans])
+        session.flush()
+        skus = [Sku(code="J1", name="Jacket", category_id=jackets.id, price=Decimal("899.00")),
+                Sku(code="P1", name="Pan", category_id=pans.id, price=Decimal("99.00"))]
+        session.add_all(skus)
+        session.flush()
+        for sku, means in ((skus[0], np.where(winter, 3.0, 0.05)), (skus[1], np.full(len(days), 2.0))):
+            session.add_all([DailySales(sku_id=sku.id, date=day.date(), units=int(units), revenue=Decimal(0),
+                                        returned_units=0, fraud_units=0, stockout=False)
+                             for day, units in zip(days, rng.poisson(means), strict=True)])
+    settings = load_settings(forecasting={"horizon_days": 182, "backtest_origins": 2, "executor": "serial"},
+                             seasons={"winter": {"start": "11-15", "end": "02-28", "prebuild_days": 30}}
+                             ).forecast_settings()
+    summary = run_forecast(sqlite_engine, AS_OF, settings, now=NOW)
+    loaded = load_run(sqlite_engine, summary.run_id)
+    assert season_total_of(loaded, "P1") is None  # no season: no season total
+    total = season_total_of(loaded, "J1")
+    assert total is not None
+    assert total["season_start"] == pd.Timestamp("2026-11-15")
+    assert total["season_end"] == pd.Timestamp("2027-02-28")  # also the horizon's last day
+    assert total["last_season"] > 0 and 0.5 <= total["total"] / total["last_season"] <= 2.0
+    stored = loaded.forecasts[(loaded.forecasts["unique_id"] == "J1")
+                              & loaded.forecasts["ds"].between("2026-11-15", "2027-02-28")]["mean"].sum()
+    assert stored == pytest.approx(total["total"], rel=1e-3)

@@ -1,7 +1,7 @@
 """Reason codes on proposal lines and exclusions, rebates per agreement; complete or partial runs.
 
-Revision ID: 0009_i9_reasons
-Revises: 0008_i14_scheduler
+Revision ID: 0010_i9_reasons
+Revises: 0009_i11_season_totals
 Create Date: 2026-11-26
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009_i9_reasons"
-down_revision = "0008_i14_scheduler"
+revision = "0010_i9_reasons"
+down_revision = "0009_i11_season_totals"
 branch_labels = None
 depends_on = None
 

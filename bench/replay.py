@@ -1,0 +1,194 @@
+"""Benchmark the policy replay on the committed sample: the last 52 weeks, every policy.
+
+`python -m bench.replay [--quick] [--weeks 52] [--jobs N] [--out DIR]`: imports data/samples into
+a temporary SQLite database, replays the 52 weeks ending on the last sales day with
+forecasts refitted every 4 weeks (levels updated weekly), then — the baseline, same
+script, same data — the restock policy alone with a full forecast every week, to say
+what the monthly refit costs in time and in accuracy. Writes bench/results/replay.json
+and .md (the shape in docs/design-notes.md#benchmarks). `--quick`: 1 week, 8 SKUs (a smoke test).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bench._common import ROOT, RssSampler, write_results
+
+WEEKS = 52
+REFIT_WEEKS = 4
+
+
+def _setup(database: Path, weeks: int, skus: int | None) -> tuple[Any, Any]:
+    from kernel.orm import unit_of_work
+    from restock.cli.simulate import replay_setup
+    from restock.demo import fresh_sqlite
+    from restock.importing import import_path
+    from restock.settings import load_settings
+    from simulation.policies import policy_names
+
+    settings = load_settings()
+    engine = fresh_sqlite(database)
+    import_path(
+        engine,
+        ROOT / "data" / "samples",
+        actor="bench",
+        now=datetime(2026, 9, 1).astimezone(),
+        season_names=list(settings.seasons),
+    )
+    with unit_of_work(engine) as session:
+        last = _last_day(session)
+        start = last - timedelta(days=7 * weeks - 1)
+        data, config = replay_setup(session, settings, start, last, policy_names())
+    engine.dispose()
+    if skus is not None:
+        keep = sorted(data.skus["unique_id"])[:skus]
+        data.skus = data.skus[data.skus["unique_id"].isin(keep)].reset_index(drop=True)
+        data.sales = data.sales[data.sales["unique_id"].isin(keep)]
+        data.items = [i for i in data.items if i.sku in keep]
+    return data, config
+
+
+def _last_day(session: Any) -> Any:
+    from sqlalchemy import func, select
+
+    from forecasting.models import DailySales
+
+    return session.execute(select(func.max(DailySales.date))).scalar_one()
+
+
+def _policy_figures(result: Any) -> dict[str, dict[str, Any]]:
+    from simulation.metrics import policy_metrics, totals
+
+    rows = totals(policy_metrics(result), list(result.runs))
+    return {
+        policy: {
+            "gross_profit_after_rebate": str(row["gross_profit_after_rebate"]),
+            "fill_rate": row["fill_rate"],
+            "rebate_earned": str(row["rebate_earned"]),
+            "avg_inventory_value": str(row["avg_inventory_value"]),
+            "leftover_value": str(row["leftover_value"]),
+            "lost_sales_value": str(row["lost_sales_value"]),
+        }
+        for policy, row in rows.iterrows()
+    }
+
+
+def main(argv: list[str] | None = None) -> Path:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="1 week, 8 SKUs: a smoke test")
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--weeks", type=int, default=WEEKS, help="weeks replayed, to the last sales day")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+    os.environ.setdefault("MPLCONFIGDIR", tempfile.mkdtemp(prefix="restock-mpl-"))
+    from decimal import Decimal
+
+    from simulation import replay
+    from simulation.metrics import window_forecast_accuracy
+
+    weeks, skus = (1, 8) if args.quick else (args.weeks, None)
+    with tempfile.TemporaryDirectory(prefix="restock-bench-replay-") as tmp:
+        data, config = _setup(Path(tmp) / "sample.db", weeks, skus)
+    config = replace(config, refit_weeks=REFIT_WEEKS, jobs=args.jobs)
+    load_before = os.getloadavg()
+    with RssSampler() as rss:
+        started = time.perf_counter()
+        result = replay(data, config)
+        wall_s = time.perf_counter() - started
+    figures: dict[str, Any] = {
+        "wall_s": round(wall_s, 1),
+        "forecast_and_inputs_s": round(result.inputs_s, 1),
+        "policies_s": round(result.policies_s, 1),
+        "peak_rss_gib": rss.peak_gib,
+        "weeks": len(config.weeks()),
+        "skus": len(data.skus),
+        "policies": len(config.policies),
+        "restock_window_forecast": window_forecast_accuracy(result),
+        "policy": _policy_figures(result),
+        "restock_solver_statuses": result.runs["restock"].solver_statuses,
+    }
+    gp = {p: Decimal(v["gross_profit_after_rebate"]) for p, v in figures["policy"].items()}
+    fill = {p: v["fill_rate"] for p, v in figures["policy"].items()}
+    best_simple = max(("min_max", "seasonal_naive_out"), key=lambda p: gp[p])
+    # the baseline: a full forecast every week (what the nightly run would feed each proposal)
+    weekly_config = replace(config, refit_weeks=1, policies=("restock",))
+    started = time.perf_counter()
+    weekly = replay(data, weekly_config)
+    weekly_wall = time.perf_counter() - started
+    weekly_policy = _policy_figures(weekly)["restock"]
+    baselines = {
+        "weekly_refit_restock_only": {
+            "wall_s": round(weekly_wall, 1),
+            "forecast_and_inputs_s": round(weekly.inputs_s, 1),
+            "restock_window_forecast": window_forecast_accuracy(weekly),
+            "gross_profit_after_rebate": weekly_policy["gross_profit_after_rebate"],
+            "fill_rate": weekly_policy["fill_rate"],
+        },
+        "best_simple_policy": {"name": best_simple, **figures["policy"][best_simple]},
+    }
+    monthly_wape = figures["restock_window_forecast"]["wape"]
+    weekly_wape = baselines["weekly_refit_restock_only"]["restock_window_forecast"]["wape"]
+    ratios = {
+        "forecast_s_vs_weekly_refit": round(result.inputs_s / weekly.inputs_s, 3)
+        if weekly.inputs_s
+        else None,
+        "window_wape_vs_weekly_refit": round(monthly_wape / weekly_wape, 3)
+        if monthly_wape and weekly_wape
+        else None,
+        "restock_gp_vs_weekly_refit": round(
+            float(gp["restock"] / Decimal(weekly_policy["gross_profit_after_rebate"])), 4
+        )
+        if Decimal(weekly_policy["gross_profit_after_rebate"])
+        else None,
+        "restock_gp_vs_best_simple": round(float(gp["restock"] / gp[best_simple]), 4)
+        if gp[best_simple]
+        else None,
+        "restock_fill_minus_best_simple": round(fill["restock"] - fill[best_simple], 4),
+        "restock_gp_vs_perfect_foresight": round(float(gp["restock"] / gp["perfect_foresight"]), 4)
+        if gp["perfect_foresight"]
+        else None,
+    }
+    params = {
+        "from": config.start.isoformat(),
+        "to": config.end.isoformat(),
+        "weeks": weeks,
+        "skus": len(data.skus),
+        "refit_weeks": REFIT_WEEKS,
+        "jobs": args.jobs,
+        "policies": list(config.policies),
+        "optimizer_time_limit_s": config.time_limit_s,
+        "budget_cny": str(config.budget),
+        "quick": args.quick,
+        "load_average_at_start": [round(x, 2) for x in load_before],
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+    }
+    notes = [
+        "wall_s: the whole replay after the data is read (every forecast refit and weekly level update, "
+        "cleansing cut at each as-of date, every policy's 52 weekly decisions and the day-by-day books).",
+        "baseline weekly_refit_restock_only: the same replay with a full forecast every week, restock only.",
+        "restock_window_forecast: window means restock read vs the demand that came (WAPE, bias), windows "
+        "ending by the replay's last day.",
+        "Money in CNY; gross profit after rebate = revenue − COGS − (salvaged stock at cost − salvage "
+        "proceeds) + rebate.",
+    ]
+    return write_results(
+        "replay",
+        params=params,
+        figures=figures,
+        baselines=baselines,
+        ratios=ratios,
+        libraries=["statsforecast", "pulp", "highspy", "pandas", "numpy"],
+        notes=notes,
+        out_dir=args.out,
+    )
+
+
+if __name__ == "__main__":
+    main()

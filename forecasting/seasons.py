@@ -1,0 +1,288 @@
+"""Per-series season totals: what a seasonal SKU will sell over its next season, checked against its past.
+
+A pre-build buys a whole season per SKU in one order, so the season total is the number that
+matters. For each series of a group that has season windows (`seasons`: group, start, end,
+one row per year; the caller computes them — fixed month-days or days around a festival):
+
+- `model_total` — the engine's forecast summed over the upcoming season (the part of it after
+  the origin and inside the horizon);
+- `last_season` / `season_before` — the series' own cleansed demand over the same part of the
+  previous two seasons (NaN where its history does not cover them: a launch);
+- `trend` — the group's year-on-year ratio (Σ last season / Σ season before over the series
+  that have both), clipped to 0.5–2; `naive_total = last_season × trend`;
+- `weight` — how far to trust the model over the naive total, from the same point of past
+  seasons: the engine is re-run on the group's series at the origin one and two years back
+  (52 and 104 weeks, history before it only) and both totals are scored on what the season
+  then sold; weight = E_naive² / (E_model² + E_naive²), errors pooled over the series' own
+  past seasons and its group's (2 pseudo-seasons of the group), 0.25 without any past season;
+- `total` = weight × model_total + (1 − weight) × naive_total (the model alone without a
+  last season). A total outside 0.5–2× of last season keeps that ratio only with a reason
+  (the group's trend, the series' own two-season trend, a launch, stockout-censored history);
+  otherwise it is held at the band's edge, and that is stored as the reason.
+
+The forecast's daily means and quantiles inside the season are scaled by total / model_total,
+so the optimizer's window totals (`forecasting.total_demand`) read the season total.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forecasting.columns import DS, GROUP, MEAN, UNIQUE_ID, Y
+
+SEASON_START = "season_start"
+SEASON_END = "season_end"
+YEAR_DAYS = 364  # 52 weeks: the same weekday one year back
+TREND_BOUNDS = (0.5, 2.0)
+BAND = (0.5, 2.0)  # a total outside this multiple of last season needs a reason
+GROUP_PSEUDO_SEASONS = 2.0
+# Weight on the model's total when no past season could be scored (thin history): the total is
+# shrunk toward last season × trend until the model has shown it can do better.
+UNSCORED_WEIGHT = 0.25
+# Share of last season's days that were stockouts (imputed) above which it is called censored.
+CENSORED_SHARE = 0.1
+
+COLUMNS = [UNIQUE_ID, GROUP, SEASON_START, SEASON_END, "days", "model_total", "last_season",
+           "season_before", "trend", "naive_total", "weight", "total", "ratio_to_last_season",
+           "past_seasons_scored", "reasons"]
+
+
+@dataclass(frozen=True)
+class SeasonPart:
+    """The part of a group's upcoming season the forecast covers, and the same part of past seasons."""
+
+    group: str
+    start: pd.Timestamp  # of the part (the day after the origin when in season)
+    end: pd.Timestamp
+    past: tuple[tuple[pd.Timestamp, pd.Timestamp], ...]  # last season, the one before, ...
+
+
+def season_parts(seasons: pd.DataFrame, origin: pd.Timestamp, last_day: pd.Timestamp,
+                 years_back: int = 3) -> dict[str, SeasonPart]:
+    """Per group: its first season ending after `origin` and starting by `last_day`, clipped to
+    (origin, last_day], with the same days-from-start part of its previous seasons."""
+    for column in (GROUP, SEASON_START, SEASON_END):
+        if column not in seasons.columns:
+            raise ValueError(f"seasons has no column {column!r} (needs group, season_start, season_end)")
+    parts: dict[str, SeasonPart] = {}
+    frame = seasons.assign(**{SEASON_START: pd.to_datetime(seasons[SEASON_START]),
+                              SEASON_END: pd.to_datetime(seasons[SEASON_END])})
+    for group, rows in frame.groupby(GROUP, sort=True):
+        rows = rows.sort_values(SEASON_START).reset_index(drop=True)
+        upcoming = rows[(rows[SEASON_END] > origin) & (rows[SEASON_START] <= last_day)]
+        if upcoming.empty:
+            continue
+        k = int(upcoming.index[0])
+        start, end = rows.loc[k, SEASON_START], rows.loc[k, SEASON_END]
+        skip = max(0, (origin + pd.Timedelta(days=1) - start).days)
+        length = (min(end, last_day) - start).days + 1 - skip
+        if length <= 0:
+            continue
+        past = []
+        for j in range(k - 1, max(k - 1 - years_back, -1), -1):
+            past_start = rows.loc[j, SEASON_START] + pd.Timedelta(days=skip)
+            past_end = min(past_start + pd.Timedelta(days=length - 1), rows.loc[j, SEASON_END])
+            past.append((past_start, past_end))
+        parts[str(group)] = SeasonPart(str(group), start + pd.Timedelta(days=skip),
+                                       start + pd.Timedelta(days=skip + length - 1), tuple(past))
+    return parts
+
+
+def window_sums(history: pd.DataFrame, ids: list[str], span: tuple[pd.Timestamp, pd.Timestamp],
+                column: str = Y) -> pd.Series:
+    """Σ column over [span] per series; NaN where the series' history does not cover every day."""
+    start, end = span
+    days = (end - start).days + 1
+    inside = history[(history[DS] >= start) & (history[DS] <= end) & history[UNIQUE_ID].isin(ids)]
+    grouped = inside.groupby(UNIQUE_ID, observed=True)[column]
+    sums = grouped.sum().reindex(ids)
+    covered = grouped.count().reindex(ids).fillna(0)
+    return sums.where(covered >= days)
+
+
+def _trend(last: pd.Series, before: pd.Series) -> float:
+    both = last.notna() & before.notna()
+    total_before = float(before[both].sum())
+    if not both.any() or total_before <= 0:
+        return 1.0
+    return float(np.clip(last[both].sum() / total_before, *TREND_BOUNDS))
+
+
+ForecastFn = Callable[[list[str], pd.Timestamp], pd.DataFrame]
+
+
+def season_totals(history: pd.DataFrame, forecasts: pd.DataFrame, groups: pd.Series,
+                  seasons: pd.DataFrame, origin: pd.Timestamp, last_day: pd.Timestamp,
+                  refit: ForecastFn | None = None, imputed: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per series of a seasonal group (columns `COLUMNS`); see the module docstring.
+
+    `history`: unique_id, ds, y — the cleansed demand the engine saw (daily); `forecasts`: the
+    engine's unique_id, ds, mean; `groups`: unique_id → group; `refit(ids, origin)` returns
+    forecasts (unique_id, ds, mean) of those series made at an earlier origin from their history
+    up to it alone (the engine re-run), used to score model against naive totals at the same point of past
+    seasons; `imputed`: unique_id, ds, imputed (stockout days whose demand was estimated).
+    """
+    history = history.assign(**{DS: pd.to_datetime(history[DS]), UNIQUE_ID: history[UNIQUE_ID].astype(str)})
+    group_of = groups.astype(str)
+    parts = season_parts(seasons, origin, last_day)
+    rows: list[dict[str, Any]] = []
+    forecast_ids = set(forecasts[UNIQUE_ID].astype(str))
+    for group, part in parts.items():
+        ids = sorted(set(group_of.index[group_of == group].astype(str)) & forecast_ids)
+        if not ids:
+            continue
+        model_total = window_sums(forecasts.rename(columns={MEAN: Y}).assign(
+            **{UNIQUE_ID: forecasts[UNIQUE_ID].astype(str)}), ids, (part.start, part.end)).fillna(0.0)
+        past = [window_sums(history, ids, span) for span in part.past]
+        last = past[0] if past else pd.Series(np.nan, index=ids)
+        before = past[1] if len(past) > 1 else pd.Series(np.nan, index=ids)
+        trend = _trend(last, before)
+        model_err, naive_err, scored = _past_season_errors(history, ids, part, refit, origin)
+        group_model = float(np.nanmean(model_err.to_numpy())) if model_err.notna().any() else np.nan
+        group_naive = float(np.nanmean(naive_err.to_numpy())) if naive_err.notna().any() else np.nan
+        censored = _censored_share(imputed, ids, part.past[0]) if imputed is not None and part.past else None
+        for uid in ids:
+            m, l1, l2 = float(model_total[uid]), float(last[uid]), float(before[uid])
+            reasons: list[dict[str, Any]] = []
+            weight = _weight(model_err.get(uid, np.nan), naive_err.get(uid, np.nan), int(scored.get(uid, 0)),
+                             group_model, group_naive)
+            if np.isnan(l1):
+                naive, total, weight = np.nan, m, 1.0
+                reasons.append({"code": "launch", "detail": "no complete last season: model total only"})
+            elif l1 <= 0:
+                naive = 0.0
+                total = weight * m
+                if total > 0:
+                    reasons.append({"code": "no_sales_last_season"})
+            else:
+                naive = l1 * trend
+                total = weight * m + (1 - weight) * naive
+                ratio = total / l1 if l1 > 0 else np.inf
+                if not BAND[0] <= ratio <= BAND[1]:
+                    if abs(np.log(trend)) >= np.log(1.25):
+                        reasons.append({"code": "category_trend", "trend": round(trend, 3)})
+                    if not np.isnan(l2) and l2 > 0 and (l1 / l2 < BAND[0] or l1 / l2 > BAND[1]):
+                        reasons.append({"code": "own_trend", "last_season": l1, "season_before": l2})
+                    if np.isnan(l2):
+                        reasons.append({"code": "launch", "detail": "one season of history"})
+                    share = censored.get(uid, 0.0) if censored is not None else 0.0
+                    if share >= CENSORED_SHARE:
+                        reasons.append({"code": "stockout_censored", "share_of_days": round(share, 3)})
+                    if not reasons:
+                        held = float(np.clip(total, BAND[0] * l1, BAND[1] * l1))
+                        reasons.append({"code": "held_to_band", "unheld_total": round(total, 2),
+                                        "band": list(BAND)})
+                        total = held
+            rows.append({
+                UNIQUE_ID: uid, GROUP: group, SEASON_START: part.start, SEASON_END: part.end,
+                "days": (part.end - part.start).days + 1, "model_total": m, "last_season": l1,
+                "season_before": l2, "trend": trend, "naive_total": naive, "weight": weight,
+                "total": float(max(total, 0.0)),
+                "ratio_to_last_season": float(total / l1) if l1 and l1 > 0 else np.nan,
+                "past_seasons_scored": int(scored.get(uid, 0)), "reasons": reasons,
+            })
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _weight(own_model: float, own_naive: float, n_own: int, group_model: float, group_naive: float
+            ) -> float:
+    """E_naive² / (E_model² + E_naive²), squared errors pooled with the group's as pseudo-seasons."""
+    def pooled(own: float, group: float) -> float:
+        own_sq = own**2 * n_own if np.isfinite(own) and n_own else 0.0
+        group_sq = group**2 * GROUP_PSEUDO_SEASONS if np.isfinite(group) else 0.0
+        n = (n_own if np.isfinite(own) else 0) + (GROUP_PSEUDO_SEASONS if np.isfinite(group) else 0)
+        return (own_sq + group_sq) / n if n else np.nan
+
+    model_sq, naive_sq = pooled(own_model, group_model), pooled(own_naive, group_naive)
+    if not (np.isfinite(model_sq) and np.isfinite(naive_sq)) or model_sq + naive_sq <= 0:
+        return UNSCORED_WEIGHT
+    return float(naive_sq / (model_sq + naive_sq))
+
+
+def _past_season_errors(history: pd.DataFrame, ids: list[str], part: SeasonPart, refit: ForecastFn | None,
+                        origin: pd.Timestamp) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """RMS relative error of the model's and of the naive (last × trend) season totals per series,
+    at the same point of the past seasons (origins 52 and 104 weeks back)."""
+    empty = pd.Series(np.nan, index=ids)
+    if refit is None or not part.past:
+        return empty, empty, pd.Series(0, index=ids)
+    model_sq: dict[str, list[float]] = {uid: [] for uid in ids}
+    naive_sq: dict[str, list[float]] = {uid: [] for uid in ids}
+    first_day = history[DS].min()
+    spans = list(part.past)
+    lead = part.start - origin  # how far before the season part the origin lies
+    for k, span in enumerate(spans, start=1):
+        # The same point of that past season: as far before its part as today is before this one
+        # (a lunar season moves by weeks between years; a fixed one by a day).
+        past_origin = span[0] - lead
+        actual = window_sums(history, ids, span)
+        previous = [window_sums(history, ids, s) for s in spans[k:k + 2]]
+        if not previous or past_origin - first_day < pd.Timedelta(days=YEAR_DAYS // 2):
+            break
+        last = previous[0]
+        trend = _trend(last, previous[1]) if len(previous) > 1 else 1.0
+        fitted = refit(ids, past_origin)
+        fitted = fitted.assign(**{UNIQUE_ID: fitted[UNIQUE_ID].astype(str)}).rename(columns={MEAN: Y})
+        model = window_sums(fitted, ids, span)
+        for uid in ids:
+            a, m, last_total = actual.get(uid, np.nan), model.get(uid, np.nan), last.get(uid, np.nan)
+            if np.isnan(a) or np.isnan(m) or np.isnan(last_total):
+                continue
+            scale = max(a, 1.0)
+            model_sq[uid].append(((model[uid] - a) / scale) ** 2)
+            naive_sq[uid].append(((last[uid] * trend - a) / scale) ** 2)
+    count = pd.Series({uid: len(v) for uid, v in model_sq.items()})
+    model_rms = pd.Series({uid: np.sqrt(np.mean(v)) if v else np.nan for uid, v in model_sq.items()})
+    naive_rms = pd.Series({uid: np.sqrt(np.mean(v)) if v else np.nan for uid, v in naive_sq.items()})
+    return model_rms, naive_rms, count
+
+
+def _censored_share(imputed: pd.DataFrame, ids: list[str], span: tuple[pd.Timestamp, pd.Timestamp]
+                    ) -> dict[str, float]:
+    start, end = span
+    frame = imputed[(pd.to_datetime(imputed[DS]) >= start) & (pd.to_datetime(imputed[DS]) <= end)]
+    frame = frame[frame[UNIQUE_ID].astype(str).isin(ids)]
+    if frame.empty:
+        return {}
+    share = frame.groupby(frame[UNIQUE_ID].astype(str))["imputed"].mean()
+    return {str(k): float(v) for k, v in share.items()}
+
+
+def apply_totals(forecasts: pd.DataFrame, totals: pd.DataFrame, value_columns: list[str]) -> pd.DataFrame:
+    """Scale each series' means and quantiles inside its season part by total / model_total."""
+    if totals.empty:
+        return forecasts
+    out = forecasts.copy()
+    uid = out[UNIQUE_ID].astype(str)
+    for row in totals.itertuples(index=False):
+        inside = ((uid == getattr(row, UNIQUE_ID)) & (out[DS] >= row.season_start)
+                  & (out[DS] <= row.season_end))
+        if row.model_total > 0:
+            factor = row.total / row.model_total
+            out.loc[inside, value_columns] = out.loc[inside, value_columns].to_numpy() * factor
+        elif row.total > 0 and inside.any():
+            # The model saw no season at all: spread the total evenly over the part's days.
+            spread = row.total / inside.sum()
+            out.loc[inside, value_columns] = out.loc[inside, value_columns].to_numpy() + spread
+    return out
+
+
+def describe(row: dict[str, Any]) -> str:
+    """One line in words for a season-total row (the stored numbers, rounded)."""
+    parts = [f"season {pd.Timestamp(row[SEASON_START]).date()}..{pd.Timestamp(row[SEASON_END]).date()}: "
+             f"{row['total']:.0f} units"]
+    if row.get("last_season") is not None and np.isfinite(row["last_season"]):
+        parts.append(f"last season {row['last_season']:.0f}")
+    if row.get("season_before") is not None and np.isfinite(row["season_before"]):
+        parts.append(f"the one before {row['season_before']:.0f}")
+    parts.append(f"model {row['model_total']:.0f} × weight {row['weight']:.2f}"
+                 + (f" + last season × category trend {row['trend']:.2f} × {1 - row['weight']:.2f}"
+                    if row.get("naive_total") is not None and np.isfinite(row["naive_total"]) else ""))
+    for reason in row.get("reasons") or []:
+        parts.append(reason["code"].replace("_", " "))
+    return "; ".join(parts)

@@ -1,0 +1,26 @@
+"""The replay benchmark still runs end to end (`--quick`); its figures are not asserted."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bench import replay
+
+
+def test_quick_replay_bench_writes_every_required_key(tmp_path: Path) -> None:
+    path = replay.main(["--quick", "--jobs", "1", "--out", str(tmp_path)])
+    result = json.loads(path.read_text())
+    assert result["params"]["quick"] is True
+    assert {
+        "wall_s",
+        "forecast_and_inputs_s",
+        "policies_s",
+        "peak_rss_gib",
+        "restock_window_forecast",
+        "policy",
+    } <= set(result["figures"])
+    assert set(result["figures"]["policy"]) == set(result["params"]["policies"])
+    assert "weekly_refit_restock_only" in result["baselines"]
+    assert "restock_gp_vs_best_simple" in result["ratios"]
+    assert (tmp_path / "replay.md").exists()
