@@ -68,7 +68,7 @@ def test_a_partial_run_never_reaches_a_proposal_and_a_complete_one_accounts_for_
 def test_a_stale_proposal_is_refused_with_the_dates(shop: Engine) -> None:
     forecast(shop)
     with pytest.raises(StaleInputs) as error:
-        build_proposal(shop, date(2026, 9, 21), load_settings(), now=NOW)
+        build_proposal(shop, date(2026, 9, 21), load_settings().proposal_settings(), now=NOW)
     assert "inventory snapshot as of 2026-08-30 is 22 days before the week 2026-09-21 (limit 7)" in str(
         error.value
     )
