@@ -160,7 +160,8 @@ def show_command(
 ) -> None:
     """One SKU's weekly sales history and forecast (mean, 10/50/90 % quantiles) as a table or chart."""
     from forecasting.sku_view import plot_sku_forecast, sku_forecast_view
-    from restock.db import ensure_ready, get_engine, unit_of_work
+    from kernel.orm import unit_of_work
+    from restock.db import ensure_ready, get_engine
 
     engine = get_engine()
     ensure_ready(engine)
