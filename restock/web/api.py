@@ -60,29 +60,10 @@ def proposal(proposal_id: RowId, session: SessionDep) -> schemas.ProposalOvervie
 def proposal_lines(
     proposal_id: RowId,
     session: SessionDep,
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-    size: Annotated[int, Query(ge=1, le=browse.MAX_PAGE_SIZE)] = 50,
-    sort: Annotated[str, Query(pattern="^(" + "|".join(browse.LINE_SORTS) + ")$")] = "value",
-    order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
-    category: Annotated[str | None, Query(max_length=64)] = None,
-    supplier: Annotated[str | None, Query(max_length=64)] = None,
-    q: Annotated[str | None, Query(max_length=64)] = None,
-    below_floor: bool = False,
+    filters: Annotated[presenters.LineFilters, Depends(presenters.line_filters)],
 ) -> schemas.LinePageRead:
     """A page of lines, sorted and filtered on the server."""
-    page_rows = browse.proposal_lines(
-        session,
-        proposal_id,
-        page=page,
-        size=size,
-        sort=sort,
-        descending=order == "desc",
-        category=category,
-        supplier=supplier,
-        search=q,
-        below_floor_only=below_floor,
-    )
-    return presenters.line_page(page_rows)
+    return presenters.line_page(filters.fetch(session, proposal_id))
 
 
 @router.get("/proposals/{proposal_id}/left-out", response_model=list[schemas.ExclusionRead])

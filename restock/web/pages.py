@@ -178,35 +178,17 @@ def grid(
     request: Request,
     proposal_id: RowId,
     session: SessionDep,
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-    size: Annotated[int, Query(ge=1, le=browse.MAX_PAGE_SIZE)] = 50,
-    sort: Annotated[str, Query(pattern="^(" + "|".join(browse.LINE_SORTS) + ")$")] = "value",
-    order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
-    category: Annotated[str | None, Query(max_length=64)] = None,
-    supplier: Annotated[str | None, Query(max_length=64)] = None,
-    q: Annotated[str | None, Query(max_length=64)] = None,
-    below_floor: bool = False,
+    line_filters: Annotated[presenters.LineFilters, Depends(presenters.line_filters)],
 ) -> HTMLResponse:
-    result = browse.proposal_lines(
-        session,
-        proposal_id,
-        page=page,
-        size=size,
-        sort=sort,
-        descending=order == "desc",
-        category=category or None,
-        supplier=supplier or None,
-        search=q or None,
-        below_floor_only=below_floor,
-    )
+    result = line_filters.fetch(session, proposal_id)
     filters = {
-        "sort": sort,
-        "order": order,
-        "category": category or "",
-        "supplier": supplier or "",
-        "q": q or "",
-        "below_floor": below_floor,
-        "size": size,
+        "sort": line_filters.sort,
+        "order": line_filters.order,
+        "category": line_filters.category or "",
+        "supplier": line_filters.supplier or "",
+        "q": line_filters.q or "",
+        "below_floor": line_filters.below_floor,
+        "size": line_filters.size,
     }
     template = "_lines_table.html" if request.headers.get("hx-request") else "lines.html"
     proposal = browse.get_proposal_row(session, proposal_id)

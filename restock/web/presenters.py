@@ -6,8 +6,11 @@ number in `/api/v1` cannot disagree.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Annotated
 
+from fastapi import Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -24,6 +27,49 @@ def _run_id(proposal: Proposal) -> int | None:
         return int(raw) if raw is not None else None
     except (TypeError, ValueError):
         return None
+
+
+@dataclass(frozen=True)
+class LineFilters:
+    """The grid's paging, sorting and filters as the API and the page both accept them."""
+
+    page: int
+    size: int
+    sort: str
+    order: str
+    category: str | None
+    supplier: str | None
+    q: str | None
+    below_floor: bool
+
+    def fetch(self, session: Session, proposal_id: int) -> browse.LinePage:
+        """The page of lines these filters select (an empty filter selects everything)."""
+        return browse.proposal_lines(
+            session,
+            proposal_id,
+            page=self.page,
+            size=self.size,
+            sort=self.sort,
+            descending=self.order == "desc",
+            category=self.category or None,
+            supplier=self.supplier or None,
+            search=self.q or None,
+            below_floor_only=self.below_floor,
+        )
+
+
+def line_filters(
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    size: Annotated[int, Query(ge=1, le=browse.MAX_PAGE_SIZE)] = 50,
+    sort: Annotated[str, Query(pattern="^(" + "|".join(browse.LINE_SORTS) + ")$")] = "value",
+    order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
+    category: Annotated[str | None, Query(max_length=64)] = None,
+    supplier: Annotated[str | None, Query(max_length=64)] = None,
+    q: Annotated[str | None, Query(max_length=64)] = None,
+    below_floor: bool = False,
+) -> LineFilters:
+    """FastAPI dependency: the grid's query parameters, validated once for the API and the page."""
+    return LineFilters(page, size, sort, order, category, supplier, q, below_floor)
 
 
 def proposal_summary(proposal: Proposal) -> schemas.ProposalSummaryRead:
