@@ -699,6 +699,7 @@ def approve_proposal(
     overrides: Mapping[str, str] | None = None,
     expected_version: int | None = None,
     order_date: date | None = None,
+    review_first: bool = False,
 ) -> ApprovalOutcome:
     """Approve a proposal in review and raise its purchase orders in the same transaction.
 
@@ -708,6 +709,7 @@ def approve_proposal(
     `order_date` (default: the business date of `who.now` in `tz`) dates the POs; delivery
     dates follow from it and each line's lead time. A given date may be at most a week before
     the proposal's week (a week's proposal is placed that week or the week before).
+    `review_first` puts a draft in review in the same transaction (both steps audited).
     """
     overrides = dict(overrides or {})
     with unit_of_work(engine) as session:
@@ -721,6 +723,11 @@ def approve_proposal(
             return ApprovalOutcome(
                 proposal.id, proposal.state, False, [po_summary(o) for o in orders], [], []
             )
+        if review_first and proposal.state == lc.DRAFT:
+            _check_version(proposal, expected_version)
+            _transition(session, proposal, "review", who)
+            _bump(proposal)
+            expected_version = None
         lc.next_state(proposal.state, "approve", proposal_id=proposal.id)
         _check_version(proposal, expected_version)
         ordered_on = order_date or who.now.astimezone(tz).date()

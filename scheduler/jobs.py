@@ -112,7 +112,6 @@ def export(ctx: JobContext) -> JobOutcome:
     """Export purchase orders approved since the last export (`restock export --pending`), one file
     per supplier in its format, into the outbox."""
     from replenishment.approval import Who, mark_proposals_exported
-    from restock.cli.export import supplier_style
     from suppliers.export import export_purchase_orders
 
     settings = ctx.settings
@@ -123,7 +122,7 @@ def export(ctx: JobContext) -> JobOutcome:
         now=who.now,
         tz=settings.tz,
         outbox=settings.project_path(settings.export.outbox),
-        style_for=lambda code: supplier_style(settings, code),
+        style_for=settings.export.style,
         pending=True,
         on_exported=lambda session, ids: mark_proposals_exported(session, ids, who),
     )

@@ -307,6 +307,17 @@ def _rendered_again(session: Session, sealed: SupplierFile) -> bytes:
     return data
 
 
+def supplier_file(engine: Engine, file_id: int) -> tuple[str, bytes]:
+    """A written supplier file's name and bytes, for download: rendered again from its POs and
+    the options it was written with, and checked against the recorded SHA-256 (the same bytes as
+    the file in the outbox, whether or not the outbox is on this machine)."""
+    with unit_of_work(engine) as session:
+        sealed = session.get(SupplierFile, file_id)
+        if sealed is None:
+            raise NotFound(f"supplier file {file_id} does not exist")
+        return sealed.file_name, _rendered_again(session, sealed)
+
+
 def _complete_unsealed(engine: Engine, outbox: Path, now: datetime) -> list[str]:
     done = []
     with unit_of_work(engine) as session:

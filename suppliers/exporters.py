@@ -318,6 +318,13 @@ def _latin(text: str) -> str:
     return out or hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
 
 
+# The media type of each file extension, for downloads.
+MEDIA_TYPES = {
+    "csv": "text/csv",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "edi": "application/EDIFACT",
+}
+
 EXPORTERS: dict[str, Exporter] = {"csv": CsvExporter(), "xlsx": XlsxExporter(), "edifact": EdifactExporter()}
 
 _WINDOWS_RESERVED = {

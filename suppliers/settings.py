@@ -1,13 +1,17 @@
 """What supplier files read from the configuration: `[export]` (outbox, CSV look, EDIFACT sender).
 
-The shell validates the file and turns these into the `ExportStyle` each export asks for.
+The shell validates the file; `ExportSettings.style` turns it into the `ExportStyle` each export
+asks for (the CLI, the scheduler and the web app all call it).
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from suppliers.export import ExportStyle
 
 
 class SupplierFileSettings(BaseModel):
@@ -48,3 +52,19 @@ class ExportSettings(BaseModel):
     suppliers: dict[str, SupplierFileSettings] = Field(default_factory=dict)
     edifact_sender: str = "RESTOCK"
     edifact_buyer_name: str = "restock buyer"
+
+    def style(self, supplier_code: str) -> ExportStyle:
+        """The CSV/XLSX look of one supplier's files: these defaults, overridden per supplier."""
+        from suppliers.export import ExportStyle
+
+        own = self.suppliers.get(supplier_code)
+        labels = dict(self.csv_labels)
+        if own is not None:
+            labels.update(own.labels)
+        return ExportStyle(
+            columns=tuple((own.columns if own is not None and own.columns else None) or self.csv_columns),
+            labels=labels,
+            encoding=(own.encoding if own is not None and own.encoding else None) or self.csv_encoding,
+            delimiter=(own.delimiter if own is not None and own.delimiter else None) or self.csv_delimiter,
+            edifact_sender=self.edifact_sender,
+        )

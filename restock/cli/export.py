@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import typer
 
@@ -15,24 +14,6 @@ USER_HELP = "Who does this (default: audit.user in config, else the OS user)."
 def register(app: typer.Typer) -> None:
     """Add `export` to the restock app."""
     app.command("export")(export_command)
-
-
-def supplier_style(settings: Any, supplier_code: str) -> Any:
-    """The CSV/XLSX look of one supplier's files: the defaults of [export], overridden per supplier."""
-    from suppliers.export import ExportStyle
-
-    cfg = settings.export
-    own = cfg.suppliers.get(supplier_code)
-    labels = dict(cfg.csv_labels)
-    if own is not None:
-        labels.update(own.labels)
-    return ExportStyle(
-        columns=tuple((own.columns if own is not None and own.columns else None) or cfg.csv_columns),
-        labels=labels,
-        encoding=(own.encoding if own is not None and own.encoding else None) or cfg.csv_encoding,
-        delimiter=(own.delimiter if own is not None and own.delimiter else None) or cfg.csv_delimiter,
-        edifact_sender=cfg.edifact_sender,
-    )
 
 
 def export_command(
@@ -64,7 +45,7 @@ def export_command(
         now=who.now,
         tz=settings.tz,
         outbox=target,
-        style_for=lambda code: supplier_style(settings, code),
+        style_for=settings.export.style,
         po_number=po,
         pending=pending,
         resend=resend,

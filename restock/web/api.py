@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -17,13 +18,15 @@ from kernel.audit import AuditEntry
 from kernel.errors import NotFound
 from replenishment import browse
 from restock.accounts import Principal, set_language
-from restock.web import presenters, schemas
+from restock.web import actions, presenters, schemas
 from restock.web.schemas import RowId
-from restock.web.security import authorize, db_session, role_mark
+from restock.web.security import DbSession, authorize, role_mark
 from scheduler.models import JobRun
+from suppliers.export import supplier_file
+from suppliers.exporters import MEDIA_TYPES
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(authorize)])
-SessionDep = Annotated[Session, Depends(db_session)]
+SessionDep = Annotated[Session, DbSession]
 PrincipalDep = Annotated[Principal, Depends(authorize)]
 
 
@@ -120,3 +123,82 @@ def audit(
     if action:
         query = query.where(AuditEntry.action == action)
     return [schemas.AuditRead.model_validate(r, from_attributes=True) for r in session.scalars(query)]
+
+
+# --- decisions: the approval service ----------------------------------------------------------
+
+
+@router.get("/proposals/{proposal_id}/review")
+def review(proposal_id: RowId, request: Request) -> dict:
+    """The reviewer's view: the impact of every edit against the optimizer's plan, lines below the
+    margin floor, each agreement's tier (read only: nothing changes)."""
+    return actions.review(request, None, proposal_id)
+
+
+@router.patch("/proposals/{proposal_id}/lines/{line_id}", response_model=schemas.LineEditRead)
+def edit_line(
+    proposal_id: RowId, line_id: RowId, form: schemas.LineEditForm, request: Request, principal: PrincipalDep
+) -> schemas.LineEditRead:
+    """Change a line's units (rounded to whole cases) or supplier, or reject it, with a reason code;
+    `expected_version` (the line version read) refuses a lost update with 409; `dry_run` saves
+    nothing and returns the impact."""
+    return actions.edit_line(request, principal, proposal_id, line_id, form)
+
+
+@router.post("/proposals/{proposal_id}/approve", response_model=schemas.ApprovalRead)
+def approve(
+    proposal_id: RowId, form: schemas.ApproveForm, request: Request, principal: PrincipalDep
+) -> schemas.ApprovalRead:
+    """Approve the proposal (a draft is put in review first) and raise its purchase orders; lines
+    below the margin floor need an override reason each. Approving twice changes nothing."""
+    return actions.approve(request, principal, proposal_id, form)
+
+
+@router.post("/proposals/{proposal_id}/reject", response_model=schemas.StateRead)
+def reject(
+    proposal_id: RowId, form: schemas.RejectForm, request: Request, principal: PrincipalDep
+) -> schemas.StateRead:
+    """Reject a draft or in-review proposal with a reason code."""
+    return actions.reject(request, principal, proposal_id, form)
+
+
+@router.post("/proposals/{proposal_id}/reoptimize", response_model=schemas.ReoptimizeRead)
+def reoptimize(
+    proposal_id: RowId, form: schemas.ReoptimizeForm, request: Request, principal: PrincipalDep
+) -> schemas.ReoptimizeRead:
+    """Keep the edited, added and rejected lines and re-solve the others."""
+    return actions.reoptimize(request, principal, proposal_id, form)
+
+
+@router.get("/purchase-orders", response_model=list[schemas.PurchaseOrderRead])
+def purchase_orders(
+    session: SessionDep, proposal: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None
+) -> list[schemas.PurchaseOrderRead]:
+    """Purchase orders, newest first (of one proposal with `proposal`), each with its file."""
+    return actions.purchase_orders(session, proposal)
+
+
+@router.post("/purchase-orders/export", response_model=schemas.ExportRead)
+def export_pending(request: Request, principal: PrincipalDep) -> schemas.ExportRead:
+    """Write every PO not exported yet to its supplier's file (exactly once per PO)."""
+    report = actions.export_pending(request, principal)
+    return schemas.ExportRead(
+        written=[item["file"] for item in report.written], recovered=report.recovered, damaged=report.damaged
+    )
+
+
+@router.get("/files/{file_id}", response_class=Response)
+def download(file_id: RowId, request: Request) -> Response:
+    """A supplier file's bytes, identical to the file written to the outbox."""
+    name, data = supplier_file(request.app.state.engine, file_id)
+    return file_response(name, data)
+
+
+def file_response(name: str, data: bytes) -> Response:
+    """An attachment with the media type of its format."""
+    suffix = name.rsplit(".", 1)[-1].lower()
+    return Response(
+        data,
+        media_type=MEDIA_TYPES.get(suffix, "application/octet-stream"),
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

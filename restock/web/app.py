@@ -2,7 +2,7 @@
 
 `create_app()` builds everything from settings on call (never at import): the engine, the
 session factory, templates with the message catalogues, and the clock. A restock error
-becomes an HTTP status here and nowhere else.
+becomes an HTTP status by `security.status_for` alone.
 """
 
 from __future__ import annotations
@@ -20,33 +20,12 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
-from kernel.errors import InvalidInput, NotFound, RestockError
-from restock.accounts import LANGUAGES, AuthenticationFailed, TooManyAttempts
+from kernel.errors import RestockError
+from restock.accounts import LANGUAGES
 from restock.web import i18n
-from restock.web.security import CsrfFailed, Forbidden, NotAuthenticated, utc_now
+from restock.web.security import status_for, utc_now
 
 WEB_DIR = Path(__file__).resolve().parent
-STATUS_BY_ERROR: tuple[tuple[type[RestockError], int], ...] = (
-    (NotAuthenticated, 401),
-    (AuthenticationFailed, 401),
-    (Forbidden, 403),
-    (CsrfFailed, 403),
-    (TooManyAttempts, 429),
-    (NotFound, 404),
-    (InvalidInput, 422),
-)
-
-
-def status_for(error: RestockError) -> int:
-    """The HTTP status of a restock error (409 for conflicts named so, 400 otherwise)."""
-    for kind, status in STATUS_BY_ERROR:
-        if isinstance(error, kind):
-            return status
-    if "conflict" in type(error).__name__.lower():
-        return 409
-    return 400
-
-
 def _templates(zone) -> Jinja2Templates:  # type: ignore[no-untyped-def]
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(WEB_DIR / "templates")),
@@ -89,6 +68,7 @@ def create_app(
     app.state.engine = engine
     app.state.sessions = sessionmaker(bind=engine, expire_on_commit=False, future=True)
     app.state.clock = clock or utc_now
+    app.state.settings = settings
     app.state.web_settings = settings.web
     app.state.templates = _templates(settings.tz)
     app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")

@@ -20,7 +20,15 @@ import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib import font_manager  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+
+# Debian's CJK font. Registered by path when matplotlib's cached font list predates its install
+# (the cache is never rescanned, so charts would show empty boxes for Chinese labels).
+CJK_FONT = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
+_KNOWN = {f.name for f in font_manager.fontManager.ttflist}
+if os.path.exists(CJK_FONT) and "WenQuanYi Micro Hei" not in _KNOWN:
+    font_manager.fontManager.addfont(CJK_FONT)
 
 plt.rcParams["font.sans-serif"] = ["WenQuanYi Micro Hei", "DejaVu Sans"]
 plt.rcParams["axes.unicode_minus"] = False

@@ -55,8 +55,9 @@ def _babel_locale() -> str:
     return current_language.get()
 
 
-def money(value: Decimal | float | int | str | None) -> str:
-    """An amount in CNY with the locale's grouping and two decimals: ¥1,234.50, −¥20.00.
+def money(value: Decimal | float | int | str | None, signed: bool = False) -> str:
+    """An amount in CNY with the locale's grouping and two decimals: ¥1,234.50, −¥20.00
+    (+¥20.00 with `signed`).
 
     The sign is ¥ in every language (Babel's English "CN¥" is not what a Chinese shop reads).
     """
@@ -64,7 +65,7 @@ def money(value: Decimal | float | int | str | None) -> str:
         return "—"
     amount = Decimal(str(value)).quantize(Decimal("0.01"))
     text = format_decimal(abs(amount), format="#,##0.00", locale=_babel_locale())
-    return ("-¥" if amount < 0 else "¥") + text
+    return ("-¥" if amount < 0 else ("+¥" if signed and amount > 0 else "¥")) + text
 
 
 def number(value: float | int | Decimal | None, digits: int = 0) -> str:

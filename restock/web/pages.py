@@ -1,4 +1,5 @@
-"""Server-rendered pages for merchandisers: login, this week, the line grid, a line's detail.
+"""Server-rendered pages for merchandisers: login, this week, the line grid, a line's detail,
+editing a line, approving or rejecting the proposal, purchase orders and their files.
 
 Routes parse the request, call one read or service function, and render a template; the
 grid answers htmx requests with just the table so paging and filters do not reload the page.
@@ -18,14 +19,15 @@ from sqlalchemy.orm import Session
 
 from forecasting.services import accuracy_report, load_run
 from kernel.audit import AuditEntry
-from kernel.errors import InvalidInput, NotFound
+from kernel.errors import InvalidInput, NotFound, RestockError
 from replenishment import browse
 from restock.accounts import LANGUAGES, AuthenticationFailed, Principal, TooManyAttempts, log_in, log_out
 from restock.accounts import set_language as store_language
-from restock.web import charts, presenters
+from restock.web import actions, charts, presenters, schemas
+from restock.web.api import file_response
 from restock.web.i18n import gettext as _
 from restock.web.schemas import RowId
-from restock.web.security import SESSION_COOKIE, authorize, db_session, role_mark
+from restock.web.security import SESSION_COOKIE, DbSession, authorize, role_mark, status_for
 from scheduler.models import JobRun
 
 LOGIN_CSRF_COOKIE = "restock_login_csrf"
@@ -33,7 +35,7 @@ LANGUAGE_COOKIE = "restock_lang"
 
 public = APIRouter(include_in_schema=False)
 router = APIRouter(include_in_schema=False, dependencies=[Depends(authorize)])
-SessionDep = Annotated[Session, Depends(db_session)]
+SessionDep = Annotated[Session, DbSession]
 PrincipalDep = Annotated[Principal, Depends(authorize)]
 
 
@@ -215,9 +217,195 @@ def left_out(request: Request, proposal_id: RowId, session: SessionDep) -> HTMLR
 
 @router.get("/proposals/{proposal_id}/lines/{line_id}")
 def line(request: Request, proposal_id: RowId, line_id: RowId, session: SessionDep) -> HTMLResponse:
+    return _line_page(request, session, proposal_id, line_id)
+
+
+def _line_page(
+    request: Request,
+    session: Session,
+    proposal_id: int,
+    line_id: int,
+    *,
+    outcome: schemas.LineEditRead | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    session.expire_all()
     detail = presenters.line_detail(session, proposal_id, line_id)
     proposal = browse.get_proposal_row(session, proposal_id)
-    return _render(request, "line.html", proposal=presenters.proposal_summary(proposal), detail=detail)
+    return _render(
+        request,
+        "line.html",
+        status_code=status_code,
+        proposal=presenters.proposal_summary(proposal),
+        detail=detail,
+        reason_codes=actions.reason_codes(request),
+        outcome=outcome,
+        impact=[presenters.finding_text(f["code"], f["params"]) for f in outcome.findings] if outcome else [],
+        error=error,
+    )
+
+
+def _optional_int(value: str | None, field: str) -> int | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidInput(f"{field}: {value[:40]!r} is not a whole number") from None
+
+
+@router.post("/proposals/{proposal_id}/lines/{line_id}")
+def edit_line(
+    request: Request,
+    proposal_id: RowId,
+    line_id: RowId,
+    session: SessionDep,
+    principal: PrincipalDep,
+    reason_code: Annotated[str, Form(max_length=40)],
+    action: Annotated[str, Form(max_length=16)] = "save",
+    units: Annotated[str | None, Form(max_length=20)] = None,
+    supplier_to: Annotated[str | None, Form(max_length=64)] = None,
+    note: Annotated[str | None, Form(max_length=2000)] = None,
+    expected_version: Annotated[str | None, Form(max_length=20)] = None,
+) -> HTMLResponse:
+    """Save the line form (units, supplier, reason) or reject the line; the page shows the impact."""
+    try:
+        form = schemas.LineEditForm(
+            units=None if action == "reject" else _optional_int(units, "units"),
+            supplier_to=supplier_to or None,
+            reject=action == "reject",
+            reason_code=reason_code,
+            note=note,
+            expected_version=_optional_int(expected_version, "expected_version"),
+        )
+        outcome = actions.edit_line(request, principal, proposal_id, line_id, form)
+    except RestockError as exc:
+        return _line_page(request, session, proposal_id, line_id, error=str(exc), status_code=status_for(exc))
+    return _line_page(request, session, proposal_id, line_id, outcome=outcome)
+
+
+def _decide_page(
+    request: Request, session: Session, proposal_id: int, *, error: str | None = None, status_code: int = 200
+) -> HTMLResponse:
+    view = actions.review(request, None, proposal_id)
+    proposal = browse.get_proposal_row(session, proposal_id)
+    return _render(
+        request,
+        "decide.html",
+        status_code=status_code,
+        proposal=presenters.proposal_summary(proposal),
+        view=view,
+        impact=[presenters.finding_text(f["code"], f["params"]) for f in view["findings"]],
+        reason_codes=actions.reason_codes(request),
+        error=error,
+    )
+
+
+@router.get("/proposals/{proposal_id}/decide")
+def decide(request: Request, proposal_id: RowId, session: SessionDep) -> HTMLResponse:
+    """Approve or reject: the re-evaluated impact of every edit first, then the decision."""
+    return _decide_page(request, session, proposal_id)
+
+
+@router.post("/proposals/{proposal_id}/approve")
+async def approve(
+    request: Request, proposal_id: RowId, session: SessionDep, principal: PrincipalDep
+) -> Response:
+    """Approve (override reasons for lines below the floor come as `override:SKU` fields)."""
+    submitted = await request.form()
+    overrides = {
+        str(key)[len("override:") :]: str(value)[:2000]
+        for key, value in submitted.multi_items()
+        if str(key).startswith("override:") and isinstance(value, str)
+    }
+    try:
+        form = schemas.ApproveForm(
+            overrides=overrides,
+            expected_version=_optional_int(_text(submitted.get("expected_version")), "expected_version"),
+        )
+        actions.approve(request, principal, proposal_id, form)
+    except RestockError as exc:
+        return _decide_page(request, session, proposal_id, error=str(exc), status_code=status_for(exc))
+    return RedirectResponse(f"/proposals/{proposal_id}/orders", status_code=303)
+
+
+def _text(value: object) -> str | None:
+    return value[:40] if isinstance(value, str) else None
+
+
+@router.post("/proposals/{proposal_id}/reject")
+def reject(
+    request: Request,
+    proposal_id: RowId,
+    session: SessionDep,
+    principal: PrincipalDep,
+    reason_code: Annotated[str, Form(max_length=40)],
+    note: Annotated[str | None, Form(max_length=2000)] = None,
+    expected_version: Annotated[str | None, Form(max_length=20)] = None,
+) -> Response:
+    try:
+        form = schemas.RejectForm(
+            reason_code=reason_code,
+            note=note,
+            expected_version=_optional_int(expected_version, "expected_version"),
+        )
+        actions.reject(request, principal, proposal_id, form)
+    except RestockError as exc:
+        return _decide_page(request, session, proposal_id, error=str(exc), status_code=status_for(exc))
+    return RedirectResponse(f"/proposals/{proposal_id}", status_code=303)
+
+
+@router.post("/proposals/{proposal_id}/reoptimize")
+def reoptimize(
+    request: Request,
+    proposal_id: RowId,
+    session: SessionDep,
+    principal: PrincipalDep,
+    expected_version: Annotated[str | None, Form(max_length=20)] = None,
+) -> Response:
+    try:
+        form = schemas.ReoptimizeForm(expected_version=_optional_int(expected_version, "expected_version"))
+        actions.reoptimize(request, principal, proposal_id, form)
+    except RestockError as exc:
+        return _decide_page(request, session, proposal_id, error=str(exc), status_code=status_for(exc))
+    return RedirectResponse(f"/proposals/{proposal_id}/decide", status_code=303)
+
+
+@router.get("/proposals/{proposal_id}/orders")
+def proposal_orders(request: Request, proposal_id: RowId, session: SessionDep) -> HTMLResponse:
+    proposal = browse.get_proposal_row(session, proposal_id)
+    return _render(
+        request,
+        "orders.html",
+        proposal=presenters.proposal_summary(proposal),
+        orders=actions.purchase_orders(session, proposal_id),
+    )
+
+
+@router.get("/orders")
+def orders(request: Request, session: SessionDep) -> HTMLResponse:
+    return _render(request, "orders.html", proposal=None, orders=actions.purchase_orders(session))
+
+
+@router.post("/orders/export")
+def export_orders(
+    request: Request,
+    principal: PrincipalDep,
+    next: Annotated[str, Form(max_length=2000)] = "/orders",
+) -> Response:
+    """Write the supplier files of every PO not exported yet, then come back to the list."""
+    actions.export_pending(request, principal)
+    return RedirectResponse(_safe_next(next), status_code=303)
+
+
+@router.get("/files/{file_id}")
+def download(request: Request, file_id: RowId) -> Response:
+    """A supplier file, byte for byte the file in the outbox."""
+    from suppliers.export import supplier_file
+
+    name, data = supplier_file(request.app.state.engine, file_id)
+    return file_response(name, data)
 
 
 def _chart_labels() -> dict[str, str]:

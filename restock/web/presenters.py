@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Query
 from sqlalchemy import select
@@ -19,6 +19,8 @@ from forecasting.models import ForecastRun
 from replenishment import browse
 from replenishment.models import Proposal, ProposalLine
 from restock.web import schemas
+from restock.web.i18n import gettext as _
+from restock.web.i18n import money, percent
 
 
 def _run_id(proposal: Proposal) -> int | None:
@@ -78,6 +80,8 @@ def proposal_summary(proposal: Proposal) -> schemas.ProposalSummaryRead:
         week=proposal.week,
         version=proposal.version,
         status=proposal.status,
+        state=proposal.state,
+        proposal_version=proposal.lock_version,
         created_at=proposal.created_at,
         spend=proposal.spend,
         budget=proposal.budget,
@@ -138,6 +142,13 @@ def line(row: ProposalLine, sku_name: str, category: str) -> schemas.LineRead:
         stockout_probability_without=row.stockout_probability_without,
         stockout_probability_with=row.stockout_probability_with,
         reason=row.reason,
+        state=row.state,
+        line_version=row.lock_version,
+        proposed_units=row.proposed_units,
+        proposed_supplier=row.proposed_supplier_code,
+        reason_code=row.reason_code,
+        reason_note=row.reason_note,
+        changed_by=row.changed_by,
     )
 
 
@@ -208,3 +219,47 @@ def latest_run_id(session: Session, as_of: date | None = None) -> int | None:
     if as_of is not None:
         query = query.where(ForecastRun.as_of <= as_of)
     return session.scalar(query.order_by(ForecastRun.as_of.desc(), ForecastRun.id.desc()).limit(1))
+
+
+def finding_text(code: str, params: dict[str, Any]) -> str:
+    """An edit's consequence (`reevaluation.Finding`) in the request's language, every number
+    taken from its parameters: the same facts as `reevaluation.describe`, translated."""
+    p = params
+    if code == "tier_lost":
+        return _(
+            "{supplier} drops below tier {tier_before} ({agreement}, now tier {tier_after}): "
+            "{rebate} rebate for the period"
+        ).format(
+            supplier=p["supplier"],
+            tier_before=p["tier_before"],
+            agreement=p["agreement"],
+            tier_after=p["tier_after"],
+            rebate=money(p["rebate_change"], signed=True),
+        )
+    if code == "tier_gained":
+        return _("{supplier} reaches tier {tier_after} ({agreement}): {rebate} rebate for the period").format(
+            supplier=p["supplier"],
+            tier_after=p["tier_after"],
+            agreement=p["agreement"],
+            rebate=money(p["rebate_change"], signed=True),
+        )
+    if code == "below_floor":
+        margins = ", ".join(f"{m} %" for m in p["margins"])
+        return _("{skus} below the {floor} margin floor (margin {margins})").format(
+            skus=", ".join(p["skus"]), floor=percent(p["floor"], 0), margins=margins
+        )
+    if code == "floor_restored":
+        return _("{skus} clear the {floor} margin floor again").format(
+            skus=", ".join(p["skus"]), floor=percent(p["floor"], 0)
+        )
+    if code == "over_budget":
+        return _("spend {spend} exceeds the budget {budget} by {excess}").format(
+            spend=money(p["spend"]), budget=money(p["budget"]), excess=money(p["excess"])
+        )
+    if code == "totals":
+        return _("spend {spend}, rebate {rebate}, expected profit {profit}").format(
+            spend=money(p["spend_change"], signed=True),
+            rebate=money(p["rebate_change"], signed=True),
+            profit=money(p["profit_change"], signed=True),
+        )
+    raise ValueError(f"unknown finding code {code!r}")

@@ -27,6 +27,8 @@ class ProposalSummaryRead(BaseModel):
     week: date
     version: int
     status: str
+    state: str
+    proposal_version: int
     created_at: datetime
     spend: Decimal
     budget: Decimal | None
@@ -87,6 +89,13 @@ class LineRead(BaseModel):
     stockout_probability_without: float
     stockout_probability_with: float
     reason: str
+    state: str
+    line_version: int
+    proposed_units: int | None
+    proposed_supplier: str | None
+    reason_code: str | None
+    reason_note: str | None
+    changed_by: str | None
 
 
 class LinePageRead(BaseModel):
@@ -181,3 +190,104 @@ class LanguageForm(BaseModel):
 class ErrorRead(BaseModel):
     error: str
     detail: str
+
+
+# --- decisions (the approval service's inputs and outcomes) ---------------------------------
+
+ReasonText = Annotated[str, Field(max_length=2000)]
+
+
+class LineEditForm(BaseModel):
+    """A change to one line: new units and/or another supplier, or reject; always with a reason
+    code (one of the configured `approval.reason_codes`; `other` needs a note)."""
+
+    units: int | None = Field(None, ge=0, le=10_000_000)
+    supplier_to: str | None = Field(None, max_length=64)
+    reject: bool = False
+    reason_code: str = Field(max_length=40)
+    note: ReasonText | None = None
+    expected_version: int | None = Field(None, ge=1, le=2_147_483_647)
+    dry_run: bool = False
+
+
+class LineEditRead(BaseModel):
+    proposal_id: int
+    action: str
+    line: dict[str, Any]
+    rounding: str | None
+    impact: list[str]
+    findings: list[dict[str, Any]]
+    below_floor: list[str]
+    saved: bool
+    proposal_version: int
+
+
+class ApproveForm(BaseModel):
+    """Approve the proposal's lines that are not rejected; `overrides` gives a reason for each
+    SKU below the margin floor. A draft is put in review first."""
+
+    overrides: dict[Annotated[str, Field(max_length=64)], ReasonText] = Field(default_factory=dict)
+    expected_version: int | None = Field(None, ge=1, le=2_147_483_647)
+    order_date: date | None = None
+
+
+class ApprovalRead(BaseModel):
+    proposal_id: int
+    state: str
+    created: bool
+    purchase_orders: list[dict[str, Any]]
+    superseded: list[int]
+    overrides: list[str]
+
+
+class RejectForm(BaseModel):
+    reason_code: str = Field(max_length=40)
+    note: ReasonText | None = None
+    expected_version: int | None = Field(None, ge=1, le=2_147_483_647)
+
+
+class StateRead(BaseModel):
+    proposal_id: int
+    state: str
+
+
+class ReoptimizeForm(BaseModel):
+    expected_version: int | None = Field(None, ge=1, le=2_147_483_647)
+
+
+class ReoptimizeRead(BaseModel):
+    proposal_id: int
+    pinned: int
+    replaced: int
+    lines: int
+    status: str
+    impact: list[str]
+    proposal_version: int
+
+
+class SupplierFileRead(BaseModel):
+    id: int
+    file_name: str
+    export_format: str
+    sha256: str
+    size_bytes: int
+    written_at: datetime | None
+
+
+class PurchaseOrderRead(BaseModel):
+    po_number: str
+    supplier: str
+    status: str
+    order_date: date
+    expected_date: date
+    lines: int
+    units: int
+    value: Decimal
+    proposal_id: int | None
+    file: SupplierFileRead | None
+
+
+class ExportRead(BaseModel):
+    written: list[str]
+    recovered: list[str]
+    damaged: list[str]

@@ -15,8 +15,14 @@ from datetime import UTC, datetime
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
-from kernel.errors import RestockError
-from restock.accounts import Principal, principal_for_session, principal_for_token
+from kernel.errors import InvalidInput, NotFound, RestockError, TransitionRefused
+from restock.accounts import (
+    AuthenticationFailed,
+    Principal,
+    TooManyAttempts,
+    principal_for_session,
+    principal_for_token,
+)
 
 SESSION_COOKIE = "restock_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -62,6 +68,12 @@ def db_session(request: Request) -> Iterator[Session]:
         session.close()
 
 
+# The request's unit of work ends (commits) when the route returns, BEFORE the response is sent:
+# with FastAPI's default ("request" scope) the commit ran after sending, so a browser following
+# the login redirect could arrive before its session row was committed and be sent back to login.
+DbSession = Depends(db_session, scope="function")
+
+
 def find_principal(request: Request, session: Session) -> Principal | None:
     """The principal of the request's bearer token or session cookie, None when anonymous."""
     header = request.headers.get("authorization", "")
@@ -83,7 +95,7 @@ def required_role(request: Request) -> str:
     return "viewer" if request.method in SAFE_METHODS else "merchandiser"
 
 
-async def authorize(request: Request, session: Session = Depends(db_session)) -> Principal:
+async def authorize(request: Request, session: Session = DbSession) -> Principal:
     """Authenticate, authorize by role and check CSRF for cookie-authenticated changes."""
     principal = find_principal(request, session)
     if principal is None:
@@ -106,3 +118,25 @@ async def authorize(request: Request, session: Session = Depends(db_session)) ->
 def role_mark(role: str) -> dict[str, str]:
     """`openapi_extra` setting the role a route needs, overriding the method's default."""
     return {ADMIN_MARK: role}
+
+
+STATUS_BY_ERROR: tuple[tuple[type[RestockError], int], ...] = (
+    (NotAuthenticated, 401),
+    (AuthenticationFailed, 401),
+    (Forbidden, 403),
+    (CsrfFailed, 403),
+    (TooManyAttempts, 429),
+    (NotFound, 404),
+    (InvalidInput, 422),
+    (TransitionRefused, 409),
+)
+
+
+def status_for(error: RestockError) -> int:
+    """The HTTP status of a restock error (409 for conflicts named so, 400 otherwise)."""
+    for kind, status in STATUS_BY_ERROR:
+        if isinstance(error, kind):
+            return status
+    if "conflict" in type(error).__name__.lower():
+        return 409
+    return 400

@@ -48,9 +48,11 @@ def shop(engine: Engine) -> tuple[Engine, int]:
 
 
 @pytest.fixture
-def app(shop, clock):  # type: ignore[no-untyped-def]
+def app(shop, clock, tmp_path):  # type: ignore[no-untyped-def]
     engine, _ = shop
-    return create_app(engine=engine, settings=load_settings(), clock=clock)
+    settings = load_settings()
+    settings.export.outbox = str(tmp_path / "outbox")  # supplier files stay in the test's folder
+    return create_app(engine=engine, settings=settings, clock=clock)
 
 
 def csrf_from(html: str) -> str:

@@ -18,6 +18,7 @@ from kernel.orm import unit_of_work
 from replenishment.models import Proposal, ProposalExclusion, ProposalLine, ProposalSupplierSummary
 from replenishment.problem import problem_to_json
 from restock.accounts import add_user
+from suppliers.models import Supplier
 from tests.replenishment.builders import WEEK, agreement, item, problem, sku
 
 PASSWORD = "correct-horse-battery"
@@ -58,6 +59,11 @@ def seed_shop(engine: Engine, *, extra_lines: int = 0) -> int:
             for code, season in (("down_jackets", "winter"), ("kitchen", None), ("filler", None))
         }
         session.add_all(categories.values())
+        # The suppliers the POs go to, one per file format.
+        session.add_all(
+            Supplier(code=code, name=f"{code} Trading", export_format=fmt)
+            for code, fmt in (("SUP-A", "csv"), ("SUP-C", "xlsx"), ("SUP-J", "edifact"))
+        )
         session.flush()
         rows = {}
         for s in skus:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import urlencode
 
 import pytest
 from fastapi.testclient import TestClient
@@ -215,3 +216,50 @@ def test_logout_ends_the_session_in_the_database(client_as, shop) -> None:  # ty
     with unit_of_work(engine) as session:
         assert session.scalars(select(WebSession)).all() == []
     assert client.get("/api/v1/me").status_code == 401
+
+
+def test_the_login_is_committed_before_the_redirect_is_sent(app, client_as, shop) -> None:  # type: ignore[no-untyped-def]
+    """A browser follows the login redirect at once: the session row must already be committed
+    when the response starts, or the next page sends it back to the login form (seen in CI)."""
+    import anyio
+    from sqlalchemy import func
+
+    engine, _ = shop
+    browser = client_as(None)
+    page = browser.get("/login")
+    body = urlencode(
+        {"username": "mei", "password": PASSWORD, "csrf_token": csrf_from(page.text), "next": "/"}
+    ).encode()
+    cookie = "; ".join(f"{name}={value}" for name, value in browser.cookies.items())
+    sessions_when_sent: list[int] = []
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            with engine.connect() as connection:
+                sessions_when_sent.append(connection.scalar(select(func.count()).select_from(WebSession)))
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/login",
+        "raw_path": b"/login",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"content-type", b"application/x-www-form-urlencoded"),
+            (b"content-length", str(len(body)).encode()),
+            (b"cookie", cookie.encode()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+        "state": {},
+    }
+    anyio.run(app, scope, receive, send)
+    assert sessions_when_sent == [1]

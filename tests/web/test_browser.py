@@ -1,7 +1,8 @@
 """The merchandiser's path in a real browser: Debian's Chromium driven by Playwright.
 
 Serves the small shop with uvicorn on a free loopback port, logs in, reads this week's
-proposal, filters the grid, opens a line and its charts, and switches to Chinese.
+proposal, filters the grid, opens a line and its charts, edits the line with a reason, switches
+to Chinese, approves the proposal, writes the supplier files and downloads one.
 Screenshots go to var/screenshots/ (ignored by git). Never downloads a browser: the
 executable is /usr/bin/chromium (`make test` installs it through apt).
 """
@@ -38,9 +39,16 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def served(sqlite_engine) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def outbox(tmp_path) -> Path:  # type: ignore[no-untyped-def]
+    return tmp_path / "outbox"
+
+
+@pytest.fixture
+def served(sqlite_engine, outbox) -> Iterator[str]:  # type: ignore[no-untyped-def]
     seed_shop(sqlite_engine, extra_lines=60)
-    app = create_app(engine=sqlite_engine, settings=load_settings())
+    settings = load_settings()
+    settings.export.outbox = str(outbox)
+    app = create_app(engine=sqlite_engine, settings=settings)
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -66,7 +74,9 @@ def page(served):  # type: ignore[no-untyped-def]
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=served)
+        context = browser.new_context(
+            viewport={"width": 1280, "height": 900}, base_url=served, accept_downloads=True
+        )
         page = context.new_page()
         # The machine is small and shared: allow slow steps rather than flake.
         page.set_default_timeout(90_000)
@@ -75,7 +85,7 @@ def page(served):  # type: ignore[no-untyped-def]
         browser.close()
 
 
-def test_merchandiser_reviews_the_week_in_english_then_chinese(page) -> None:  # type: ignore[no-untyped-def]
+def test_merchandiser_reviews_edits_approves_and_downloads(page, outbox) -> None:  # type: ignore[no-untyped-def]
     page.goto("/")
     assert "/login" in page.url
     page.fill("input[name=username]", "mei")
@@ -108,9 +118,37 @@ def test_merchandiser_reviews_the_week_in_english_then_chinese(page) -> None:  #
     assert "2026-09-01" in page.content()
     page.screenshot(path=str(SHOTS / "3-line-detail.png"), full_page=True)
 
+    # Edit: 125 units are rounded up to 13 cases of 10; SUP-A stays at tier 2.
+    page.fill("#edit-form input[name=units]", "125")
+    page.select_option("#edit-form select[name=reason_code]", "promotion_plan_changed")
+    page.fill("#edit-form input[name=note]", "livestream on 9-20")
+    page.click("#edit-form button[value=save]")
+    page.wait_for_selector("#edit-outcome")
+    assert "125 → 130 units (rounded up to 13 case(s) of 10)" in page.locator("#edit-outcome").inner_text()
+    assert page.locator("#line-units").inner_text() == "130 units"
+    page.screenshot(path=str(SHOTS / "4-line-edited.png"), full_page=True)
+
     page.select_option("#language-form select", "zh_CN")
     page.wait_for_load_state("load")
     page.wait_for_selector("text=历史与预测")
     page.goto("/")
     page.wait_for_selector("text=返利协议")
-    page.screenshot(path=str(SHOTS / "4-this-week-zh.png"), full_page=True)
+    page.screenshot(path=str(SHOTS / "5-this-week-zh.png"), full_page=True)
+
+    page.click("nav.tabs >> text=批准或驳回")
+    page.wait_for_selector("#approve-form")
+    # The edit's impact, in Chinese: 10 more units at ¥500 from SUP-A, 3.5 % rebate at tier 2.
+    impact = page.locator("#decide-impact").inner_text()
+    assert impact.startswith("采购额 +¥5,000.00，返利 +¥175.00，预期利润")
+    page.screenshot(path=str(SHOTS / "6-approve-zh.png"), full_page=True)
+    page.click("#approve-button")
+    page.wait_for_selector("#orders-table")
+    assert page.locator("#orders-table tbody tr").count() == 2
+    page.click("#export-button")
+    page.wait_for_selector("a.download")
+    with page.expect_download() as downloading:
+        page.locator("a.download", has_text="SUP-A").click()
+    download = downloading.value
+    assert download.suggested_filename.startswith("SUP-A_PO-")
+    assert Path(download.path()).read_bytes() == (outbox / download.suggested_filename).read_bytes()
+    page.screenshot(path=str(SHOTS / "7-orders-zh.png"), full_page=True)

@@ -17,7 +17,11 @@ LITERAL = re.compile(r"""_\(\s*(["'])(.+?)\1\s*\)""")
 # Values passed through _() from data rather than written as literals.
 DYNAMIC = {"viewer", "merchandiser", "admin", "optimal", "feasible", "relaxed", "fallback",
            "succeeded", "failed", "running", "retroactive", "incremental", "replenish", "prebuild",
-           "in_season"}
+           "in_season", "draft", "in_review", "approved", "partially_approved", "rejected", "ordered",
+           "exported", "superseded", "edited", "added", "open", "received", "cancelled",
+           "promotion_plan_changed", "supplier_capacity", "quality_issue", "other",
+           "{supplier} drops below tier {tier_before} ({agreement}, now tier {tier_after}): "
+           "{rebate} rebate for the period"}
 
 
 def _used_messages() -> set[str]:

@@ -1,0 +1,199 @@
+"""Editing, approving, rejecting and downloading supplier files through the pages and the API.
+
+Every change goes through `replenishment.approval` / `suppliers.export`; these tests check the
+web side: the form or JSON reaches the service with the signed-in user, the page shows the
+service's outcome (rounding, impact, conflicts) and the file downloaded is the file written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from sqlalchemy import select
+
+from kernel.audit import AuditEntry
+from kernel.orm import unit_of_work
+from replenishment.models import Proposal, ProposalLine
+from suppliers.models import PurchaseOrder, SupplierFile
+from tests.web.conftest import csrf_from
+
+
+def _line(engine, pid: int, sku: str) -> ProposalLine:  # type: ignore[no-untyped-def]
+    with unit_of_work(engine) as session:
+        row = session.scalar(
+            select(ProposalLine).where(ProposalLine.proposal_id == pid, ProposalLine.sku_code == sku)
+        )
+        assert row is not None
+        session.expunge(row)
+        return row
+
+
+def test_a_merchandiser_edits_a_line_and_sees_the_rounding_and_the_impact(client_as, shop) -> None:  # type: ignore[no-untyped-def]
+    engine, pid = shop
+    mei = client_as("mei")
+    line = _line(engine, pid, "DJK-002")
+    page = mei.get(f"/proposals/{pid}/lines/{line.id}")
+    assert 'id="edit-form"' in page.text
+    response = mei.post(
+        f"/proposals/{pid}/lines/{line.id}",
+        data={
+            "csrf_token": csrf_from(page.text),
+            "expected_version": str(line.lock_version),
+            "units": "45",
+            "supplier_to": "SUP-A",
+            "reason_code": "supplier_capacity",
+            "note": "only 50 available",
+            "action": "save",
+        },
+    )
+    assert response.status_code == 200, response.text
+    assert "45 → 50 units (rounded up to 5 case(s) of 10)" in response.text
+    # 100 → 50 units at ¥400 takes SUP-A from ¥2,000,000 back to ¥1,980,000: tier 2 is lost.
+    assert "SUP-A drops below tier 2 (SUP-A-2026, now tier 1)" in response.text
+    after = _line(engine, pid, "DJK-002")
+    assert (after.units, after.state, after.changed_by, after.reason_code) == (
+        50,
+        "edited",
+        "mei",
+        "supplier_capacity",
+    )
+    assert after.proposed_units == 100 and after.lock_version == line.lock_version + 1
+    with unit_of_work(engine) as session:
+        entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "edit_line"))
+        assert entry is not None and entry.actor == "mei" and entry.entity_key == f"{pid}/DJK-002"
+
+
+def test_an_edit_based_on_an_old_version_is_refused_and_saves_nothing(client_as, shop) -> None:  # type: ignore[no-untyped-def]
+    engine, pid = shop
+    mei = client_as("mei")
+    line = _line(engine, pid, "KIT-001")
+    token = csrf_from(mei.get(f"/proposals/{pid}/lines/{line.id}").text)
+    form = {
+        "csrf_token": token,
+        "reason_code": "budget",
+        "units": "18",
+        "expected_version": str(line.lock_version),
+    }
+    assert mei.post(f"/proposals/{pid}/lines/{line.id}", data=form).status_code == 200
+    stale = mei.post(f"/proposals/{pid}/lines/{line.id}", data=form | {"units": "24"})
+    assert stale.status_code == 409
+    assert "was changed by mei" in stale.text and "nothing was" in stale.text
+    assert _line(engine, pid, "KIT-001").units == 18
+
+
+def test_an_edit_with_a_bad_value_names_the_field(client_as, shop) -> None:  # type: ignore[no-untyped-def]
+    engine, pid = shop
+    mei = client_as("mei")
+    line = _line(engine, pid, "KIT-001")
+    token = csrf_from(mei.get(f"/proposals/{pid}/lines/{line.id}").text)
+    bad = mei.post(
+        f"/proposals/{pid}/lines/{line.id}",
+        data={"csrf_token": token, "reason_code": "budget", "units": "x1"},
+    )
+    assert bad.status_code == 422 and "units: &#39;x1&#39; is not a whole number" in bad.text
+    unknown = mei.post(
+        f"/proposals/{pid}/lines/{line.id}", data={"csrf_token": token, "reason_code": "whim", "units": "6"}
+    )
+    assert unknown.status_code == 422 and "whim" in unknown.text
+    assert _line(engine, pid, "KIT-001").units == 12
+
+
+def test_the_api_edit_dry_run_shows_the_impact_and_saves_nothing(client_as, shop) -> None:  # type: ignore[no-untyped-def]
+    engine, pid = shop
+    mei = client_as("mei")
+    token = csrf_from(mei.get(f"/proposals/{pid}").text)
+    line = _line(engine, pid, "DJK-001")
+    response = mei.patch(
+        f"/api/v1/proposals/{pid}/lines/{line.id}",
+        json={"units": 60, "reason_code": "budget", "dry_run": True},
+        headers={"X-CSRF-Token": token},
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["saved"] is False and body["line"]["units"] == 60
+    assert [f["code"] for f in body["findings"]][:1] == ["tier_lost"]
+    assert _line(engine, pid, "DJK-001").units == 120
+
+
+def test_approve_raises_the_orders_and_the_downloaded_file_is_the_written_file(client_as, shop, app) -> None:  # type: ignore[no-untyped-def]
+    engine, pid = shop
+    mei = client_as("mei")
+    decide = mei.get(f"/proposals/{pid}/decide")
+    assert decide.status_code == 200 and 'id="approve-form"' in decide.text
+    approved = mei.post(
+        f"/proposals/{pid}/approve", data={"csrf_token": csrf_from(decide.text)}, follow_redirects=False
+    )
+    assert approved.status_code == 303 and approved.headers["location"] == f"/proposals/{pid}/orders"
+    with unit_of_work(engine) as session:
+        assert session.get(Proposal, pid).state == "ordered"
+        orders = list(session.scalars(select(PurchaseOrder).where(PurchaseOrder.proposal_id == pid)))
+        # SUP-A (the two jackets, lead 30 days) and SUP-C (the kitchen line and none of the fillers).
+        assert sorted(o.supplier.code for o in orders) == ["SUP-A", "SUP-C"]
+    page = mei.get(f"/proposals/{pid}/orders")
+    assert page.text.count("not written yet") == 2 and 'id="export-button"' in page.text
+    exported = mei.post(
+        "/orders/export", data={"csrf_token": csrf_from(page.text), "next": f"/proposals/{pid}/orders"}
+    )
+    assert exported.status_code == 200
+    assert "not written yet" not in exported.text
+    with unit_of_work(engine) as session:
+        files = list(session.scalars(select(SupplierFile).order_by(SupplierFile.id)))
+        assert session.get(Proposal, pid).state == "exported"
+    assert [f.export_format for f in files] == ["csv", "xlsx"]
+    outbox = Path(app.state.settings.export.outbox)
+    for sealed in files:
+        download = mei.get(f"/files/{sealed.id}")
+        assert download.status_code == 200
+        assert download.headers["content-disposition"] == f'attachment; filename="{sealed.file_name}"'
+        assert download.content == (outbox / sealed.file_name).read_bytes()
+        assert hashlib.sha256(download.content).hexdigest() == sealed.sha256
+        assert mei.get(f"/api/v1/files/{sealed.id}").content == download.content
+    listed = mei.get(f"/api/v1/purchase-orders?proposal={pid}").json()
+    assert {o["file"]["file_name"] for o in listed} == {f.file_name for f in files}
+    # Approving again changes nothing; writing the files again writes nothing new.
+    again = mei.post(
+        f"/api/v1/proposals/{pid}/approve", json={}, headers={"X-CSRF-Token": csrf_from(page.text)}
+    )
+    assert again.status_code == 200 and again.json()["created"] is False
+    assert (
+        mei.post("/api/v1/purchase-orders/export", headers={"X-CSRF-Token": csrf_from(page.text)}).json()[
+            "written"
+        ]
+        == []
+    )
+
+
+def test_a_rejected_proposal_cannot_be_approved(client_as, shop) -> None:  # type: ignore[no-untyped-def]
+    engine, pid = shop
+    mei = client_as("mei")
+    token = csrf_from(mei.get(f"/proposals/{pid}").text)
+    headers = {"X-CSRF-Token": token}
+    refused = mei.post(f"/api/v1/proposals/{pid}/reject", json={"reason_code": "other"}, headers=headers)
+    assert refused.status_code == 422 and "other" in refused.json()["detail"]
+    rejected = mei.post(
+        f"/api/v1/proposals/{pid}/reject",
+        json={"reason_code": "budget", "note": "over plan"},
+        headers=headers,
+    )
+    assert rejected.json() == {"proposal_id": pid, "state": "rejected"}
+    late = mei.post(f"/api/v1/proposals/{pid}/approve", json={}, headers=headers)
+    assert late.status_code == 409 and "rejected" in late.json()["detail"]
+    page = mei.get(f"/proposals/{pid}/decide")
+    assert 'id="approve-form"' not in page.text and 'id="decided"' in page.text
+
+
+def test_the_impact_is_shown_in_the_users_language(client_as, shop) -> None:  # type: ignore[no-untyped-def]
+    engine, pid = shop
+    mei = client_as("mei")
+    token = csrf_from(mei.get(f"/proposals/{pid}").text)
+    mei.post("/language", data={"csrf_token": token, "language": "zh_CN", "next": "/"})
+    line = _line(engine, pid, "DJK-002")
+    response = mei.post(
+        f"/proposals/{pid}/lines/{line.id}",
+        data={"csrf_token": token, "units": "50", "reason_code": "budget", "action": "save"},
+    )
+    assert response.status_code == 200
+    assert "SUP-A 降到第 2 档以下（SUP-A-2026，现为第 1 档）" in response.text
+    decide = mei.get(f"/proposals/{pid}/decide")
+    assert "批准并生成采购订单" in decide.text
