@@ -155,3 +155,78 @@ class ForecastValue(Base):
     date: Mapped[date] = mapped_column(Date)
     mean: Mapped[float] = mapped_column(Float)
     quantiles: Mapped[dict[str, float]] = mapped_column(JSON)
+
+
+ORDER_STATUSES = ("paid", "cancelled", "refunded")
+
+
+class Order(Base):
+    """One line of a shop order (an order id and a SKU), imported from `orders.csv`.
+
+    Buyer, IP and delivery address are stored only as keyed hashes (hex, per-installation salt);
+    the raw values never reach the database. Times are instants (UTC); `business_date` is the
+    order time's date in the configured zone and `sale_date` the date its units count as sold
+    (the final payment's date for a pre-sale, NULL while only the deposit is paid).
+    """
+
+    __tablename__ = "orders"
+    __table_args__ = (
+        UniqueConstraint("order_id", "sku_id"),
+        CheckConstraint("units > 0", name="units_positive"),
+        CheckConstraint("unit_price >= 0", name="price_nonneg"),
+        CheckConstraint("status IN ('paid', 'cancelled', 'refunded')", name="status_known"),
+        CheckConstraint("deposit IS NULL OR deposit >= 0", name="deposit_nonneg"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(64))
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"), index=True)
+    ordered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    business_date: Mapped[date] = mapped_column(Date, index=True)
+    units: Mapped[int] = mapped_column(Integer)
+    unit_price: Mapped[Decimal] = mapped_column(MONEY)
+    buyer_hash: Mapped[str] = mapped_column(String(32))
+    ip_hash: Mapped[str | None] = mapped_column(String(32))
+    address_hash: Mapped[str | None] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    presale: Mapped[bool] = mapped_column(Boolean, default=False)
+    deposit: Mapped[Decimal | None] = mapped_column(MONEY)
+    deposit_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    final_paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sale_date: Mapped[date | None] = mapped_column(Date, index=True)
+
+
+class OrderFlag(Base):
+    """An order line restock's brushing rules flagged: the rules it broke, its score and cluster.
+
+    `rules` lists rule codes (forecasting.brushing.RULES); `cluster` groups the orders one
+    evidence trail links (same IP, address, basket…). Flagged units leave demand like
+    `fraud_units` do.
+    """
+
+    __tablename__ = "order_flags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_row_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), unique=True)
+    cluster: Mapped[str] = mapped_column(String(100), index=True)
+    score: Mapped[float] = mapped_column(Float)
+    rules: Mapped[list[str]] = mapped_column(JSON)
+    detected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class BrushingCluster(Base):
+    """One cluster of flagged orders with its evidence, as computed at detection (for `orders suspicious`)."""
+
+    __tablename__ = "brushing_clusters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cluster: Mapped[str] = mapped_column(String(100), unique=True)
+    first_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    orders: Mapped[int] = mapped_column(Integer)
+    units: Mapped[int] = mapped_column(Integer)
+    skus: Mapped[list[str]] = mapped_column(JSON)
+    rules: Mapped[dict[str, int]] = mapped_column(JSON)
+    evidence: Mapped[list[str]] = mapped_column(JSON)
+    detected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

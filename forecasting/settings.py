@@ -62,3 +62,57 @@ class ForecastSettings:
     forecasting: ForecastingSettings = field(default_factory=ForecastingSettings)
     calendar: CalendarSettings = field(default_factory=CalendarSettings)
     seasons: Mapping[str, SeasonSettings] = field(default_factory=dict)
+
+
+class BrushingSettings(BaseModel):
+    """`[brushing]`: the thresholds of restock's own brushing (刷单) rules over imported orders.
+
+    An order is flagged when the weights of the rules it broke add up to `flag_score`; weak
+    signals (a refund pattern, an odd price) only flag together with another rule.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    # ip_burst / address_burst: consecutive orders of one key no more than `burst_gap_minutes`
+    # apart form a burst; a burst with this many orders and distinct buyers is brushing.
+    burst_gap_minutes: float = Field(30.0, gt=0, le=24 * 60)
+    burst_min_orders: int = Field(8, ge=2)
+    burst_min_buyers: int = Field(3, ge=1)
+    # shared_address: this many distinct buyers shipping to one address within the window.
+    shared_address_days: float = Field(7.0, gt=0, le=366)
+    shared_address_min_buyers: int = Field(5, ge=2)
+    # identical_baskets: the same multi-line basket (SKUs and units) this often within the window.
+    basket_window_hours: float = Field(24.0, gt=0, le=24 * 366)
+    basket_min_repeats: int = Field(5, ge=2)
+    # refund_pattern: a buyer with this many cancelled/refunded orders, at least this share of theirs.
+    refund_window_days: float = Field(30.0, gt=0, le=366)
+    refund_min_orders: int = Field(3, ge=2)
+    refund_min_share: float = Field(0.6, gt=0, le=1)
+    # price_outlier: paid price this many times away from the SKU's median (either way)
+    # and this many robust standard deviations (MAD) away in log price.
+    price_ratio: float = Field(2.5, gt=1)
+    price_robust_z: float = Field(4.0, gt=0)
+    price_min_orders: int = Field(20, ge=3)
+    weights: dict[str, float] = Field(
+        default_factory=lambda: {
+            "ip_burst": 1.0,
+            "address_burst": 1.0,
+            "shared_address": 1.0,
+            "identical_baskets": 1.0,
+            "refund_pattern": 0.5,
+            "price_outlier": 0.5,
+        }
+    )
+    flag_score: float = Field(1.0, gt=0)
+
+    @field_validator("weights")
+    @classmethod
+    def _weights(cls, value: dict[str, float]) -> dict[str, float]:
+        known = {"ip_burst", "address_burst", "shared_address", "identical_baskets", "refund_pattern",
+                 "price_outlier"}
+        unknown = set(value) - known
+        if unknown:
+            raise ValueError(f"unknown brushing rules {sorted(unknown)} (expected some of {sorted(known)})")
+        if any(weight < 0 for weight in value.values()):
+            raise ValueError("rule weights must be >= 0")
+        return {name: float(value.get(name, 0.0)) for name in sorted(known)}

@@ -17,6 +17,7 @@ def load_all_models() -> type[Base]:
     import forecasting.models  # noqa: F401
     import kernel.audit  # noqa: F401
     import kernel.catalog  # noqa: F401
+    import kernel.installation  # noqa: F401
     import kernel.locks  # noqa: F401
     import replenishment.models  # noqa: F401
     import restock.accounts  # noqa: F401

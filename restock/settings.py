@@ -22,7 +22,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from forecasting.settings import CalendarSettings, ForecastingSettings, ForecastSettings
+from forecasting.settings import BrushingSettings, CalendarSettings, ForecastingSettings, ForecastSettings
 from kernel.errors import ConfigError
 from kernel.seasons import SeasonSettings
 from replenishment.settings import ApprovalSettings, ProposalSettings, ReplenishmentSettings
@@ -86,6 +86,7 @@ class Settings(BaseSettings):
     replenishment: ReplenishmentSettings = Field(default_factory=ReplenishmentSettings)
     forecasting: ForecastingSettings = Field(default_factory=ForecastingSettings)
     calendar: CalendarSettings = Field(default_factory=CalendarSettings)
+    brushing: BrushingSettings = Field(default_factory=BrushingSettings)
     seasons: dict[str, SeasonSettings] = Field(default_factory=dict)
     schedules: dict[str, str] = Field(default_factory=dict)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)

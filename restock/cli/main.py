@@ -45,6 +45,7 @@ def _register() -> None:
         export,
         forecast,
         importer,
+        orders,
         propose,
         samples,
         scheduler,
@@ -52,7 +53,10 @@ def _register() -> None:
         web,
     )
 
-    areas = (admin, importer, forecast, propose, approval, export, samples, scheduler, backup, simulate, web)
+    areas = (
+        admin, importer, orders, forecast, propose, approval, export, samples, scheduler, backup, simulate,
+        web,
+    )
     for area in areas:
         area.register(app)
 

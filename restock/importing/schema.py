@@ -34,6 +34,7 @@ class ColumnType(Enum):
     INT = "integer"
     DECIMAL = "decimal"
     DATE = "date"
+    TIMESTAMP = "timestamp"  # an instant with its zone: ISO 8601 with an offset (or Z)
     BOOL = "boolean"
     CHOICE = "one of"
     CODE_LIST = "code list"

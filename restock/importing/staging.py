@@ -28,6 +28,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Date,
+    DateTime,
     FromClause,
     Integer,
     MetaData,
@@ -69,6 +70,7 @@ _SQL_TYPES = {
     ColumnType.INT: BigInteger,
     ColumnType.DECIMAL: Numeric,
     ColumnType.DATE: Date,
+    ColumnType.TIMESTAMP: lambda: DateTime(timezone=True),
     ColumnType.BOOL: Boolean,
 }
 

@@ -29,6 +29,7 @@ from restock.importing.schema import (
 _INT = r"^[+-]?\d+$"
 _DECIMAL = r"^[+-]?\d+(\.\d*)?$"
 _DATE = r"^\d{4}-\d{2}-\d{2}$"
+_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)$"
 _NOT_FINITE = {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
 # More digits than this cannot be a count the database holds; checked before converting.
 _MAX_INT_DIGITS = 12
@@ -226,6 +227,22 @@ def _check_column(
         impossible = _mask(pc.is_null(parsed)) | _mask(pc.not_equal(round_trip, stripped))
         fail(impossible, lambda v: f"impossible date: {v}")
         typed = pd.Series(parsed.to_numpy(zero_copy_only=False))
+    elif kind is ColumnType.TIMESTAMP:
+        fail(
+            ~_mask(pc.match_substring_regex(stripped, _TIMESTAMP)),
+            lambda v: f"not a time with its zone: {v!r} (expected ISO 8601 with an offset, "
+            "e.g. 2026-11-11T00:03:12+08:00)",
+        )
+        candidates = pd.Series(valid_only(stripped).to_numpy(zero_copy_only=False))
+        parsed = pd.to_datetime(candidates, format="ISO8601", utc=True, errors="coerce")
+        impossible = present & ~bad & parsed.isna().to_numpy()
+        fail(impossible, lambda v: f"impossible time: {v}")
+        ok = present & ~bad
+        # One text form both databases read as the same instant: UTC with an explicit offset.
+        normalised = parsed.dt.strftime("%Y-%m-%d %H:%M:%S.%f+00:00").where(ok, None)
+        text = pa.array(normalised.to_numpy(dtype=object), type=pa.string())
+        nanoseconds = parsed.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]").astype("int64")
+        typed = pd.Series(np.where(ok, nanoseconds / 1e9, np.nan))
     elif kind is ColumnType.BOOL:
         lowered = pc.utf8_lower(stripped)
         is_true = _mask(pc.is_in(lowered, value_set=pa.array(TRUE_WORDS)))
