@@ -37,7 +37,8 @@ def test_ip_burst_flags_eight_orders_by_eight_buyers_thirty_minutes_apart_at_mos
     assert all(rules == ["ip_burst"] for rules in result.flags["rules"])
     cluster = result.clusters.iloc[0]
     assert (cluster["orders"], cluster["units"], cluster["rules"]) == (8, 8, {"ip_burst": 8})
-    assert cluster["evidence"][0].startswith("ip_burst: 8 orders (8 units) by 8 buyers from IP #ip-1 within 210 min")
+    assert cluster["evidence"][0].startswith(
+        "ip_burst: 8 orders (8 units) by 8 buyers from IP #ip-1 within 210 min")
 
 
 def test_ip_burst_needs_the_eighth_order_and_consecutive_gaps_within_the_limit() -> None:
@@ -56,7 +57,8 @@ def test_ip_burst_needs_three_distinct_buyers() -> None:
 
 
 def test_address_burst_flags_a_burst_to_one_address() -> None:
-    rows = [{"ordered_at": _at(5 * i), "buyer": f"b{i}", "ip": f"ip-{i}", "address": "addr-1"} for i in range(8)]
+    rows = [{"ordered_at": _at(5 * i), "buyer": f"b{i}", "ip": f"ip-{i}", "address": "addr-1"}
+            for i in range(8)]
     result = detect_brushing(_orders(rows), SETTINGS)
     assert set(result.flags["rules"].map(tuple)) == {("address_burst", "shared_address")}
 
@@ -130,7 +132,7 @@ def test_groups_sharing_an_order_are_one_cluster_and_names_do_not_depend_on_row_
 @pytest.mark.parametrize("rows", [[], [{"ordered_at": _at(0), "buyer": "b", "ip": "i", "address": "a"}]])
 def test_empty_and_single_order_inputs_flag_nothing(rows: list[dict]) -> None:
     frame = _orders(rows) if rows else pd.DataFrame(
-        columns=["order_row", "order_id", "sku", "ordered_at", "units", "unit_price", "buyer", "ip", "address",
-                 "status"])
+        columns=["order_row", "order_id", "sku", "ordered_at", "units", "unit_price", "buyer", "ip",
+                 "address", "status"])
     result = detect_brushing(frame, SETTINGS)
     assert result.flags.empty and result.clusters.empty
