@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from kernel.errors import InvalidInput, NotFound, RestockError, TransitionRefused
 from restock.accounts import (
@@ -96,8 +97,12 @@ def required_role(request: Request) -> str:
 
 
 async def authorize(request: Request, session: Session = DbSession) -> Principal:
-    """Authenticate, authorize by role and check CSRF for cookie-authenticated changes."""
-    principal = find_principal(request, session)
+    """Authenticate, authorize by role and check CSRF for cookie-authenticated changes.
+
+    The lookup runs in the thread pool: a database call on the event loop would block it, and
+    under load (more requests than pooled connections) every request would wait for a connection
+    that only the blocked loop could release."""
+    principal = await run_in_threadpool(find_principal, request, session)
     if principal is None:
         raise NotAuthenticated("log in first (session cookie or `Authorization: Bearer` token)")
     role = required_role(request)

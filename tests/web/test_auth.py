@@ -263,3 +263,27 @@ def test_the_login_is_committed_before_the_redirect_is_sent(app, client_as, shop
     }
     anyio.run(app, scope, receive, send)
     assert sessions_when_sent == [1]
+
+
+def test_the_principal_is_looked_up_off_the_event_loop(monkeypatch, client_as, shop) -> None:  # type: ignore[no-untyped-def]
+    """A database call on the event loop blocks it: with more concurrent requests than pooled
+    connections, every request then waited 30 s for a connection (the web bench timed out)."""
+    import asyncio
+
+    import restock.web.security as security
+
+    where: list[str] = []
+    original = security.find_principal
+
+    def spy(request, session):  # type: ignore[no-untyped-def]
+        try:
+            asyncio.get_running_loop()
+            where.append("event loop")
+        except RuntimeError:
+            where.append("worker thread")
+        return original(request, session)
+
+    monkeypatch.setattr(security, "find_principal", spy)
+    _, pid = shop
+    assert client_as("mei").get(f"/api/v1/proposals/{pid}").status_code == 200
+    assert where and set(where) == {"worker thread"}
