@@ -162,7 +162,9 @@ def assess(problem: Problem, choices: list[LineChoice], instance: Instance | Non
         share = sum((v for k, v in values.items() if instance.lines[k].agreement == a), Decimal(0))
         total = before + share
         tier_of_agreement[a] = tier_reached(total, ag.tiers)
-        rate_of_agreement[a] = rate_reached(total, ag.tiers)
+        # the rate this proposal's purchase earns (issue 12, rule 5): the tier's under
+        # retroactive terms, the rebate it adds ÷ the purchase under incremental ones
+        rate_of_agreement[a] = data.effective_rate(share) if share > 0 else rate_reached(total, ag.tiers)
         period = _money(rebate_earned(total, ag.tiers, ag.kind))
         agreements.append(
             AgreementAssessment(
@@ -183,7 +185,6 @@ def assess(problem: Problem, choices: list[LineChoice], instance: Instance | Non
         a = line.agreement
         rate = rate_of_agreement.get(a, Decimal(0)) if a >= 0 else Decimal(0)
         effective = (line.item.unit_cost * (1 - rate)).quantize(COST_STEP, rounding=ROUND_HALF_UP)
-        reached = tier_of_agreement.get(a, 0) if a >= 0 else 0
         lines.append(
             LineAssessment(
                 sku=choice.sku,
@@ -197,9 +198,10 @@ def assess(problem: Problem, choices: list[LineChoice], instance: Instance | Non
                 margin_pct=((sku.price - effective) / sku.price * 100).quantize(CENT, rounding=ROUND_HALF_UP),
                 agreement=instance.agreements[a].agreement.code if a >= 0 else None,
                 tier_needed=line.tier_needed,
-                # the optimizer's rule: a line is admissible at list cost, or once the tier its
-                # margin needs is reached, never when no tier lifts it over the floor
-                below_floor=line.tier_needed < 0 or line.tier_needed > reached,
+                # the optimizer's rule 5: a line is admissible at list cost, or when the rebate
+                # rate its purchase earns (AgreementData.effective_rate) reaches the rate its
+                # margin needs, never when no tier lifts it over the floor
+                below_floor=line.tier_needed < 0 or rate < line.needed_rate,
                 rejected=choice.rejected,
             )
         )
