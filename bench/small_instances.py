@@ -5,8 +5,9 @@ random small instances on which `optimize` is within 1 % of the best increment +
 The enumeration shares only the stock value Φ (replenishment.value) with the optimizer;
 purchase money, tiers and rebates (suppliers.rebates), the margin floor at the rate the
 purchase earns (rule 5), MOQ, budget, category budgets, capacity, supplier minimum order
-values, one fixed cost per purchase order and the penalty on uncovered committed units
-are recomputed here in exact decimals. tests/replenishment/test_bruteforce.py uses the
+values, one fixed cost per purchase order, the penalty on uncovered committed units and
+rule 7 (each supplier option's own window; one window per SKU) are recomputed here in
+exact decimals. tests/replenishment/test_bruteforce.py uses the
 same enumeration with a hypothesis generator of the same shapes.
 """
 
@@ -41,6 +42,21 @@ def exact_objective(p: Problem, inst: Any, cases: np.ndarray) -> tuple[float, bo
     """(objective CNY, feasible) of buying `cases` per line, recomputed from the rules."""
     lines = inst.lines
     floor = Decimal(str(p.margin_floor))
+    # rule 7: each option covers its own window — the SKU's, longer by the lead time beyond the
+    # SKU's fastest option's — and a SKU is bought within one window at most
+    fastest: dict[str, int] = {}
+    for it in p.items:
+        fastest[it.sku] = min(fastest.get(it.sku, it.lead_time_days), it.lead_time_days)
+    own_days = {s.code: s.window_days for s in p.skus}
+    windows: dict[str, set[int]] = {}
+    for c, ln in zip(cases, lines, strict=True):
+        s = inst.skus[ln.sku].sku
+        extra = ln.item.lead_time_days - fastest[s.code] if s.mode == "replenish" else 0
+        assert s.window_days == own_days[s.code] + extra, (s.code, ln.supplier, s.window_days)
+        if c:
+            windows.setdefault(s.code, set()).add(s.window_days)
+    if any(len(days) > 1 for days in windows.values()):
+        return -math.inf, False
     spend = Decimal(0)
     by_supplier: dict[str, Decimal] = {}
     by_category: dict[str, Decimal] = {}
@@ -94,9 +110,16 @@ def exact_objective(p: Problem, inst: Any, cases: np.ndarray) -> tuple[float, bo
         if price - cost * (1 - rate) < floor * price:
             return -math.inf, False
     objective = 0.0
+    bought_units: dict[str, int] = {}
+    penalty: dict[str, float] = {}
     for i, s in enumerate(inst.skus):
-        stock = s.position + sum(int(c) * ln.case for c, ln in zip(cases, lines, strict=True) if ln.sku == i)
-        objective += s.value(stock) - s.shortfall_penalty * max(0, -stock)
+        units = sum(int(c) * ln.case for c, ln in zip(cases, lines, strict=True) if ln.sku == i)
+        objective += s.value(s.position + units)
+        bought_units[s.sku.code] = bought_units.get(s.sku.code, 0) + units
+        penalty.setdefault(s.sku.code, s.shortfall_penalty)  # the SKU's own window's
+    for s in p.skus:
+        if s.code in penalty:
+            objective -= penalty[s.code] * max(0, -(s.position + bought_units[s.code]))
     objective += float(sum(gains.values(), Decimal(0)) - spend)
     objective -= float(p.fixed_order_cost) * len(by_supplier)
     return objective, True
@@ -177,7 +200,9 @@ def random_problem(rng: np.random.Generator) -> Problem:
                 continue
             cost = Decimal(int(rng.integers(800, 7501))) / 100
             moq_cases = int(rng.choice([1, 1, 2]))
-            items.append(SupplierItemTerms(f"S{i}", str(supplier), cost, moq_cases * case, case, 14))
+            # rule 7: supplier B is sometimes four weeks slower (its own, longer window)
+            lead = 42 if supplier == "B" and rng.random() < 0.35 else 14
+            items.append(SupplierItemTerms(f"S{i}", str(supplier), cost, moq_cases * case, case, lead))
     items = items[:4]
     agreements: list[Agreement] = []
     for supplier in ("A", "B"):

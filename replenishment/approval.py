@@ -584,10 +584,14 @@ def reoptimize_proposal(
     *,
     expected_version: int | None = None,
     solver: str | None = None,
+    warm_start: bool = True,
 ) -> ReoptimizeOutcome:
     """Keep every edited, added or rejected line (pinned) and re-solve the other SKUs with the
     optimizer, from the proposal's stored problem; the pinned purchases count toward their
-    agreements' tiers and come off the budget (`reevaluation.pin_problem`)."""
+    agreements' tiers and come off the budget (`reevaluation.pin_problem`). The solve is
+    warm-started from the proposal's other lines (`optimize(start=...)`) when they still
+    meet every rule around the pinned ones (`warm_start=False` solves cold: the benchmark's
+    baseline)."""
     with unit_of_work(engine) as session:
         proposal = _claim(session, proposal_id)
         lc.next_state(proposal.state, "reoptimize", proposal_id=proposal.id)
@@ -596,8 +600,14 @@ def reoptimize_proposal(
         before = assess(problem, _choices(proposal.lines), instance)
         pinned = [ln for ln in proposal.lines if ln.pinned]
         pinned_skus = {ln.sku_code for ln in pinned}
-        around = pin_problem(problem, _choices(pinned), pinned_skus)
-        plan = optimize(around, solver=solver)
+        around = pin_problem(problem, _choices(pinned), pinned_skus, instance)
+        # warm start: the proposal's own lines for the SKUs re-solved (issue 13, point 3)
+        previous = {
+            (ln.sku_code, ln.supplier_code): ln.units
+            for ln in proposal.lines
+            if not ln.pinned and ln.state != lc.LINE_REJECTED
+        }
+        plan = optimize(around, solver=solver, start=previous if warm_start else None)
         replaced = [ln for ln in proposal.lines if not ln.pinned]
         for ln in replaced:
             proposal.lines.remove(ln)

@@ -85,16 +85,24 @@ def evaluate(instance: Instance, cases: np.ndarray, chord: bool = False) -> Eval
             here = sku.chord_at_position if chord else sku.value_at_position
             profit += here
             nothing += here
-            sold_total += sku.sales_at_position
         else:
             value_of = sku.value_chord if chord else sku.value
             profit += value_of(stock[i])
             nothing += value_of(float(sku.position))
-            sold_total += sku.curve.expected_sales(stock[i])
-        demand_total += sku.mean_demand
-        if stock[i] < 0:
-            uncovered[i] = -float(stock[i])
-            penalty += sku.shortfall_penalty * -float(stock[i])
+        if sku.alternative_of is not None:
+            continue  # rule 7: a SKU's sales, demand and cover are counted once, below
+        # the window the SKU is bought in (its own unless a slower option's is bought)
+        seen = next((j for j in sku.alternatives if stock[j] != instance.skus[j].position), i)
+        window = instance.skus[seen]
+        if stock[seen] == window.position:
+            sold_total += window.sales_at_position
+        else:
+            sold_total += window.curve.expected_sales(stock[seen])
+        demand_total += window.mean_demand
+        covered = stock[i] + sum(stock[j] - instance.skus[j].position for j in sku.alternatives)
+        if covered < 0:
+            uncovered[i] = -float(covered)
+            penalty += sku.shortfall_penalty * -float(covered)
     purchase = Decimal(0)
     units = 0
     for index, line in enumerate(instance.lines):
@@ -158,7 +166,21 @@ def violations(instance: Instance, cases: np.ndarray) -> list[str]:
     for k, line in enumerate(instance.lines):
         if cases[k] and line.tier_needed > 0 and not margin_floor_holds(instance, line, totals):
             out.append(f"line {k}: margin floor not met at the rebate it earns")
+    for i, sku in enumerate(instance.skus):
+        if sku.alternatives:
+            windows = [j for j in [i, *sku.alternatives] if any(cases[k] for k in instance.skus[j].lines)]
+            if len(windows) > 1:
+                out.append(f"SKU {sku.sku.code}: bought from suppliers with different windows (rule 7)")
     return out
+
+
+def other_window_bought(instance: Instance, stock: np.ndarray, i: int) -> bool:
+    """Rule 7: whether SKU index `i`'s SKU is bought in another option's window already
+    (`stock` per SKU index, as `sku_stock` gives it)."""
+    sku = instance.skus[i]
+    primary = i if sku.alternative_of is None else sku.alternative_of
+    group = [primary, *instance.skus[primary].alternatives]
+    return any(stock[j] != instance.skus[j].position for j in group if j != i)
 
 
 def margin_floor_holds(instance: Instance, line: LineData, totals: list[Decimal]) -> bool:
@@ -184,13 +206,15 @@ def order_up_to_cases(instance: Instance, terms_aware: bool) -> np.ndarray:
     cases = np.zeros(len(instance.lines), dtype=np.int64)
     base_tier = [a.tier_of(a.base_exact) for a in instance.agreements]
     wishes: list[tuple[tuple, int, int]] = []
-    for sku in instance.skus:
-        if sku.need <= 0:
-            continue
+    for primary in instance.skus:
+        if primary.alternative_of is not None:
+            continue  # rule 7: one order per SKU, from the options of every window
+        every = primary.lines + [k for j in primary.alternatives for k in instance.skus[j].lines]
         options = [
             index
-            for index in sku.lines
-            if instance.lines[index].max_cases > 0
+            for index in every
+            if instance.skus[instance.lines[index].sku].need > 0
+            and instance.lines[index].max_cases > 0
             and (
                 not terms_aware
                 or (
@@ -206,6 +230,7 @@ def order_up_to_cases(instance: Instance, terms_aware: bool) -> np.ndarray:
             continue
         best = min(options, key=lambda k: (instance.lines[k].cost, instance.lines[k].item.lead_time_days))
         line = instance.lines[best]
+        sku = instance.skus[line.sku]
         want = max(math.ceil(sku.need / line.case), line.moq_cases)
         want = min(want, line.max_cases) if terms_aware else want
         if want < line.moq_cases:
@@ -270,6 +295,7 @@ def rounded_lp_cases(
     for k, line in enumerate(instance.lines):
         if 0 < cases[k] < line.moq_cases:
             cases[k] = 0
+    _one_window(instance, cases, lp_cases)
     spend = float(sum(cases[k] * ln.case_value for k, ln in enumerate(instance.lines)))
     totals = agreement_totals(instance, cases)
     for a, tier in sorted((target_tiers or {}).items()):
@@ -283,6 +309,15 @@ def rounded_lp_cases(
             if deficit <= 0:
                 break
             if not line.admissible or cases[k] >= line.max_cases:
+                continue
+            windowed = (
+                instance.skus[line.sku].alternatives or instance.skus[line.sku].alternative_of is not None
+            )
+            if (
+                not cases[k]
+                and windowed
+                and other_window_bought(instance, sku_stock(instance, cases), line.sku)
+            ):
                 continue
             step = max(1, line.moq_cases - cases[k]) if cases[k] < line.moq_cases else 1
             step = max(step, min(line.max_cases - cases[k], math.ceil(deficit / line.case_value)))
@@ -336,10 +371,28 @@ def rounded_lp_cases(
         # re-check with the stock as it is now: earlier additions may have covered the SKU
         if _line_gain(instance, k, stock[line.sku], step) <= 0:
             continue
+        if not cases[k] and other_window_bought(instance, stock, line.sku):
+            continue
         cases[k] += step
         stock[line.sku] += step * line.case
         spend += value
     return cases
+
+
+def _one_window(instance: Instance, cases: np.ndarray, weight: np.ndarray) -> None:
+    """Rule 7: where a SKU is bought in more than one option's window, keep the window with
+    the most `weight` (e.g. LP cases × case) and zero the others' lines."""
+    for sku in instance.skus:
+        if not sku.alternatives or sku.alternative_of is not None:
+            continue
+        group = [sku, *(instance.skus[j] for j in sku.alternatives)]
+        bought = [g for g in group if any(cases[k] for k in g.lines)]
+        if len(bought) < 2:
+            continue
+        keep = max(bought, key=lambda g: sum(float(weight[k]) * instance.lines[k].case for k in g.lines))
+        for g in bought:
+            if g is not keep:
+                cases[g.lines] = 0
 
 
 def polish(instance: Instance, cases: np.ndarray, time_limit_s: float = 5.0) -> np.ndarray:
@@ -394,6 +447,8 @@ def polish(instance: Instance, cases: np.ndarray, time_limit_s: float = 5.0) -> 
         d = new - old
         if new and (new < line.moq_cases or new > line.max_cases or not line.admissible):
             return None
+        if new and not old and other_window_bought(instance, stock, line.sku):
+            return None  # rule 7: one window per SKU
         value = d * line.case_value_exact
         if budget is not None and d > 0 and spend + value > budget:
             return None

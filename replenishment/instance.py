@@ -7,7 +7,8 @@ validation is left out with a message naming it and the field.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from decimal import Decimal
 
 import numpy as np
@@ -37,6 +38,13 @@ EXACT_LEVELS = 96
 MAX_BREAKPOINTS = 64
 MEASURED_LEVELS = 600
 CHORD_TOLERANCE = 1.0
+# Instances with more SKUs than this get at most `LARGE_BREAKPOINTS` breakpoints per SKU
+# (chosen by deviation on `LARGE_MEASURED_LEVELS` levels): the MILP stays small enough to
+# solve 10k SKUs in about a minute; the chords' remaining error enters the proven gap and
+# the final plan is polished on the exact Φ. Small instances keep every whole-case level.
+LARGE_INSTANCE_SKUS = 2_000
+LARGE_BREAKPOINTS = 20
+LARGE_MEASURED_LEVELS = 200
 # Objective cost of a committed customer unit left uncovered, per unit: this many times
 # (price + the SKU's dearest smallest order) + one fixed order cost — more than covering
 # it can ever cost, so every plan covers committed orders whenever the limits allow.
@@ -75,6 +83,11 @@ class SkuData:
     sales_at_position: float = 0.0
     mean_demand: float = 0.0
     lines: list[int] = field(default_factory=list)
+    # rule 7: the SKU's own (fastest) window keeps `alternative_of` None and lists in
+    # `alternatives` the indexes of the same SKU in slower options' longer windows
+    alternative_of: int | None = None
+    alternatives: list[int] = field(default_factory=list)
+    extra_lead_days: int = 0
 
     @property
     def price(self) -> float:
@@ -272,6 +285,9 @@ def prepare(problem: Problem) -> Instance:
 
     skus: list[SkuData] = []
     lines: list[LineData] = []
+    limits: tuple[int | None, ...] = (None, None, None)
+    if len(problem.skus) > LARGE_INSTANCE_SKUS:
+        limits = (LARGE_BREAKPOINTS, LARGE_BREAKPOINTS, LARGE_MEASURED_LEVELS)
     for sku in problem.skus:
         problem_text = _sku_problem(sku)
         if problem_text:
@@ -287,117 +303,136 @@ def prepare(problem: Problem) -> Instance:
         if not usable:
             exclusions.append(Exclusion(sku.code, "no active supplier with valid terms"))
             continue
-        curve = demand_curve(sku.demand_quantiles)
-        reference_cost = min(float(item.unit_cost) for item in usable)
-        seasonal = sku.mode != "replenish"
-        # A unit left over at the end of a replenishment window sells on in the next one, so
-        # it is held about two windows (longer ones age: replenishment.value); a seasonal
-        # leftover is held until the season ends and sold at its salvage value.
-        held_days = sku.window_days if seasonal else 2 * sku.window_days
-        holding = reference_cost * problem.holding_cost_rate_per_year * held_days / 365.0
-        carry = float(sku.salvage_rate) * reference_cost if seasonal else reference_cost
-        ratio = None
-        daily = curve.mean / max(sku.window_days, 1)
-        if seasonal:
-            ratio = critical_ratio(float(sku.price), reference_cost, holding, carry)
-            target = curve.quantile(ratio)
-            cap_stock = OVERBUY_FACTOR * float(curve.units[-1])
-            aging_start, aging_slope = math.inf, 0.0
-        else:
-            target = curve.quantile(sku.service_level)
-            cap_stock = daily * problem.max_cover_days
-            aging_start = daily * held_days
-            aging_slope = (
-                reference_cost
-                * (problem.holding_cost_rate_per_year + problem.obsolescence_rate_per_year)
-                / 365.0
-                / daily
-                if daily > 0
-                else 0.0
-            )
-        price = float(sku.price)
-        sales_weight = price - carry + holding
-        stock_value = StockValue(curve, price, sales_weight, carry - holding, aging_start, aging_slope)
-        data = SkuData(
-            sku=sku,
-            curve=curve,
-            stock_value=stock_value,
-            position=sku.position,
-            reference_cost=reference_cost,
-            carry_value=carry,
-            holding=holding,
-            target=target,
-            critical_ratio=ratio,
-            max_stock=cap_stock,
-        )
-        sku_index = len(skus)
-        skus.append(data)
-        room = max(cap_stock - sku.position, data.need, 0.0)
-        best_margin: tuple[float, int] | None = None
-        for item in usable:
-            cost = float(item.unit_cost)
-            moq_cases = max(1, math.ceil(item.moq / item.case_pack))
-            max_cases = math.ceil(room / item.case_pack) if room > 0 else 0
-            if max_cases > 0:
-                max_cases = max(max_cases, moq_cases)
-            agreement, covering = _agreement_for(agreements, sku.code, item.supplier)
-            if len(covering) > 1:
-                messages.append(
-                    f"SKU {sku.code} from supplier {item.supplier} is in the scope of agreements "
-                    f"{', '.join(covering)}; its purchases count toward {covering[0]} only "
-                    "(the most specific scope)"
+        # Rule 7 (issue 12): each supplier option covers its own protection window. The SKU's
+        # window is its fastest options' (lead time + review period); an option L days slower
+        # covers a window L days longer, so it gets its own demand curve and value Φ (an
+        # alternative `SkuData` of the same SKU) and its own stockout risk. A proposal buys a
+        # SKU within one window (`alternatives`: at most one is bought).
+        variants = _window_variants(sku, usable)
+        primary: int | None = None
+        for sku, usable in variants:  # each variant: the SKU in one option's window
+            curve = demand_curve(sku.demand_quantiles)
+            reference_cost = min(float(item.unit_cost) for item in usable)
+            seasonal = sku.mode != "replenish"
+            # A unit left over at the end of a replenishment window sells on in the next one, so
+            # it is held about two windows (longer ones age: replenishment.value); a seasonal
+            # leftover is held until the season ends and sold at its salvage value.
+            held_days = sku.window_days if seasonal else 2 * sku.window_days
+            holding = reference_cost * problem.holding_cost_rate_per_year * held_days / 365.0
+            carry = float(sku.salvage_rate) * reference_cost if seasonal else reference_cost
+            ratio = None
+            daily = curve.mean / max(sku.window_days, 1)
+            if seasonal:
+                ratio = critical_ratio(float(sku.price), reference_cost, holding, carry)
+                target = curve.quantile(ratio)
+                cap_stock = OVERBUY_FACTOR * float(curve.units[-1])
+                aging_start, aging_slope = math.inf, 0.0
+            else:
+                target = curve.quantile(sku.service_level)
+                cap_stock = daily * problem.max_cover_days
+                aging_start = daily * held_days
+                aging_slope = (
+                    reference_cost
+                    * (problem.holding_cost_rate_per_year + problem.obsolescence_rate_per_year)
+                    / 365.0
+                    / daily
+                    if daily > 0
+                    else 0.0
                 )
             price = float(sku.price)
-            margin = (price - cost) / price
-            tier_needed = 0
-            # the floor is judged exactly: price − cost × (1 − rate) ≥ floor × price
-            floor_exact = Decimal(str(floor))
-            needed_rate = Decimal(0)
-            if sku.price - item.unit_cost < floor_exact * sku.price:
-                tier_needed = -1
-                needed_rate = 1 - (1 - floor_exact) * sku.price / item.unit_cost
-                if agreement >= 0:
-                    for tier in agreements[agreement].agreement.tiers:
-                        if tier.rate >= needed_rate:
-                            tier_needed = tier.tier
-                            break
-            if best_margin is None or margin > best_margin[0]:
-                best_margin = (margin, agreement)
-            line_index = len(lines)
-            lines.append(
-                LineData(
-                    sku=sku_index,
-                    item=item,
-                    cost=cost,
-                    case=item.case_pack,
-                    moq_cases=moq_cases,
-                    max_cases=max_cases,
-                    agreement=agreement,
-                    tier_needed=tier_needed,
-                    margin_at_cost=margin,
-                    needed_rate=needed_rate,
-                )
+            sales_weight = price - carry + holding
+            stock_value = StockValue(curve, price, sales_weight, carry - holding, aging_start, aging_slope)
+            data = SkuData(
+                sku=sku,
+                curve=curve,
+                stock_value=stock_value,
+                position=sku.position,
+                reference_cost=reference_cost,
+                carry_value=carry,
+                holding=holding,
+                target=target,
+                critical_ratio=ratio,
+                max_stock=cap_stock,
             )
-            data.lines.append(line_index)
-            if agreement >= 0:
-                agreements[agreement].lines.append(line_index)
-        highest = sku.position + sum(lines[i].max_cases * lines[i].case for i in data.lines)
-        step = math.gcd(*(lines[i].case for i in data.lines))
-        data.value_points, data.chord_error = stock_value.breakpoints(sku.position, highest, step)
-        data.value_values = stock_value.values(data.value_points)
-        data.value_at_position = stock_value.value(sku.position)
-        data.sales_at_position = data.curve.expected_sales(sku.position)
-        data.chord_at_position = data.value_chord(float(sku.position))
-        data.mean_demand = data.curve.mean
-        smallest_order = max(lines[i].cost * lines[i].moq_cases * lines[i].case for i in data.lines)
-        data.shortfall_penalty = SHORTFALL_PENALTY_PER_PRICE * (price + smallest_order) + float(
-            problem.fixed_order_cost
-        )
-        if all(lines[i].tier_needed < 0 for i in data.lines):
+            sku_index = len(skus)
+            skus.append(data)
+            room = max(cap_stock - sku.position, data.need, 0.0)
+            best_margin: tuple[float, int] | None = None
+            for item in usable:
+                cost = float(item.unit_cost)
+                moq_cases = max(1, math.ceil(item.moq / item.case_pack))
+                max_cases = math.ceil(room / item.case_pack) if room > 0 else 0
+                if max_cases > 0:
+                    max_cases = max(max_cases, moq_cases)
+                agreement, covering = _agreement_for(agreements, sku.code, item.supplier)
+                if len(covering) > 1:
+                    messages.append(
+                        f"SKU {sku.code} from supplier {item.supplier} is in the scope of agreements "
+                        f"{', '.join(covering)}; its purchases count toward {covering[0]} only "
+                        "(the most specific scope)"
+                    )
+                price = float(sku.price)
+                margin = (price - cost) / price
+                tier_needed = 0
+                # the floor is judged exactly: price − cost × (1 − rate) ≥ floor × price
+                floor_exact = Decimal(str(floor))
+                needed_rate = Decimal(0)
+                if sku.price - item.unit_cost < floor_exact * sku.price:
+                    tier_needed = -1
+                    needed_rate = 1 - (1 - floor_exact) * sku.price / item.unit_cost
+                    if agreement >= 0:
+                        for tier in agreements[agreement].agreement.tiers:
+                            if tier.rate >= needed_rate:
+                                tier_needed = tier.tier
+                                break
+                if best_margin is None or margin > best_margin[0]:
+                    best_margin = (margin, agreement)
+                line_index = len(lines)
+                lines.append(
+                    LineData(
+                        sku=sku_index,
+                        item=item,
+                        cost=cost,
+                        case=item.case_pack,
+                        moq_cases=moq_cases,
+                        max_cases=max_cases,
+                        agreement=agreement,
+                        tier_needed=tier_needed,
+                        margin_at_cost=margin,
+                        needed_rate=needed_rate,
+                    )
+                )
+                data.lines.append(line_index)
+                if agreement >= 0:
+                    agreements[agreement].lines.append(line_index)
+            highest = sku.position + sum(lines[i].max_cases * lines[i].case for i in data.lines)
+            step = math.gcd(*(lines[i].case for i in data.lines))
+            data.value_points, data.chord_error = stock_value.breakpoints(
+                sku.position, highest, step, *limits
+            )
+            data.value_values = stock_value.values(data.value_points)
+            data.value_at_position = stock_value.value(sku.position)
+            data.sales_at_position = data.curve.expected_sales(sku.position)
+            data.chord_at_position = data.value_chord(float(sku.position))
+            data.mean_demand = data.curve.mean
+            smallest_order = max(lines[i].cost * lines[i].moq_cases * lines[i].case for i in data.lines)
+            data.shortfall_penalty = SHORTFALL_PENALTY_PER_PRICE * (price + smallest_order) + float(
+                problem.fixed_order_cost
+            )
+            data.alternative_of = primary
+            data.extra_lead_days = sku.window_days - variants[0][0].window_days
+            if primary is None:
+                primary = sku_index
+            else:
+                skus[primary].alternatives.append(sku_index)
+        assert primary is not None
+        data = skus[primary]
+        every_line = data.lines + [k for alt in data.alternatives for k in skus[alt].lines]
+        if all(lines[i].tier_needed < 0 for i in every_line):
             assert best_margin is not None
             margin, agreement = best_margin
             best_rate = agreements[agreement].rates[-1] if agreement >= 0 else 0.0
-            best_cost = min(lines[i].cost for i in data.lines) * (1 - best_rate)
+            best_cost = min(lines[i].cost for i in every_line) * (1 - best_rate)
             exclusions.append(
                 Exclusion(
                     sku.code,
@@ -408,6 +443,36 @@ def prepare(problem: Problem) -> Instance:
             )
     min_order_value = {code: float(s.min_order_value) for code, s in suppliers.items()}
     return Instance(problem, skus, lines, agreements, min_order_value, exclusions, messages)
+
+
+def _window_variants(
+    sku: SkuProblem, usable: list[SupplierItemTerms]
+) -> list[tuple[SkuProblem, list[SupplierItemTerms]]]:
+    """The SKU in each supplier option's protection window (rule 7): its own window for the
+    options with the shortest lead time, then one per longer lead time L + Δ: the window
+    Δ days longer, its demand quantiles scaled by (days + Δ) / days (the forecast rate over
+    the longer window; its spread scales alike, a cautious choice). Seasonal buys cover the
+    season whatever the lead time: one variant."""
+    if sku.mode != "replenish":
+        return [(sku, usable)]
+    by_lead: dict[int, list[SupplierItemTerms]] = {}
+    for item in usable:
+        by_lead.setdefault(item.lead_time_days, []).append(item)
+    if len(by_lead) == 1:
+        return [(sku, usable)]
+    fastest = min(by_lead)
+    out = [(sku, by_lead[fastest])]
+    days = sku.window_days
+    for lead in sorted(by_lead)[1:]:
+        extra = lead - fastest
+        scale = (days + extra) / days
+        longer = replace(
+            sku,
+            window_end=sku.window_end + timedelta(days=extra),
+            demand_quantiles=tuple(q * scale for q in sku.demand_quantiles),
+        )
+        out.append((longer, by_lead[lead]))
+    return out
 
 
 def _sku_problem(sku: SkuProblem) -> str | None:

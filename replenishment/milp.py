@@ -120,30 +120,54 @@ def build_milp(instance: Instance, relax: bool = False) -> MilpModel:
     shortfall: dict[int, pulp.LpVariable] = {}
     for i, sku in enumerate(instance.skus):
         bought = [(cases[k], float(instance.lines[k].case)) for k in sku.lines if cases[k] is not None]
-        if not bought:
-            constant += sku.value_chord(float(sku.position)) / K
-            if sku.position < 0:
-                constant -= sku.shortfall_penalty / K * -sku.position
-            continue
-        # v_i ≤ each chord of Φ (k¥) at position + units bought: Φ's concave piecewise-linear model
-        value = var(f"s_{i}", None, float(sku.value_values.max()) / K, pulp.LpContinuous)
-        objective.append((value, 1.0))
-        points, values = sku.value_points, sku.value_values / K
-        for k in range(len(points) - 1):
-            if points[k + 1] <= sku.position:
-                continue  # a chord wholly below the position is implied by the later ones
-            slope = (values[k + 1] - values[k]) / (points[k + 1] - points[k])
-            rhs = values[k] + slope * (sku.position - points[k])
-            terms = [(value, 1.0)] + [(n, -slope * c) for n, c in bought]
-            lp += pulp.LpAffineExpression(terms) <= rhs, f"sales_{i}_{k}"
-        if sku.position < 0:
+        constant += sku.value_chord(float(sku.position)) / K
+        if bought:
+            # Φ's concave piecewise-linear model (k¥) in segment form: the units bought fill
+            # the segments between breakpoints above the position, each at its chord's slope;
+            # Φ is concave, so a maximum fills them in order. One row per SKU (the chords as
+            # rows made the 10k-SKU model ~30 rows per SKU).
+            fill: list[tuple[pulp.LpVariable, float]] = []
+            for k, (low, high, slope) in enumerate(segments(sku)):
+                d = var(f"d_{i}_{k}", 0, high - low, pulp.LpContinuous)
+                objective.append((d, slope / K))
+                fill.append((d, 1.0))
+            lp += (
+                pulp.LpAffineExpression(fill + [(n, -c) for n, c in bought]) == 0,
+                f"stock_{i}",
+            )
+        # committed units are covered by a purchase in any option's window (rule 7)
+        covering = bought + [
+            (cases[k], float(instance.lines[k].case))
+            for j in sku.alternatives
+            for k in instance.skus[j].lines
+            if cases[k] is not None
+        ]
+        if sku.position < 0 and sku.alternative_of is None and not covering:
+            constant -= sku.shortfall_penalty / K * -sku.position
+        elif sku.position < 0 and sku.alternative_of is None:
             short = var(f"short_{i}", 0, -sku.position, pulp.LpContinuous)
             shortfall[i] = short
             objective.append((short, -sku.shortfall_penalty / K))
             lp += (
-                pulp.LpAffineExpression([(n, c) for n, c in bought] + [(short, 1.0)]) >= -sku.position,
+                pulp.LpAffineExpression([(n, c) for n, c in covering] + [(short, 1.0)]) >= -sku.position,
                 f"cover_committed_{i}",
             )
+        if sku.alternatives:
+            # rule 7: the SKU is bought within one option's window at most
+            windows = []
+            for j in [i, *sku.alternatives]:
+                its = [k for k in instance.skus[j].lines if cases[k] is not None]
+                if not its:
+                    continue
+                x = var(f"x_{j}", 0, 1, cat_bin)
+                windows.append((x, 1.0))
+                most = float(sum(instance.lines[k].max_cases for k in its))
+                lp += (
+                    pulp.LpAffineExpression([(cases[k], 1.0) for k in its] + [(x, -most)]) <= 0,
+                    f"window_{j}",
+                )
+            if len(windows) > 1:
+                lp += pulp.LpAffineExpression(windows) <= 1, f"one_window_{i}"
 
     tier_choice: dict[int, dict[int, pulp.LpVariable]] = {}
     for a, data in enumerate(instance.agreements):
@@ -260,6 +284,19 @@ def build_milp(instance: Instance, relax: bool = False) -> MilpModel:
     return MilpModel(lp, cases, shortfall, tier_choice, constant, all_vars)
 
 
+def segments(sku) -> list[tuple[float, float, float]]:  # type: ignore[no-untyped-def]
+    """(low, high, slope CNY per unit) of each chord of Φ above the SKU's position."""
+    points, values = sku.value_points, sku.value_values
+    out = []
+    for k in range(len(points) - 1):
+        low, high = max(float(points[k]), float(sku.position)), float(points[k + 1])
+        if high <= low:
+            continue
+        slope = float(values[k + 1] - values[k]) / float(points[k + 1] - points[k])
+        out.append((low, high, slope))
+    return out
+
+
 def _rebate_at_k(data: AgreementData, total: Decimal) -> float:
     """Rebate (k¥) a period total of `total` CNY (exact) earns under the agreement."""
     return float(rebate_earned(total, data.agreement.tiers, data.agreement.kind)) / K
@@ -284,12 +321,18 @@ def start_values(model: MilpModel, instance: Instance, cases: np.ndarray) -> dic
         if b is not None:
             values[b.name] = 1.0 if count > 0 else 0.0
     for i, sku in enumerate(instance.skus):
-        s = model.all_vars.get(f"s_{i}")
-        if s is not None:
-            values[s.name] = sku.value_chord(stock[i]) / K
+        if f"d_{i}_0" in model.all_vars:
+            left = stock[i] - sku.position
+            for k, (low, high, _slope) in enumerate(segments(sku)):
+                values[f"d_{i}_{k}"] = min(max(left, 0.0), high - low)
+                left -= high - low
         short = model.shortfall.get(i)
         if short is not None:
-            values[short.name] = max(0.0, -stock[i])
+            covered = stock[i] + sum(stock[j] - instance.skus[j].position for j in sku.alternatives)
+            values[short.name] = max(0.0, -covered)
+        x = model.all_vars.get(f"x_{i}")
+        if x is not None:
+            values[x.name] = 1.0 if stock[i] != sku.position else 0.0
     exact_totals = agreement_totals(instance, cases)
     for a, z in model.tier_choice.items():
         data = instance.agreements[a]
@@ -453,7 +496,7 @@ def solve_milp(
 
 
 def lp_tier_choice(
-    instance: Instance, marginal: dict[int, float] | None = None
+    instance: Instance, marginal: dict[int, float] | None = None, time_limit_s: float | None = None
 ) -> tuple[dict[int, int], float | None, float]:
     """Solve the LP relaxation and read a tier per agreement: the tier its LP purchases reach.
 
@@ -463,7 +506,7 @@ def lp_tier_choice(
     """
     started = time.perf_counter()
     model = build_milp(instance, relax=True)
-    engine = _HighsWithStart(msg=False, threads=1)
+    engine = _HighsWithStart(msg=False, threads=1, timeLimit=time_limit_s)
     model.lp.solve(engine)
     if model.lp.sol_status != pulp.LpSolutionOptimal:
         return {}, None, time.perf_counter() - started
@@ -485,31 +528,26 @@ def lp_tier_choice(
 
 
 def _chord_marginals(instance: Instance, model: MilpModel, marginal: dict[int, float]) -> None:
-    """Σ_k π_k × slope_k × K over a SKU's sales chords: the LP's marginal value of its stock."""
+    """The LP's marginal value of each SKU's stock (CNY per unit): the dual of its stock row
+    × K (its sign follows the solver's convention; a marginal value below 0 is taken as 0)."""
     constraints = model.lp.constraints
-    for i, sku in enumerate(instance.skus):
-        points, values = sku.value_points, sku.value_values / K
-        weight = 0.0
-        value = 0.0
-        for k in range(len(points) - 1):
-            row = constraints.get(f"sales_{i}_{k}")
-            if row is None or row.pi is None:
-                continue
-            slope = (values[k + 1] - values[k]) / (points[k + 1] - points[k])
-            weight += row.pi
-            value += row.pi * slope
-        if weight != 0.0:
-            # the duals sum to the sales weight (k¥ per unit sold); their sign follows the solver's
-            marginal[i] = abs(value) * K if value * weight >= 0 else 0.0
+    for i in range(len(instance.skus)):
+        row = constraints.get(f"stock_{i}")
+        if row is None or row.pi is None:
+            continue
+        marginal[i] = abs(row.pi) * K
 
 
-def fixed_tier_lp(instance: Instance, tiers: dict[int, int]) -> np.ndarray | None:
-    """Cases per line (fractional) of the LP relaxation with each agreement held to `tiers`."""
+def fixed_tier_lp(
+    instance: Instance, tiers: dict[int, int], time_limit_s: float | None = None
+) -> np.ndarray | None:
+    """Cases per line (fractional) of the LP relaxation with each agreement held to `tiers`
+    (None when it is not solved to optimality within `time_limit_s`)."""
     model = build_milp(instance, relax=True)
     for a, tier in tiers.items():
         for t, z in model.tier_choice.get(a, {}).items():
             z.lowBound = z.upBound = 1 if t == tier else 0
-    model.lp.solve(_HighsWithStart(msg=False, threads=1))
+    model.lp.solve(_HighsWithStart(msg=False, threads=1, timeLimit=time_limit_s))
     if model.lp.sol_status != pulp.LpSolutionOptimal:
         return None
     return np.array([0.0 if n is None else float(n.varValue or 0.0) for n in model.cases])

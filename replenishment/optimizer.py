@@ -11,9 +11,10 @@ MILP directly. A solver failure falls back to the greedy proposal, never an exce
 
 from __future__ import annotations
 
+import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
@@ -27,6 +28,7 @@ from replenishment.heuristics import (
     order_up_to_cases,
     polish,
     rounded_lp_cases,
+    sku_stock,
     violations,
 )
 from replenishment.instance import Instance, LineData, prepare
@@ -35,6 +37,7 @@ from replenishment.plan import Plan, PlanLine, Shortfall, SupplierSummary
 from replenishment.problem import Exclusion, Problem
 
 CENT = Decimal("0.01")
+log = logging.getLogger(__name__)
 # Absolute tolerance (CNY) of "optimal": the gap may be mip_gap × the increment plus this.
 ABSOLUTE_TOLERANCE = 1.0
 # The solvers' absolute gap (CNY) when mip_gap × the increment is smaller (or 0).
@@ -45,9 +48,13 @@ LAGRANGIAN_MAX_S = 8.0
 # Time share and relative gap (of the increment) for the MILP with every tier held fixed.
 FIXED_TIER_MILP_SHARE = 0.3
 FIXED_TIER_MILP_GAP = 0.002
+# Time share of each LP phase (the relaxation's tier choice, each fixed-tier rounding).
+LP_SHARE = 0.3
 
 
-def optimize(problem: Problem, solver: str | None = None) -> Plan:
+def optimize(
+    problem: Problem, solver: str | None = None, start: Mapping[tuple[str, str], int] | None = None
+) -> Plan:
     """Solve `problem` and return the plan (lines with reasons, exclusions, supplier summary).
 
     `solver` ("highs" | "cbc") overrides `problem.solver`. Money in the plan is CNY.
@@ -55,13 +62,21 @@ def optimize(problem: Problem, solver: str | None = None) -> Plan:
     exact objective (Φ, exact rebate, the penalty on uncovered committed units); the best
     is polished on that objective (`heuristics.polish`). Status `optimal` only when the
     proven gap on the increment over ordering nothing is within `mip_gap` (+ ¥1).
+
+    `start` (units per (SKU code, supplier code), e.g. the previous solution of a proposal
+    being re-optimised around edits) warm-starts the solve: when it meets every rule it is
+    handed to the MILP as its starting solution (HiGHS `setSolution`, CBC `warmStart`) and
+    the phases that only look for a good start (LP tier choice, rounding, the Lagrangian
+    bound) are skipped; a start that breaks a rule is named in `messages` and the solve
+    runs cold.
     """
     build_started = time.perf_counter()
     instance = prepare(problem)
-    start_cases = order_up_to_cases(instance, terms_aware=True)
-    build_s = time.perf_counter() - build_started
     chosen = solver or problem.solver
     messages = list(instance.messages)
+    warm = _warm_start_cases(instance, start, messages) if start is not None else None
+    start_cases = order_up_to_cases(instance, terms_aware=True) if warm is None else warm
+    build_s = time.perf_counter() - build_started
     solved: np.ndarray | None = None
     bound_k: float | None = None
     solve_s = 0.0
@@ -69,8 +84,20 @@ def optimize(problem: Problem, solver: str | None = None) -> Plan:
         if attempt is None:
             break
         try:
-            if attempt == "highs":
+            if attempt == "highs" and warm is None:
                 result = _solve_phased(instance, start_cases)
+            elif attempt == "highs":
+                result = solve_milp(
+                    instance,
+                    "highs",
+                    problem.time_limit_s,
+                    problem.mip_gap,
+                    warm,
+                    absolute_gap_k=_absolute_gap_k(instance, warm),
+                )
+                if result.cases is None:
+                    # nothing better than the start within the time: the start stands, its bound holds
+                    result.cases, result.status = warm, result.status or "Time limit reached"
             else:
                 result = solve_milp(
                     instance,
@@ -115,6 +142,62 @@ def optimize(problem: Problem, solver: str | None = None) -> Plan:
     return _make_plan(instance, cases, status, chosen, gap, bound_k, solve_s, build_s, messages, shortfalls)
 
 
+def _warm_start_cases(
+    instance: Instance, start: Mapping[tuple[str, str], int], messages: list[str]
+) -> np.ndarray | None:
+    """Cases per line from units per (SKU, supplier), repaired to meet every rule, or None
+    (with a message) when the start names no line of this problem or is not whole cases.
+
+    Repair (a re-optimisation's pinned edits can break the previous solution): lines a rule
+    names (MOQ, margin floor at the rebate now earned) are dropped; while a budget, category
+    budget, capacity or a supplier's minimum order value is broken, the given line whose
+    last case gains least per yuan is dropped. The dropped lines are named in `messages`."""
+    index = {(instance.skus[ln.sku].sku.code, ln.supplier): k for k, ln in enumerate(instance.lines)}
+    cases = np.zeros(len(instance.lines), dtype=np.int64)
+    for (sku, supplier), units in sorted(start.items()):
+        k = index.get((sku, supplier))
+        if units and (k is None or units % instance.lines[k].case):
+            messages.append(f"warm start ignored: {sku} · {supplier} {units} units is not a line here")
+            return None
+        if units:
+            cases[k] = units // instance.lines[k].case
+    given = int(np.count_nonzero(cases))
+    dropped: list[str] = []
+
+    def drop(k: int, why: str) -> None:
+        line = instance.lines[k]
+        dropped.append(f"{instance.skus[line.sku].sku.code} · {line.supplier} ({why})")
+        cases[k] = 0
+
+    for _ in range(given + 1):
+        broken = violations(instance, cases)
+        if not broken:
+            break
+        named = [
+            (int(v.split(":")[0].split()[1]), v.split(": ", 1)[1]) for v in broken if v.startswith("line ")
+        ]
+        if named:
+            for k, why in named:
+                drop(k, why)
+            continue
+        stock = sku_stock(instance, cases)
+
+        def gain_per_yuan(k: int, stock: np.ndarray = stock) -> float:
+            line = instance.lines[k]
+            sku = instance.skus[line.sku]
+            y = stock[line.sku]
+            return (sku.value(y) - sku.value(y - line.case) - line.case_value) / line.case_value
+
+        drop(min(np.flatnonzero(cases).tolist(), key=gain_per_yuan), broken[0])
+    scored = evaluate(instance, cases)
+    messages.append(
+        f"warm start: the solve started from {int(np.count_nonzero(cases))} of {given} given line(s) "
+        f"(expected profit ¥{scored.incremental_profit:,.2f})"
+        + (f"; dropped to meet the rules: {', '.join(dropped)}" if dropped else "")
+    )
+    return cases
+
+
 def _absolute_gap_k(instance: Instance, cases: np.ndarray) -> float:
     """HiGHS/CBC's absolute gap (k¥): `mip_gap` of the increment `cases` already gain over
     ordering nothing, and ¥0.01 when they gain nothing — the solvers' own
@@ -155,12 +238,27 @@ def _solve_phased(instance: Instance, greedy_cases: np.ndarray) -> MilpResult:
     best = greedy_cases
     build_s = 0.0
     marginal: dict[int, float] = {}
-    choice, _lp_bound, _lp_s = lp_tier_choice(instance, marginal)
+    choice, _lp_bound, _lp_s = lp_tier_choice(instance, marginal, time_limit_s=LP_SHARE * limit)
     # The LP bound is weak where agreements sit between tiers; the Lagrangian bound keeps
     # tiers integral (replenishment.bounds) and its tier choice is often better than the
     # LP's: both tier vectors are tried. Its time comes out of the MILP's.
     budget_s = min(LAGRANGIAN_SHARE * limit, LAGRANGIAN_MAX_S)
     lagrangian = lagrangian_bound(instance, marginal, time_limit_s=budget_s / 2)
+    nothing = evaluate(instance, np.zeros(len(instance.lines), dtype=np.int64), chord=True)
+
+    def trace(step: str, cases: np.ndarray | None = None, bound: float | None = None) -> None:
+        if log.isEnabledFor(logging.DEBUG):
+            value = None if cases is None else evaluate(instance, cases, chord=True).expected_profit
+            log.debug(
+                "%6.1f s %-22s increment %s bound %s lagrangian %s",
+                time.perf_counter() - started,
+                step,
+                None if value is None else f"{value - nothing.expected_profit:,.0f}",
+                None if bound is None else f"{bound * K - nothing.expected_profit:,.0f}",
+                None if lagrangian is None else f"{lagrangian.increment_bound:,.0f}",
+            )
+
+    trace("greedy + lp + lagrangian", best, _lp_bound)
     candidates = [choice] if choice else []
     if lagrangian is not None and lagrangian.tiers and lagrangian.tiers != choice:
         candidates.insert(0, lagrangian.tiers)
@@ -168,13 +266,14 @@ def _solve_phased(instance: Instance, greedy_cases: np.ndarray) -> MilpResult:
     for n, tiers in enumerate(candidates):
         if n and time.perf_counter() - started > 0.35 * limit:
             break  # the polishing MILP below needs the time more than a second rounding
-        fractional = fixed_tier_lp(instance, tiers)
+        fractional = fixed_tier_lp(instance, tiers, time_limit_s=LP_SHARE * limit)
         if fractional is None:
             continue
         rounded = rounded_lp_cases(instance, fractional, tiers)
         value = evaluate(instance, rounded, chord=True).expected_profit
         if value > best_value:
             best, best_value = rounded, value
+        trace(f"rounded tiers #{n}", rounded)
     if choice and best is greedy_cases and time.perf_counter() - started < 0.2 * limit:
         restricted = solve_milp(
             instance,
@@ -190,9 +289,9 @@ def _solve_phased(instance: Instance, greedy_cases: np.ndarray) -> MilpResult:
             > evaluate(instance, best, chord=True).expected_profit
         ):
             best = restricted.cases
+        trace("restricted milp", restricted.cases, restricted.bound_k)
     # The MIP gap is asked of the increment over ordering nothing, not of an objective
     # inflated by the value of stock already held: pass it to HiGHS as an absolute gap.
-    nothing = evaluate(instance, np.zeros(len(instance.lines), dtype=np.int64), chord=True)
     increment_k = (evaluate(instance, best, chord=True).expected_profit - nothing.expected_profit) / K
     if best is not greedy_cases and instance.agreements and time.perf_counter() - started < 0.6 * limit:
         # Rounding the fixed-tier LP loses up to ~1 % of the increment; with every tier held
@@ -217,6 +316,8 @@ def _solve_phased(instance: Instance, greedy_cases: np.ndarray) -> MilpResult:
             if outside is not None:
                 held = polished.bound_k * K - nothing.expected_profit
                 lagrangian.increment_bound = min(lagrangian.increment_bound, max(outside, held))
+                log.debug("outside %s held %s", outside, held)
+        trace("fixed-tier milp", polished.cases, polished.bound_k)
         if polished.cases is not None:
             value = evaluate(instance, polished.cases, chord=True).expected_profit
             if value > best_value:
@@ -224,6 +325,7 @@ def _solve_phased(instance: Instance, greedy_cases: np.ndarray) -> MilpResult:
                 increment_k = (value - nothing.expected_profit) / K
     if lagrangian is not None and increment_k > 0:
         tighten_by_tiers(lagrangian, increment_k * K, budget_s / 2)
+        trace("tightened")
     remaining = max(1.0, limit - (time.perf_counter() - started))
     result = solve_milp(
         instance,
@@ -235,6 +337,7 @@ def _solve_phased(instance: Instance, greedy_cases: np.ndarray) -> MilpResult:
     )
     result.build_s += build_s
     result.solve_s = time.perf_counter() - started - result.build_s
+    trace("final milp", result.cases, result.bound_k)
     if lagrangian is not None and math.isfinite(lagrangian.increment_bound):
         # both bounds are valid for the same MILP objective: the smaller one is kept; one below
         # a feasible proposal's value would be a defect, never a proof, and is not used
@@ -278,7 +381,7 @@ def _diagnose_shortfall(
         sku = instance.skus[i]
         category = sku.sku.category
         options: list[tuple[int, list[str], list[str]]] = []
-        for k in sku.lines:
+        for k in sku.lines + [k for j in sku.alternatives for k in instance.skus[j].lines]:
             line = instance.lines[k]
             if not line.admissible:
                 continue
@@ -419,9 +522,11 @@ def _make_plan(
 
     exclusions = list(instance.exclusions)
     excluded = {e.sku for e in exclusions if e.supplier is None}
-    bought_skus = {instance.lines[int(k)].sku for k in np.flatnonzero(cases)}
+    bought_skus = {instance.skus[instance.lines[int(k)].sku].sku.code for k in np.flatnonzero(cases)}
     for i, sku in enumerate(instance.skus):
-        if i in bought_skus or sku.need <= 0 or sku.sku.code in excluded:
+        if sku.alternative_of is not None:
+            continue  # rule 7: a SKU is left out (or not) once, in its own window
+        if sku.sku.code in bought_skus or sku.need <= 0 or sku.sku.code in excluded:
             continue
         exclusions.append(Exclusion(sku.sku.code, _left_out_reason(instance, i, budget_binding, totals)))
 
@@ -509,6 +614,12 @@ def _line_reason(
     else:
         parts.append(
             f"position {sku.position:,} meets order-up-to {sku.target:,.0f}; bought for expected margin"
+        )
+    if sku.alternative_of is not None:
+        # rule 7: a slower supplier's goods cover its own, longer window
+        parts.append(
+            f"supplier {line.supplier}'s lead time {line.item.lead_time_days} d: its own protection "
+            f"window of {sku.sku.window_days} d ({sku.extra_lead_days} d longer than the fastest option's)"
         )
     if line.case > 1 or line.moq_cases > 1:
         parts.append(

@@ -355,15 +355,18 @@ def round_to_cases(asked: int, case_pack: int, moq: int, where: str) -> Rounding
     return Rounding(asked, units, cases, case_pack, moq)
 
 
-def pin_problem(problem: Problem, pinned: list[LineChoice], pinned_skus: set[str]) -> Problem:
+def pin_problem(
+    problem: Problem, pinned: list[LineChoice], pinned_skus: set[str], instance: Instance | None = None
+) -> Problem:
     """The problem the optimizer re-solves around pinned lines.
 
     Every SKU in `pinned_skus` leaves the problem (its lines stand as the user left them,
     rejected ones at zero); the pinned purchases count as expected further purchases of their
     agreement (so tiers, rebates and the margin floor see them), and come off the budget,
     the category budgets, the warehouse capacity and each supplier's minimum order value.
+    `instance`: `prepare(problem)` when the caller has it already.
     """
-    instance = prepare(problem)
+    instance = instance or prepare(problem)
     index = line_index(instance)
     by_agreement: dict[str, Decimal] = {}
     by_supplier: dict[str, Decimal] = {}

@@ -134,7 +134,15 @@ class StockValue:
         aging = self.aging_slope * np.maximum(y - self.aging_start, 0.0) * f if self._aging else 0.0
         return np.where(y < 0, self.price, self.sales_weight * (1.0 - f) + self.stock_weight - aging)
 
-    def breakpoints(self, position: int, highest: float, step: int) -> tuple[np.ndarray, float]:
+    def breakpoints(
+        self,
+        position: int,
+        highest: float,
+        step: int,
+        exact_levels: int | None = None,
+        max_breakpoints: int | None = None,
+        measured_levels: int | None = None,
+    ) -> tuple[np.ndarray, float]:
         """Stock levels (units) for the chords over [min(position, 0), highest], and the most
         the chords can fall below Φ at a stock a purchase can reach (CNY; 0 when exact).
 
@@ -145,7 +153,8 @@ class StockValue:
         a grid of at most `MEASURED_LEVELS` of them) until no level is more than
         `CHORD_TOLERANCE` CNY below or `MAX_BREAKPOINTS` is reached. On a coarser measuring
         grid the error between its levels is bounded by (slope at left − slope at right) ×
-        width / 4 (Φ is concave) and added.
+        width / 4 (Φ is concave) and added. The three limits can be given (large instances
+        use fewer breakpoints: `replenishment.instance.LARGE_INSTANCE_SKUS`).
         """
         from replenishment.instance import (
             CHORD_TOLERANCE,
@@ -154,14 +163,17 @@ class StockValue:
             MEASURED_LEVELS,
         )
 
+        exact_levels = EXACT_LEVELS if exact_levels is None else exact_levels
+        max_breakpoints = MAX_BREAKPOINTS if max_breakpoints is None else max_breakpoints
+        measured_levels = MEASURED_LEVELS if measured_levels is None else measured_levels
         step = max(int(step), 1)
         top = max(float(highest), float(position))
         levels = int(math.ceil((top - position) / step))
         extra = [0.0] if position < 0 else []
-        if levels <= EXACT_LEVELS:
+        if levels <= exact_levels:
             grid = position + step * np.arange(levels + 1, dtype=float)
             return np.unique(np.concatenate((grid, extra))), 0.0
-        stride = max(1, math.ceil(levels / MEASURED_LEVELS))
+        stride = max(1, math.ceil(levels / measured_levels))
         count = levels // stride
         grid = position + step * stride * np.arange(count + 1, dtype=float)
         if grid[-1] < position + step * levels:
@@ -177,7 +189,7 @@ class StockValue:
         while True:
             idx = np.flatnonzero(chosen)
             deviation = phi - np.interp(grid, grid[idx], phi[idx])
-            if chosen.sum() >= MAX_BREAKPOINTS:
+            if chosen.sum() >= max_breakpoints:
                 break
             # per segment, its worst level: add those above the tolerance
             picks = []
@@ -188,7 +200,7 @@ class StockValue:
                         picks.append(j)
             if not picks:
                 break
-            room = MAX_BREAKPOINTS - int(chosen.sum())
+            room = max_breakpoints - int(chosen.sum())
             chosen_now = np.array(picks)
             if chosen_now.size > room:
                 chosen_now = chosen_now[np.argsort(-deviation[chosen_now])[:room]]

@@ -423,3 +423,21 @@ def test_reoptimize_keeps_the_pinned_lines_and_re_solves_the_rest(case: tuple[En
     review_proposal(engine, pid, ALICE)
     view = review_proposal(engine, pid)
     approve(engine, pid, overrides={b["sku"]: "accepted" for b in view["below_floor"]})
+
+
+def test_reoptimize_warm_starts_from_the_lines_that_still_meet_the_rules(case: tuple[Engine, int]) -> None:
+    from replenishment.approval import reoptimize_proposal
+
+    engine, pid = case
+    # P1 cut to 300: A's period is 150,000 + 18,000 + 7,200 + 7,200 = ¥182,400 — tier 1, so the
+    # stored P2 and P3 lines (28 % at list, they need tier 2) no longer clear the floor and
+    # are dropped from the start; P4 (B) and P6 (C) start the solve
+    edit(engine, pid, "P1", units=300, note="half the promo")
+    edit(engine, pid, "P5", reject=True, reason_code="quality_issue")
+    reoptimize_proposal(engine, pid, ALICE)
+    with unit_of_work(engine) as s:
+        messages = s.get(Proposal, pid).messages  # type: ignore[union-attr]
+    (warm,) = [m for m in messages if m.startswith("warm start")]
+    assert warm.startswith("warm start: the solve started from 2 of 4 given line(s)")
+    assert "P2 · A (margin floor not met at the rebate it earns)" in warm
+    assert "P3 · A (margin floor not met at the rebate it earns)" in warm

@@ -6,12 +6,13 @@ recomputed here from the rules, in exact decimals: purchase money, tiers and reb
 (suppliers.rebates), the margin floor at the rate the purchase earns (the tier's rate
 under retroactive terms, rebate added ÷ purchase under incremental ones — rule 5),
 MOQ, budget, category budgets, capacity, supplier minimum order values, one fixed cost
-per purchase order, and the penalty on committed units left uncovered.
+per purchase order, the penalty on committed units left uncovered, and rule 7 (each
+supplier option covers its own window; a SKU is bought within one window).
 
 The generator reaches the shapes issue 12 found: thresholds reachable exactly to the
 cent with whole cases, committed orders above stock, q10 = q50 = 0, incremental
 agreements near a threshold, starting plans that gain nothing, overlapping agreement
-scopes, category budgets and capacity together.
+scopes, category budgets and capacity together, and a slower second supplier.
 """
 
 from __future__ import annotations
@@ -88,7 +89,9 @@ def tiny_problems(draw):  # type: ignore[no-untyped-def]
         for supplier in suppliers:
             cents = draw(st.integers(800, 7500))  # unit cost with cents: ¥8.00 .. ¥75.00
             moq_cases = draw(st.sampled_from([1, 1, 2]))
-            items.append(item(f"S{i}", supplier, cents / 100, case=case, moq=moq_cases * case))
+            # rule 7: supplier B is sometimes four weeks slower (its own, longer window)
+            lead = draw(st.sampled_from([14, 14, 42])) if supplier == "B" else 14
+            items.append(item(f"S{i}", supplier, cents / 100, case=case, moq=moq_cases * case, lead=lead))
     items = items[:4]
     agreements = []
     for supplier in ("A", "B"):

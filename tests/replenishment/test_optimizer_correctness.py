@@ -230,6 +230,67 @@ def test_aging_is_the_exact_integral_of_the_leftover_cost() -> None:
     assert value.aging(np.array([60.0]))[0] == pytest.approx(numeric, rel=1e-6)
 
 
+# --- rule 7: each supplier option has its own window -------------------------------------
+
+# SPP: ¥100, 14-day protection window (fastest lead 7 d + review 7 d), demand over it
+# q10..q99 = 8, 11, 14, 17, 19, 24 units. Supplier A: lead 7 d, ¥60. Supplier C: lead 60 d,
+# ¥40 — its goods arrive on day 60, so they cover a window 53 days longer: 67 days, the
+# demand quantiles × 67 / 14.
+SPP_QUANTILES = (8.0, 11.0, 14.0, 17.0, 19.0, 24.0)
+
+
+def _spp(on_hand: int, *suppliers: tuple[str, float, int]):  # type: ignore[no-untyped-def]
+    return problem(
+        [sku("SPP", 100, SPP_QUANTILES, on_hand=on_hand, window_days=14)],
+        [item("SPP", code, cost, lead=lead) for code, cost, lead in suppliers],
+    )
+
+
+def test_a_slower_option_covers_its_own_longer_window() -> None:
+    instance = prepare(_spp(30, ("A", 60, 7), ("C", 40, 60)))
+    own, slow = instance.skus
+    assert (own.sku.window_days, slow.sku.window_days) == (14, 67)
+    assert slow.sku.demand_quantiles == pytest.approx(tuple(q * 67 / 14 for q in SPP_QUANTILES))
+    assert (own.alternatives, slow.alternative_of, slow.extra_lead_days) == ([1], 0, 53)
+    assert [instance.lines[k].supplier for k in own.lines] == ["A"]
+    assert [instance.lines[k].supplier for k in slow.lines] == ["C"]
+
+
+def test_a_line_from_a_slow_supplier_shows_the_risk_of_its_own_window() -> None:
+    # 30 on hand cover the 14-day window (q99 = 24): nothing is at risk there. Over C's 67
+    # days the demand is 38 .. 115 units: 30 on hand leave a stockout certain (P = 1).
+    p = _spp(30, ("A", 60, 7), ("C", 40, 60))
+    plan = optimize(p)
+    (line,) = plan.lines
+    assert line.supplier == "C"
+    slow = prepare(p).skus[1]
+    assert line.stockout_probability_without == 1.0
+    assert line.stockout_probability_with == round(1 - slow.curve.cdf_at(30 + line.units), 4)
+    assert line.stockout_probability_with < 0.1
+    assert "its own protection window of 67 d (53 d longer than the fastest option's)" in line.reason
+    value, feasible = exact_objective(p, prepare(p), plan_cases(p, plan))
+    assert feasible and value >= brute_force(p)[0] - 0.01
+
+
+def test_a_sku_is_bought_within_one_window() -> None:
+    from replenishment.heuristics import violations
+
+    p = _spp(0, ("A", 60, 7), ("C", 40, 60))
+    instance = prepare(p)
+    both = np.array([10, 40])
+    assert any("different windows" in v for v in violations(instance, both))
+    assert exact_objective(p, instance, both) == (-np.inf, False)
+    plan = optimize(p)
+    assert len({line.supplier for line in plan.lines}) == 1
+    value, feasible = exact_objective(p, instance, plan_cases(p, plan))
+    assert feasible and value >= brute_force(p)[0] - 0.01
+
+
+def test_options_with_the_same_lead_time_share_the_window() -> None:
+    instance = prepare(_spp(0, ("A", 60, 7), ("B", 58, 7)))
+    assert len(instance.skus) == 1 and len(instance.skus[0].lines) == 2
+
+
 # --- rule 8: reporting ----------------------------------------------------------------------
 
 
