@@ -10,7 +10,7 @@ Figures after an edit come from `replenishment.reevaluation` (the optimizer's ru
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -91,11 +91,28 @@ def _bump(proposal: Proposal) -> None:
     proposal.lock_version += 1
 
 
-def _choices(lines: list[ProposalLine]) -> list[LineChoice]:
+def _choices(lines: list[ProposalLine], keep: set[int] | None = None) -> list[LineChoice]:
+    """The lines as they stand; with `keep` (line ids), every other line counts as rejected."""
     return [
-        LineChoice(ln.sku_code, ln.supplier_code, ln.units, rejected=ln.state == lc.LINE_REJECTED)
+        LineChoice(
+            ln.sku_code,
+            ln.supplier_code,
+            ln.units,
+            rejected=ln.state == lc.LINE_REJECTED or (keep is not None and ln.id not in keep),
+        )
         for ln in lines
     ]
+
+
+def _check_selection(proposal: Proposal, keep: Collection[int]) -> None:
+    ids = {ln.id for ln in proposal.lines}
+    unknown = sorted(set(keep) - ids)
+    if unknown:
+        raise InvalidInput(
+            f"proposal {proposal.id}: selected line(s) {', '.join(map(str, unknown[:10]))} are not in it"
+        )
+    if not keep:
+        raise InvalidInput(f"proposal {proposal.id}: no line selected (reject the proposal instead)")
 
 
 def _original_choices(lines: list[ProposalLine]) -> list[LineChoice]:
@@ -262,10 +279,15 @@ def list_proposals(engine: Engine, *, week: Any = None, state: str | None = None
         ]
 
 
-def review_proposal(engine: Engine, proposal_id: int, who: Who | None = None) -> dict[str, Any]:
+def review_proposal(
+    engine: Engine, proposal_id: int, who: Who | None = None, *, keep: Collection[int] | None = None
+) -> dict[str, Any]:
     """The proposal as a reviewer sees it: lines with their decisions and versions, agreements with
     the tier reached and the period's rebate, lines below the floor, and the impact of every edit
-    so far against what the optimizer proposed. With `who`, a draft is put in review (audited)."""
+    so far against what the optimizer proposed. With `who`, a draft is put in review (audited).
+
+    With `keep` (line ids), nothing changes: the view is of approving only those lines (the
+    others rejected), and the impact is that selection's against the proposal as it stands."""
     with unit_of_work(engine) as session:
         if who is not None:
             proposal = _claim(session, proposal_id)
@@ -278,6 +300,12 @@ def review_proposal(engine: Engine, proposal_id: int, who: Who | None = None) ->
                 raise NotFound(f"proposal {proposal_id} does not exist")
         problem, instance = _load(proposal)
         current = assess(problem, _choices(proposal.lines), instance)
+        if keep is not None:
+            _check_selection(proposal, keep)
+            selected = assess(problem, _choices(proposal.lines, set(keep)), instance)
+            view = _review_dict(proposal, problem, selected, compare(current, selected))
+            view["selected"] = sorted(keep)
+            return view
         original = assess(problem, _original_choices(proposal.lines), instance)
         return _review_dict(proposal, problem, current, compare(original, current))
 
@@ -710,6 +738,9 @@ def approve_proposal(
     expected_version: int | None = None,
     order_date: date | None = None,
     review_first: bool = False,
+    keep: Collection[int] | None = None,
+    leave_out_reason: str | None = None,
+    reason_codes: list[str] | None = None,
 ) -> ApprovalOutcome:
     """Approve a proposal in review and raise its purchase orders in the same transaction.
 
@@ -720,6 +751,9 @@ def approve_proposal(
     dates follow from it and each line's lead time. A given date may be at most a week before
     the proposal's week (a week's proposal is placed that week or the week before).
     `review_first` puts a draft in review in the same transaction (both steps audited).
+    `keep` approves only those lines (ids): every other line is rejected in the same transaction
+    with `leave_out_reason` (one of `reason_codes`), audited per line, and the proposal ends
+    partially approved.
     """
     overrides = dict(overrides or {})
     with unit_of_work(engine) as session:
@@ -757,6 +791,34 @@ def approve_proposal(
                 "only one version per week can be approved"
             )
         problem, instance = _load(proposal)
+        if keep is not None:
+            _check_selection(proposal, keep)
+            _check_reason(leave_out_reason, None, list(reason_codes or []), f"proposal {proposal.id} approve")
+            for ln in proposal.lines:
+                if ln.id in keep or ln.state == lc.LINE_REJECTED:
+                    continue
+                before_line = _line_dict(ln)
+                if ln.state == lc.LINE_PROPOSED:
+                    ln.proposed_units = ln.units
+                    ln.proposed_supplier_code = ln.supplier_code
+                ln.state = lc.LINE_REJECTED
+                ln.pinned = True
+                ln.reason_code = leave_out_reason
+                ln.reason_note = "left out when approving the selected lines"
+                ln.changed_by = who.actor
+                ln.changed_at = who.now
+                ln.lock_version += 1
+                record(
+                    session,
+                    at=who.now,
+                    actor=who.actor,
+                    action="reject_line",
+                    entity="proposal_line",
+                    entity_key=f"{proposal.id}/{ln.sku_code}",
+                    before=before_line,
+                    after=_line_dict(ln),
+                    note=f"{leave_out_reason}: {ln.reason_note}",
+                )
         current = assess(problem, _choices(proposal.lines), instance)
         below = current.below_floor
         missing = [ln for ln in below if not (overrides.get(ln.sku) or "").strip()]

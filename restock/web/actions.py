@@ -80,11 +80,10 @@ def edit_line(
     )
 
 
-def review(request: Request, principal: Principal | None, proposal_id: int) -> dict[str, Any]:
-    """The reviewer's view (impact of every edit, lines below the floor, tiers). With a principal,
-    a draft is put in review (audited); without, nothing changes."""
-    actor = who(request, principal) if principal is not None else None
-    return approval.review_proposal(request.app.state.engine, proposal_id, actor)
+def review(request: Request, proposal_id: int, keep: list[int] | None = None) -> dict[str, Any]:
+    """The reviewer's view (impact of every edit, lines below the floor, tiers), read only; with
+    `keep` (line ids), the view of approving only those lines."""
+    return approval.review_proposal(request.app.state.engine, proposal_id, keep=keep)
 
 
 def approve(
@@ -100,6 +99,9 @@ def approve(
         expected_version=form.expected_version,
         order_date=form.order_date,
         review_first=True,
+        keep=form.lines,
+        leave_out_reason=form.leave_out_reason,
+        reason_codes=reason_codes(request),
     )
     return schemas.ApprovalRead(**vars(outcome))
 

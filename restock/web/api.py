@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
+from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -129,10 +130,17 @@ def audit(
 
 
 @router.get("/proposals/{proposal_id}/review")
-def review(proposal_id: RowId, request: Request) -> dict:
+def review(
+    proposal_id: RowId,
+    request: Request,
+    line: Annotated[
+        list[Annotated[int, Field(ge=1, le=2_147_483_647)]] | None, Query(max_length=100_000)
+    ] = None,
+) -> dict:
     """The reviewer's view: the impact of every edit against the optimizer's plan, lines below the
-    margin floor, each agreement's tier (read only: nothing changes)."""
-    return actions.review(request, None, proposal_id)
+    margin floor, each agreement's tier (read only: nothing changes). With `line` ids, the view of
+    approving only those lines, and the impact of leaving the others out."""
+    return actions.review(request, proposal_id, line)
 
 
 @router.patch("/proposals/{proposal_id}/lines/{line_id}", response_model=schemas.LineEditRead)

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
 from forecasting.services import accuracy_report, load_run
 from kernel.audit import AuditEntry
@@ -271,7 +273,8 @@ def edit_line(
 ) -> HTMLResponse:
     """Save the line form (units, supplier, reason) or reject the line; the page shows the impact."""
     try:
-        form = schemas.LineEditForm(
+        form = _validated(
+            schemas.LineEditForm,
             units=None if action == "reject" else _optional_int(units, "units"),
             supplier_to=supplier_to or None,
             reject=action == "reject",
@@ -286,9 +289,15 @@ def edit_line(
 
 
 def _decide_page(
-    request: Request, session: Session, proposal_id: int, *, error: str | None = None, status_code: int = 200
+    request: Request,
+    session: Session,
+    proposal_id: int,
+    *,
+    keep: list[int] | None = None,
+    error: str | None = None,
+    status_code: int = 200,
 ) -> HTMLResponse:
-    view = actions.review(request, None, proposal_id)
+    view = actions.review(request, proposal_id, keep or None)
     proposal = browse.get_proposal_row(session, proposal_id)
     return _render(
         request,
@@ -303,31 +312,74 @@ def _decide_page(
 
 
 @router.get("/proposals/{proposal_id}/decide")
-def decide(request: Request, proposal_id: RowId, session: SessionDep) -> HTMLResponse:
-    """Approve or reject: the re-evaluated impact of every edit first, then the decision."""
-    return _decide_page(request, session, proposal_id)
+def decide(
+    request: Request,
+    proposal_id: RowId,
+    session: SessionDep,
+    line: Annotated[list[str] | None, Query(max_length=100_000)] = None,
+) -> HTMLResponse:
+    """Approve or reject: the re-evaluated impact first (of every edit, or of approving only the
+    `line`s selected in the grid), then the decision."""
+    try:
+        keep = _line_ids(line)
+    except RestockError as exc:
+        return _decide_page(request, session, proposal_id, error=str(exc), status_code=status_for(exc))
+    return _decide_page(request, session, proposal_id, keep=keep)
+
+
+def _line_ids(values: list[str] | None) -> list[int] | None:
+    if not values:
+        return None
+    return [value for value in (_optional_int(v, "line") for v in values) if value is not None]
+
+
+async def submitted_form(request: Request) -> FormData:
+    """The posted form, for routes whose fields are not known in advance (`override:SKU`)."""
+    return await request.form()
 
 
 @router.post("/proposals/{proposal_id}/approve")
-async def approve(
-    request: Request, proposal_id: RowId, session: SessionDep, principal: PrincipalDep
+def approve(
+    request: Request,
+    proposal_id: RowId,
+    session: SessionDep,
+    principal: PrincipalDep,
+    submitted: Annotated[FormData, Depends(submitted_form)],
 ) -> Response:
-    """Approve (override reasons for lines below the floor come as `override:SKU` fields)."""
-    submitted = await request.form()
+    """Approve (override reasons for lines below the floor come as `override:SKU` fields; a
+    selection as `line` ids with `leave_out_reason`)."""
     overrides = {
         str(key)[len("override:") :]: str(value)[:2000]
         for key, value in submitted.multi_items()
         if str(key).startswith("override:") and isinstance(value, str)
     }
+    keep: list[int] | None = None
     try:
-        form = schemas.ApproveForm(
+        keep = _line_ids([v for v in submitted.getlist("line") if isinstance(v, str)])
+        form = _validated(
+            schemas.ApproveForm,
             overrides=overrides,
             expected_version=_optional_int(_text(submitted.get("expected_version")), "expected_version"),
+            lines=keep,
+            leave_out_reason=_text(submitted.get("leave_out_reason")),
         )
         actions.approve(request, principal, proposal_id, form)
     except RestockError as exc:
-        return _decide_page(request, session, proposal_id, error=str(exc), status_code=status_for(exc))
+        return _decide_page(
+            request, session, proposal_id, keep=keep, error=str(exc), status_code=status_for(exc)
+        )
     return RedirectResponse(f"/proposals/{proposal_id}/orders", status_code=303)
+
+
+def _validated(model: type[BaseModel], **values: object) -> Any:
+    """`model(**values)`, a validation failure raised as `InvalidInput` naming the fields."""
+    try:
+        return model(**values)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg', '')}" for err in exc.errors()
+        )
+        raise InvalidInput(problems) from None
 
 
 def _text(value: object) -> str | None:
@@ -345,7 +397,8 @@ def reject(
     expected_version: Annotated[str | None, Form(max_length=20)] = None,
 ) -> Response:
     try:
-        form = schemas.RejectForm(
+        form = _validated(
+            schemas.RejectForm,
             reason_code=reason_code,
             note=note,
             expected_version=_optional_int(expected_version, "expected_version"),
@@ -365,7 +418,9 @@ def reoptimize(
     expected_version: Annotated[str | None, Form(max_length=20)] = None,
 ) -> Response:
     try:
-        form = schemas.ReoptimizeForm(expected_version=_optional_int(expected_version, "expected_version"))
+        form = _validated(
+            schemas.ReoptimizeForm, expected_version=_optional_int(expected_version, "expected_version")
+        )
         actions.reoptimize(request, principal, proposal_id, form)
     except RestockError as exc:
         return _decide_page(request, session, proposal_id, error=str(exc), status_code=status_for(exc))

@@ -223,12 +223,15 @@ class LineEditRead(BaseModel):
 
 
 class ApproveForm(BaseModel):
-    """Approve the proposal's lines that are not rejected; `overrides` gives a reason for each
-    SKU below the margin floor. A draft is put in review first."""
+    """Approve the proposal's lines that are not rejected (or only `lines`, by id: the others are
+    rejected with `leave_out_reason`); `overrides` gives a reason for each SKU below the margin
+    floor. A draft is put in review first."""
 
     overrides: dict[Annotated[str, Field(max_length=64)], ReasonText] = Field(default_factory=dict)
     expected_version: int | None = Field(None, ge=1, le=2_147_483_647)
     order_date: date | None = None
+    lines: list[Annotated[int, Field(ge=1, le=2_147_483_647)]] | None = Field(None, max_length=100_000)
+    leave_out_reason: str | None = Field(None, max_length=40)
 
 
 class ApprovalRead(BaseModel):

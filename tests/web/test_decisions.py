@@ -197,3 +197,43 @@ def test_the_impact_is_shown_in_the_users_language(client_as, shop) -> None:  # 
     assert "SUP-A 降到第 2 档以下（SUP-A-2026，现为第 1 档）" in response.text
     decide = mei.get(f"/proposals/{pid}/decide")
     assert "批准并生成采购订单" in decide.text
+
+
+def test_approving_only_the_selected_lines_shows_the_impact_first_then_rejects_the_rest(
+    client_as, shop
+) -> None:  # type: ignore[no-untyped-def]
+    engine, pid = shop
+    mei = client_as("mei")
+    keep = [_line(engine, pid, "DJK-001").id, _line(engine, pid, "KIT-001").id]
+    grid = mei.get(f"/proposals/{pid}/lines")
+    assert f'name="line" value="{keep[0]}" form="select-form"' in grid.text
+    preview = mei.get(f"/proposals/{pid}/decide", params={"line": keep})
+    assert "2 / 3 lines selected" in preview.text
+    # Leaving DJK-002 out takes ¥40,000 off SUP-A: ¥1,960,000 is below tier 2's ¥2,000,000.
+    assert "SUP-A drops below tier 2 (SUP-A-2026, now tier 1)" in preview.text
+    api_view = mei.get(f"/api/v1/proposals/{pid}/review", params={"line": keep}).json()
+    assert api_view["selected"] == sorted(keep) and api_view["findings"][0]["code"] == "tier_lost"
+    token = csrf_from(preview.text)
+    no_reason = mei.post(f"/proposals/{pid}/approve", data={"csrf_token": token, "line": keep})
+    assert no_reason.status_code == 422 and "a reason code is required" in no_reason.text
+    with unit_of_work(engine) as session:
+        assert session.get(Proposal, pid).state == "draft"  # the refusal changed nothing
+    done = mei.post(
+        f"/proposals/{pid}/approve",
+        data={"csrf_token": token, "line": keep, "leave_out_reason": "budget"},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    left_out = _line(engine, pid, "DJK-002")
+    assert (left_out.state, left_out.reason_code, left_out.changed_by) == ("rejected", "budget", "mei")
+    with unit_of_work(engine) as session:
+        orders = session.scalars(select(PurchaseOrder).where(PurchaseOrder.proposal_id == pid)).all()
+        assert sorted((o.supplier.code, [ln.sku_code for ln in o.lines]) for o in orders) == [
+            ("SUP-A", ["DJK-001"]),
+            ("SUP-C", ["KIT-001"]),
+        ]
+        states = [
+            e.after["state"]
+            for e in session.scalars(select(AuditEntry).where(AuditEntry.action == "approve"))
+        ]
+        assert states == ["partially_approved"]
