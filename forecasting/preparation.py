@@ -83,16 +83,16 @@ def prepare_inputs(
 
 
 def fill_zero_days(sales: pd.DataFrame, skus: pd.DataFrame, as_of: date) -> pd.DataFrame:
-    """Daily rows from each SKU's first sale (or launch, if earlier) to `as_of`; absent days sold 0."""
+    """Daily rows from each SKU's first sales row to `as_of`; absent days in between sold 0.
+
+    Days before the first row are unknown, not zero, whatever the SKU's launch date
+    (docs/data-formats.md): a shop whose records start late must not read as months
+    of zero demand. A day known to have sold nothing is a row with 0 units.
+    """
     frames = []
     end = pd.Timestamp(as_of)
-    launch = skus.set_index(UNIQUE_ID)["launch_date"]
     for uid, rows in sales.groupby(UNIQUE_ID, sort=False):
-        start = rows[DS].min()
-        launched = launch.get(uid)
-        if launched is not None and not pd.isna(launched):
-            start = min(start, max(pd.Timestamp(launched), end - pd.Timedelta(days=HISTORY_DAYS - 1)))
-        days = pd.date_range(start, end)
+        days = pd.date_range(rows[DS].min(), end)
         full = rows.set_index(DS).reindex(days)
         full.index.name = DS
         full[UNIQUE_ID] = uid

@@ -88,3 +88,16 @@ def to_csv_text(header: Sequence[str], rows: Iterable[Iterable[Any]], **fmt: Any
     writer.writerow(header)
     writer.writerows(rows)
     return buffer.getvalue()
+
+
+def safe_frame(frame: Any) -> Any:
+    """A copy of a pandas DataFrame whose text cells went through `safe_cell` (for `to_csv`).
+
+    Numeric, date and boolean columns are left as they are, so the file pandas
+    writes is byte-identical to the unprotected one whenever no text cell needed it.
+    """
+    out = frame.copy()
+    for name in out.columns:
+        if out[name].dtype == object:
+            out[name] = out[name].map(lambda value: value if not isinstance(value, str) else safe_cell(value))
+    return out

@@ -53,6 +53,36 @@ class DatabaseNotReady(RestockError):
     exit_code = 6
 
 
+class DatabaseNewer(RestockError):
+    """The database was migrated by a newer restock than this one."""
+
+    exit_code = 12
+
+
+class DatabaseUnavailable(RestockError):
+    """The database cannot be reached (server down, wrong host, unreadable file)."""
+
+    exit_code = 8
+
+
+class DatabaseReadOnly(RestockError):
+    """A command that writes was given a database it may only read."""
+
+    exit_code = 9
+
+
+class OutputExists(RestockError):
+    """A file or database would be overwritten and `--force` was not given."""
+
+    exit_code = 10
+
+
+class ConcurrentUpdate(RestockError):
+    """A transient conflict (deadlock, serialization failure, busy database) outlasted every retry."""
+
+    exit_code = 11
+
+
 class TransitionRefused(RestockError):
     """A lifecycle step is not allowed from the record's current state; the message names it."""
 

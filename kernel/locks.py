@@ -70,8 +70,9 @@ class LockHolder:
         started = _aware(self.started_at)
         if tz is not None:
             started = started.astimezone(tz)
+        what = self.kind.rpartition(":")[2]  # a namespaced kind ("job:import") reads as its job
         return (
-            f"the {self.kind} started at {started:%Y-%m-%d %H:%M:%S %z} by {self.holder} "
+            f"the {what} started at {started:%Y-%m-%d %H:%M:%S %z} by {self.holder} "
             f"(pid {self.pid} on {self.host})"
         )
 
@@ -84,9 +85,10 @@ class JobLockBusy(RestockError):
     def __init__(self, kind: str, waited_s: float, holder: LockHolder | None, tz: ZoneInfo | None) -> None:
         self.kind = kind
         self.holder = holder
-        who = holder.describe(tz) if holder is not None else f"another {kind}"
+        what = kind.rpartition(":")[2]
+        who = holder.describe(tz) if holder is not None else f"another {what}"
         super().__init__(
-            f"{kind} not started: {who} is still running after {waited_s:.0f} s of waiting; "
+            f"{what} not started: {who} is still running after {waited_s:.0f} s of waiting; "
             "try again when it has finished"
         )
 

@@ -1,4 +1,9 @@
-"""`restock demo`: a fresh SQLite database, the sample business imported, then every pipeline step."""
+"""`restock demo`: a fresh SQLite database, the sample business imported, then every pipeline step.
+
+The demo writes its own file (default `var/demo.db`, never the configured
+database) and marks it as a demo database. It replaces an existing file only
+when that file is a demo database nobody has added to since, unless `--force`.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from rich.text import Text
 from sqlalchemy import Engine, func, select
 
 from kernel.clock import now
+from kernel.errors import OutputExists
 from restock.db import make_engine, upgrade
 from restock.settings import PROJECT_ROOT, Settings
 from scheduler.runs import job_run
@@ -34,17 +40,65 @@ class DemoSummary:
         parts: list[Any] = [table]
         if self.headline is not None:
             parts.append(self.headline)
-        parts.append(f"database: {self.database}  (try `restock status`)")
+        parts.append(
+            Text(
+                f"database: {self.database}  (look around: "
+                f"RESTOCK_DATABASE_URL={self.database} restock status)"
+            )
+        )
         return Group(*parts)
 
 
-def fresh_sqlite(database_file: Path) -> Engine:
-    """Delete the SQLite file (and its WAL companions) and create the schema anew."""
+# SQLite's `PRAGMA application_id` of a database `restock demo` created ("RSTD").
+DEMO_APPLICATION_ID = 0x52535444
+# What one demo run writes; a database with more was used for something else since.
+_DEMO_JOB_RUNS = 3
+
+
+def demo_database_state(path: Path) -> str | None:
+    """None when `path` is a demo database holding only what the demo wrote; else why it is not."""
+    import sqlite3
+
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        return f"cannot be opened as a database ({exc})"
+    try:
+        if conn.execute("PRAGMA application_id").fetchone()[0] != DEMO_APPLICATION_ID:
+            return "was not created by `restock demo`"
+        others = conn.execute("SELECT count(*) FROM audit_log WHERE actor <> 'demo'").fetchone()[0]
+        runs = conn.execute("SELECT count(*) FROM job_runs").fetchone()[0]
+        if others or runs > _DEMO_JOB_RUNS:
+            return "holds data added after the demo (imports or job runs of its own)"
+        return None
+    except sqlite3.Error as exc:
+        return f"is not a restock database ({exc})"
+    finally:
+        conn.close()
+
+
+def fresh_sqlite(database_file: Path, *, force: bool = False) -> Engine:
+    """Create the demo's SQLite file anew (deleting a previous demo database and its WAL files).
+
+    Raises `OutputExists` when the file exists and is not an untouched demo
+    database, unless `force`.
+    """
     path = database_file if database_file.is_absolute() else PROJECT_ROOT / database_file
+    if path.is_dir():
+        raise OutputExists(f"--database {path} is a directory")
+    if (path.exists() or path.is_symlink()) and not force:
+        why = demo_database_state(path)
+        if why is not None:
+            raise OutputExists(
+                f"--database {path} already exists and {why}: the demo will not replace it; "
+                "choose another --database or pass --force"
+            )
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     engine = make_engine(f"sqlite:///{path}")
     upgrade(engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"PRAGMA application_id = {DEMO_APPLICATION_ID}")
     return engine
 
 
@@ -59,7 +113,9 @@ def history_end(engine: Engine) -> date:
     return last
 
 
-def run_demo(settings: Settings, *, samples_dir: Path, database_file: Path, console: Console) -> DemoSummary:
+def run_demo(
+    settings: Settings, *, samples_dir: Path, database_file: Path, console: Console, force: bool = False
+) -> DemoSummary:
     """Build the demo database and run each pipeline step in order; return the summary.
 
     Steps: import the samples; forecast every SKU as of the last sales date;
@@ -67,7 +123,7 @@ def run_demo(settings: Settings, *, samples_dir: Path, database_file: Path, cons
     """
     from restock.importing import import_path
 
-    engine = fresh_sqlite(database_file)
+    engine = fresh_sqlite(database_file, force=force)
     summary = DemoSummary(database=engine.url.render_as_string(hide_password=True))
     samples = samples_dir if samples_dir.is_absolute() else PROJECT_ROOT / samples_dir
 

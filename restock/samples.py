@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 from lunardate import LunarDate
 
+from kernel.csvsafe import safe_frame
+
 HISTORY_END = date(2026, 8, 30)  # a Sunday: the demo's weekly proposal runs on Monday 2026-08-31
 HISTORY_DAYS = 1096  # 2023-08-31 .. 2026-08-30 inclusive
 AGREEMENT_YEAR = 2026
@@ -1107,9 +1109,16 @@ def write_sample_business(business: SampleBusiness, out_dir: Path) -> dict[str, 
     rows = {}
     for name in FILE_ORDER:
         frame = business.frames[name]
-        frame.to_csv(out_dir / f"{name}.csv", index=False, lineterminator="\n", encoding="utf-8")
+        safe_frame(frame).to_csv(
+            out_dir / f"{name}.csv", index=False, lineterminator="\n", encoding="utf-8"
+        )
         rows[f"{name}.csv"] = len(frame)
     return rows
+
+
+def sample_file_names() -> tuple[str, ...]:
+    """The CSV files `generate` writes into its directory."""
+    return tuple(f"{name}.csv" for name in FILE_ORDER)
 
 
 def generate(seed: int, out_dir: Path) -> dict[str, int]:

@@ -62,6 +62,13 @@ class AuditSettings(_Strict):
     user: str = ""
 
 
+class ImportingSettings(_Strict):
+    """How imports judge their input."""
+
+    # Days after the import's business date a history row (sale, stock, PO order date) may carry.
+    future_tolerance_days: int = Field(default=0, ge=0, le=366)
+
+
 class WebSettings(_Strict):
     """The web app: cookies, sessions, login rate limit."""
 
@@ -83,10 +90,13 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///var/restock.db"
     timezone: str = "Asia/Shanghai"
     currency: Literal["CNY"] = "CNY"
+    # How long a job (import, forecast, propose) waits for another of its kind before giving up.
+    lock_wait_s: float = Field(default=600.0, ge=0)
     replenishment: ReplenishmentSettings = Field(default_factory=ReplenishmentSettings)
     forecasting: ForecastingSettings = Field(default_factory=ForecastingSettings)
     calendar: CalendarSettings = Field(default_factory=CalendarSettings)
     brushing: BrushingSettings = Field(default_factory=BrushingSettings)
+    importing: ImportingSettings = Field(default_factory=ImportingSettings)
     seasons: dict[str, SeasonSettings] = Field(default_factory=dict)
     schedules: dict[str, str] = Field(default_factory=dict)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
@@ -150,7 +160,8 @@ class Settings(BaseSettings):
         """The database URL with a relative SQLite path made absolute against the project root."""
         url = self.database_url
         prefix = "sqlite:///"
-        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        relative = not url.startswith(prefix + "/") and not url.startswith(prefix + "file:/")
+        if url.startswith(prefix) and relative and ":memory:" not in url:
             return prefix + str(PROJECT_ROOT / url[len(prefix) :])
         if url.startswith("postgresql://"):
             return "postgresql+psycopg://" + url[len("postgresql://") :]

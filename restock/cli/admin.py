@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from restock.cli.common import console, print_json
+from restock.cli.common import console, note, print_json
 
 
 def register(app: typer.Typer) -> None:
@@ -19,12 +19,17 @@ def register(app: typer.Typer) -> None:
 
 def init() -> None:
     """Create the database schema, or upgrade it to the latest version."""
-    from restock.db import get_engine, upgrade
+    from kernel.errors import DatabaseNotReady
+    from restock.db import ensure_ready, get_engine, upgrade
     from restock.settings import get_settings
 
     settings = get_settings()
     engine = get_engine(settings.resolved_database_url())
-    upgrade(engine)
+    try:
+        # A newer or unreachable database stops here with its own message.
+        ensure_ready(engine)
+    except DatabaseNotReady:
+        upgrade(engine)
     console.print(f"database ready: {engine.url.render_as_string(hide_password=True)}")
 
 
@@ -37,7 +42,7 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print JSON for sc
     if as_json:
         print_json(report)
         return
-    console.print(f"[bold]database[/] {report['database']}")
+    console.print(note("database", report["database"], "bold"))
     counts = Table("table", "rows", title="rows per table")
     for name, count in report["counts"].items():
         counts.add_row(name, f"{count:,}")
@@ -59,11 +64,18 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print JSON for sc
 
 def demo(
     samples: Path = typer.Option(Path("data/samples"), help="Directory of sample CSVs to load."),
-    database: Path = typer.Option(Path("var/restock.db"), help="SQLite file to (re)create."),
+    database: Path = typer.Option(
+        Path("var/demo.db"), help="SQLite file of the demo (its own, not the configured database)."
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Replace --database even if it was not created by the demo."
+    ),
 ) -> None:
-    """Fresh SQLite database, import the samples, run every pipeline step, print a summary."""
+    """Fresh demo database, import the samples, run every pipeline step, print a summary."""
     from restock.demo import run_demo
     from restock.settings import get_settings
 
-    summary = run_demo(get_settings(), samples_dir=samples, database_file=database, console=console)
+    summary = run_demo(
+        get_settings(), samples_dir=samples, database_file=database, console=console, force=force
+    )
     console.print(summary)

@@ -14,8 +14,8 @@ from decimal import Decimal
 from typing import Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from kernel.errors import InvalidInput
 from restock.cli.common import console, parse_date_option, print_json
@@ -128,8 +128,9 @@ def review_command(
 
 def _render_review(view: dict[str, Any]) -> None:
     console.print(
-        f"proposal {view['id']} · week {view['week']} v{view['version']} · [bold]{view['state']}[/] · "
-        f"version {view['lock_version']} · spend ¥{Decimal(view['spend']):,.2f}"
+        Text.assemble(f"proposal {view['id']} · week {view['week']} v{view['version']} · ",
+                      (view["state"], "bold"), " · ")
+        + f"version {view['lock_version']} · spend ¥{Decimal(view['spend']):,.2f}"
         + (f" of budget ¥{Decimal(view['budget']):,.2f}" if view["budget"] else "")
         + f" · rebate ¥{Decimal(view['rebate']):,.2f}"
         + f" · expected profit ¥{Decimal(view['expected_profit']):,.2f}",
@@ -165,7 +166,8 @@ def _render_review(view: dict[str, Any]) -> None:
         console.print(table)
     for item in view["below_floor"]:
         console.print(
-            f"[yellow]below floor {view['margin_floor']:.0%}:[/] {item['sku']} · {item['supplier']} "
+            Text(f"below floor {view['margin_floor']:.0%}: ", style="yellow")
+            + f"{item['sku']} · {item['supplier']} "
             f"margin {item['margin_pct']} % — approval needs --override {item['sku']}='reason'",
             highlight=False,
         )
@@ -481,13 +483,13 @@ def audit_command(
         return
     for e in entries:
         console.print(
-            f"[bold]#{e.id}[/] {e.at:%Y-%m-%d %H:%M:%S} [bold]{escape(e.actor)}[/] {e.action} "
-            f"{e.entity} {escape(e.entity_key or '')}",
+            Text.assemble((f"#{e.id}", "bold"), f" {e.at:%Y-%m-%d %H:%M:%S} ", (e.actor, "bold"),
+                          f" {e.action} {e.entity} {e.entity_key or ''}"),
             highlight=False,
         )
-        console.print(f"    {escape(_brief(e.before))} → {escape(_brief(e.after))}", highlight=False)
+        console.print(f"    {_brief(e.before)} → {_brief(e.after)}", highlight=False)
         if e.note:
-            console.print(f"    reason: {escape(e.note)}", highlight=False)
+            console.print(f"    reason: {e.note}", highlight=False)
 
 
 def _brief(value: Any) -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from restock.cli.common import console, print_json
+from restock.cli.common import console, note, print_json
 
 USER_HELP = "Who does this (default: audit.user in config, else the OS user)."
 
@@ -66,7 +66,7 @@ def export_command(
     for item in report.skipped:
         console.print(f"skipped: {item}", highlight=False)
     for item in report.damaged:
-        console.print(f"[yellow]warning:[/] {item}", highlight=False)
+        console.print(note("warning", str(item)), highlight=False)
     if not (report.written or report.recovered or report.resent):
         console.print("nothing new to export", highlight=False)
     console.print(

@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from kernel.errors import InvalidInput
-from restock.cli.common import cli_waiting, console, parse_date_option, print_json
+from restock.cli.common import check_id, cli_waiting, console, parse_date_option, print_json
 
 forecast_app = typer.Typer(
     help="Forecast demand for every SKU and store the run; `accuracy` reports how good it is.",
@@ -44,7 +44,7 @@ def run_command(
     from forecasting.execution import EXECUTORS, make_runner
     from forecasting.services import latest_sales_date, record_failed_run, run_forecast
     from kernel.clock import now
-    from restock.db import ensure_ready, get_engine
+    from restock.db import ensure_ready, get_engine, retry_transient
     from restock.settings import get_settings
     from scheduler.runner import recorded_cli_run
 
@@ -54,24 +54,27 @@ def run_command(
         raise InvalidInput(f"--executor: expected one of {', '.join(EXECUTORS)}, got {chosen!r}")
     if address and chosen != "dask":
         raise InvalidInput("--address only applies to --executor dask")
+    if workers is not None and not 1 <= workers <= 256:
+        raise InvalidInput(f"--workers: expected 1 to 256 worker processes, got {workers}")
+    chosen_day = parse_date_option(as_of, "--as-of")
     engine = get_engine()
-    ensure_ready(engine)
-    day = parse_date_option(as_of, "--as-of") or latest_sales_date(engine)
+    ensure_ready(engine, write=True)
+    day = chosen_day or latest_sales_date(engine)
     started_at = now(settings.tz)
     runner = make_runner(chosen, address, workers)
     with (
         recorded_cli_run(engine, "forecast", as_of=day, now=lambda: now(settings.tz), settings=settings,
-                         on_wait=cli_waiting) as job,
+                         lock_wait_s=settings.lock_wait_s, on_wait=cli_waiting) as job,
         Progress(TextColumn("forecasting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                  console=console, transient=True, disable=as_json) as progress,
     ):
         task = progress.add_task("forecast", total=None)
         try:
-            summary = run_forecast(
+            summary = retry_transient(lambda: run_forecast(
                 engine, day, settings.forecast_settings(), skus=sku or None, runner=runner,
-                on_start=lambda n: progress.update(task, total=n),
+                on_start=lambda n: progress.update(task, total=n, completed=0),
                 progress=lambda n: progress.advance(task, n), now=started_at,
-            )
+            ), attempts=2)
         except Exception as exc:
             record_failed_run(
                 engine, day, started_at, f"{type(exc).__name__}: {exc}", settings.forecast_settings()
@@ -110,6 +113,8 @@ def accuracy_command(
     from forecasting.services import accuracy_report, latest_run, load_run
     from restock.db import ensure_ready, get_engine
 
+    if run is not None:
+        check_id(run, "--run")
     engine = get_engine()
     ensure_ready(engine)
     result = load_run(engine, run) if run is not None else latest_run(engine)

@@ -9,7 +9,8 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from restock.cli.common import cli_waiting, console, err_console
+from kernel.errors import InvalidInput
+from restock.cli.common import check_input_path, cli_waiting, console, err_console, note
 from restock.importing.docs import render_formats
 from restock.importing.schema import IMPORT_ORDER
 from restock.importing.service import ImportReport, import_path
@@ -29,6 +30,12 @@ def import_command(
     ),
     formats: bool = typer.Option(False, "--formats", help="Print the data formats (markdown) and exit."),
     actor: str = typer.Option(getpass.getuser(), "--actor", help="Who is importing (for the audit log)."),
+    encoding: str | None = typer.Option(
+        None, "--encoding", help="Encoding of every file (e.g. utf-8, gb18030, cp1252); default: detected."
+    ),
+    delimiter: str | None = typer.Option(
+        None, "--delimiter", help="Field separator of every file: ',', ';', tab or '|' (default: detected)."
+    ),
 ) -> None:
     """Validate and import CSV files in one transaction: any error refuses the whole import."""
     if formats:
@@ -37,15 +44,27 @@ def import_command(
     if path is None:
         raise typer.BadParameter("give a file or directory to import (or --formats)")
     from kernel.clock import now
-    from restock.db import ensure_ready, get_engine
+    from restock.db import ensure_ready, get_engine, retry_transient
     from restock.settings import get_settings
     from scheduler.runner import recorded_cli_run
 
+    check_input_path(path, "PATH")
+    if encoding is not None:
+        import codecs
+
+        try:
+            encoding = codecs.lookup(encoding).name
+        except LookupError as exc:
+            raise InvalidInput(f"--encoding: unknown encoding {encoding!r}") from exc
+    if delimiter is not None:
+        delimiter = {"tab": "\t", "\\t": "\t"}.get(delimiter, delimiter)
+        if delimiter not in (",", ";", "\t", "|"):
+            raise InvalidInput(f"--delimiter: expected ',', ';', tab or '|', got {delimiter!r}")
     settings = get_settings()
     engine = get_engine()
-    ensure_ready(engine)
+    ensure_ready(engine, write=True)
     with recorded_cli_run(engine, "import", as_of=None, now=lambda: now(settings.tz), settings=settings,
-                          on_wait=cli_waiting) as job, Progress(
+                          lock_wait_s=settings.lock_wait_s, on_wait=cli_waiting) as job, Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         DownloadColumn(),
@@ -60,18 +79,25 @@ def import_command(
                 tasks[file_name] = bar.add_task(file_name, total=total)
             bar.update(tasks[file_name], completed=done)
 
-        report = import_path(
-            engine,
-            path,
-            kind,
-            actor=actor,
-            now=now(settings.tz),
-            progress=progress,
-            season_names=tuple(settings.seasons),
+        report = retry_transient(
+            lambda: import_path(
+                engine,
+                path,
+                kind,
+                actor=actor,
+                now=now(settings.tz),
+                progress=progress,
+                season_names=tuple(settings.seasons),
+                encoding=encoding,
+                delimiter=delimiter,
+                future_tolerance_days=settings.importing.future_tolerance_days,
+            )
         )
         job.message = f"{report.rows:,} rows from {len(report.files)} file(s) ({path})"
         job.counts = {"files": len(report.files), "rows": report.rows, "inserted": report.inserted,
                       "updated": report.updated}
+    for warning in report.warnings:
+        err_console.print(note("warning", warning), soft_wrap=True)
     console.print(_summary(report))
 
 

@@ -7,10 +7,9 @@ import sys
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 
 from kernel.errors import RestockError
-from restock.cli.common import err_console, is_debug, set_debug
+from restock.cli.common import err_console, is_debug, note, set_debug
 
 app = typer.Typer(
     name="restock",
@@ -68,22 +67,25 @@ def run() -> None:
     """Console-script entry point: run the app; a restock error becomes one message and its exit code.
 
     Usage errors are reported by Typer itself (exit 2); anything unexpected is one
-    line unless `--debug` asks for the traceback.
+    line unless `--debug` asks for the traceback. docs/exit-codes.md lists the codes.
     """
     try:
         app()
     except RestockError as exc:
         if is_debug():
             raise
-        # The message may quote user data (a CSV cell such as "[red]x"): never read it as markup.
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        # The message may quote user data (a CSV cell such as "[red]x"): printed as plain text.
+        err_console.print(note("error", str(exc), "bold red"), highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except Exception as exc:  # noqa: BLE001 - the last edge: one line unless --debug
         if is_debug():
             raise
         err_console.print(
-            f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))} "
-            "(run with --debug for the traceback)",
+            note(
+                "internal error",
+                f"{type(exc).__name__}: {exc} (run with --debug for the traceback)",
+                "bold red",
+            ),
             highlight=False,
             soft_wrap=True,
         )

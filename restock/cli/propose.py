@@ -5,7 +5,6 @@ Thin adapters: parse, call one service or core function, render.
 
 from __future__ import annotations
 
-import csv
 import io
 import os
 import sys
@@ -20,7 +19,22 @@ import typer
 from rich.table import Table
 
 from kernel.errors import InvalidInput
-from restock.cli.common import cli_waiting, console, parse_date_option, print_json
+from restock.cli.common import (
+    check_id,
+    check_input_path,
+    check_output_path,
+    cli_waiting,
+    console,
+    note,
+    parse_date_option,
+    print_json,
+)
+
+# What a MONEY column holds (Numeric(14, 2)): up to 999,999,999,999.99 CNY.
+MAX_BUDGET = Decimal("999999999999.99")
+# Weeks restock plans for: season windows and lunar festivals are computed for these years.
+FIRST_WEEK = date(2000, 1, 3)
+LAST_WEEK = date(2099, 12, 28)
 
 proposal_app = typer.Typer(help="Stored weekly proposals.", no_args_is_help=True)
 
@@ -55,18 +69,29 @@ def _parse_week(value: str | None) -> date:
         return today - timedelta(days=today.weekday())
     week = parse_date_option(value, "--week")
     assert week is not None
+    if week.weekday() != 0:
+        raise InvalidInput(f"--week: a proposal week starts on a Monday, got {week} ({week:%A})")
+    if not FIRST_WEEK <= week <= LAST_WEEK:
+        raise InvalidInput(f"--week: expected a Monday between {FIRST_WEEK} and {LAST_WEEK}, got {week}")
     return week
 
 
 def _parse_budget(value: str | None) -> Decimal | None:
+    """An amount in CNY: finite, ≥ 0, at most 2 decimals and what a money column holds."""
     if value is None:
         return None
     try:
-        budget = Decimal(value.replace(",", "").replace("_", ""))
+        budget = Decimal(value.strip().replace(",", "").replace("_", ""))
     except InvalidOperation as exc:
         raise InvalidInput(f"--budget: expected an amount in CNY, got {value!r}") from exc
+    if not budget.is_finite():
+        raise InvalidInput(f"--budget: expected a finite amount in CNY, got {value!r}")
     if budget < 0:
         raise InvalidInput(f"--budget: must be ≥ 0 CNY, got {value}")
+    if budget > MAX_BUDGET:
+        raise InvalidInput(f"--budget: at most ¥{MAX_BUDGET:,}, got {value}")
+    if budget != budget.quantize(Decimal("0.01")):
+        raise InvalidInput(f"--budget: at most 2 decimals (fen), got {value}")
     return budget
 
 
@@ -76,24 +101,31 @@ def propose(
     save_problem: Path | None = typer.Option(
         None, "--save-problem", help="Also write the problem JSON here."
     ),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing --save-problem file."),
 ) -> None:
     """Build, store and show this week's purchase proposal."""
     from kernel.clock import now
     from replenishment.problem import save_problem as write_problem
     from replenishment.services import build_proposal
-    from restock.db import ensure_ready, get_engine
+    from restock.db import ensure_ready, get_engine, retry_transient
     from restock.settings import get_settings
     from scheduler.runner import recorded_cli_run
 
+    chosen_week = _parse_week(week)
+    chosen_budget = _parse_budget(budget)
+    if save_problem is not None:
+        check_output_path(save_problem, "--save-problem", force=force)
     settings = get_settings()
     engine = get_engine()
-    ensure_ready(engine)
-    monday, amount = _parse_week(week), _parse_budget(budget)
-    with recorded_cli_run(engine, "propose", as_of=monday, now=lambda: now(settings.tz), settings=settings,
-                          on_wait=cli_waiting) as job:
-        result = build_proposal(engine, monday, settings.proposal_settings(), now=now(settings.tz),
-                                budget=amount)
-        job.message = (f"proposal {result.proposal_id} (week {monday}, v{result.version}): "
+    ensure_ready(engine, write=True)
+    with recorded_cli_run(engine, "propose", as_of=chosen_week, now=lambda: now(settings.tz),
+                          settings=settings, lock_wait_s=settings.lock_wait_s, on_wait=cli_waiting) as job:
+        result = retry_transient(
+            lambda: build_proposal(
+                engine, chosen_week, settings.proposal_settings(), now=now(settings.tz), budget=chosen_budget
+            )
+        )
+        job.message = (f"proposal {result.proposal_id} (week {chosen_week}, v{result.version}): "
                        f"{len(result.plan.lines)} lines, ¥{result.plan.spend:,.2f}")
         job.counts = {"proposal_id": result.proposal_id, "version": result.version,
                       "lines": len(result.plan.lines), "spend_cny": str(result.plan.spend)}
@@ -113,6 +145,7 @@ def optimize_file(
 
     if solver is not None and solver not in ("highs", "cbc"):
         raise InvalidInput(f"--solver: expected highs or cbc, got {solver!r}")
+    check_input_path(file, "FILE")
     problem = load_problem(file)
     if as_json:
         with _stdout_to_stderr():
@@ -128,11 +161,13 @@ def show(
     output: str = typer.Option("table", "--format", help="table | csv | json"),
 ) -> None:
     """Show a stored proposal: lines with reasons, left-out SKUs, supplier summary."""
+    from kernel.csvsafe import SafeDictWriter
     from replenishment.services import get_proposal
     from restock.db import ensure_ready, get_engine
 
     if output not in ("table", "csv", "json"):
         raise InvalidInput(f"--format: expected table, csv or json, got {output!r}")
+    check_id(proposal_id, "proposal id")
     engine = get_engine()
     ensure_ready(engine)
     stored = get_proposal(engine, proposal_id)
@@ -141,7 +176,7 @@ def show(
     elif output == "csv":
         buffer = io.StringIO()
         columns = list(stored["lines"][0]) if stored["lines"] else ["sku", "supplier", "units", "reason"]
-        writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+        writer = SafeDictWriter(buffer, columns)
         writer.writeheader()
         writer.writerows(stored["lines"])
         sys.stdout.write(buffer.getvalue())
@@ -164,7 +199,7 @@ def _render_plan(plan: dict[str, Any], limit: int | None) -> None:
         f"expected profit ¥{Decimal(plan['expected_profit']):,} · fill rate {plan['fill_rate']:.1%}"
     )
     for message in plan.get("messages", []):
-        console.print(f"[yellow]note:[/] {message}", highlight=False)
+        console.print(note("note", message), highlight=False)
     lines = plan["lines"]
     table = Table(title=f"lines ({len(lines)})", show_lines=False)
     for column in (

@@ -167,5 +167,7 @@ def run_command(
     if as_json:
         print_json(result.__dict__)
         return
-    console.print(f"{result.job} for {result.key}: [bold]{result.status}[/] — {result.message}",
-                  highlight=False)
+    console.print(
+        Text.assemble(f"{result.job} for {result.key}: ", (result.status, "bold"), f" — {result.message}"),
+        highlight=False,
+    )

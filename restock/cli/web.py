@@ -8,7 +8,6 @@ import sys
 from enum import StrEnum
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from kernel.errors import InvalidInput
@@ -96,7 +95,7 @@ def add(
             now=now(settings.tz),
             language=language.value,
         )
-    console.print(f"user {escape(name)} added ({role.value})")
+    console.print(f"user {name} added ({role.value})", highlight=False)
 
 
 @user_app.command("list")
@@ -118,7 +117,7 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON for scr
         return
     table = Table("name", "role", "language", "active")
     for u in users:
-        table.add_row(escape(u["name"]), u["role"], u["language"], "yes" if u["active"] else "no")
+        table.add_row(u["name"], u["role"], u["language"], "yes" if u["active"] else "no")
     console.print(table)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from restock.importing.reading import MAX_HEADER_BYTES, MAX_QUOTED
 from restock.importing.schema import (
     FALSE_WORDS,
     FILE_SCHEMAS,
@@ -37,12 +38,36 @@ def render_formats() -> str:
         f" order: {order}. References may point to rows of an earlier file in the same import"
         " or to rows already in the database.",
         "",
-        "- **Encoding**: UTF-8, UTF-8 with a byte-order mark, or GBK/GB18030 as Chinese spreadsheet"
-        " tools export; detected per file. A file that neither decodes is refused, naming the byte offset.",
-        "- **Layout**: comma-separated, a header row of column names (any order), CRLF, LF or a mix"
-        " of both as line ends, blank lines ignored. Optional columns may be left out of the header.",
+        "- **File names**: matched without regard to case (`Sales.csv` is `sales.csv`).",
+        "- **Encoding**: UTF-8 (with or without a byte-order mark) when the file decodes strictly as"
+        " UTF-8; otherwise GBK/GB18030 when its non-ASCII characters are common Chinese (GB2312)"
+        " characters, or Windows-1252/Latin-1 when they are Western accented letters and typography."
+        " A file that fits both, or neither, is refused with the candidates; `--encoding NAME` says"
+        " which to use.",
+        "- **Layout**: comma-separated, or `;`, tab or `|` when the header splits into the file's"
+        " columns only on that (a warning says so; `--delimiter` forces one). A header row of column"
+        " names in any order, matched without regard to case, surrounding spaces or invisible"
+        " characters, with inner spaces and hyphens read as `_` (`SKU Code` is `sku_code`); a column"
+        " the file kind does not have is a warning and is not imported; a header line longer than"
+        f" {MAX_HEADER_BYTES // 1024} KiB, or one with none of the file's columns, is refused without"
+        " echoing it. CRLF, LF or a mix of both end lines; blank lines and all-empty rows (`,,,,` as"
+        " Excel leaves them) are ignored. Optional columns may be left out of the header.",
         '- **Values**: surrounding spaces are ignored. An empty cell means "not given" and is only'
-        " allowed in optional columns; it stores the column's default (empty when there is none).",
+        " allowed in optional columns; it stores the column's default (empty when there is none)."
+        " A NUL character is refused in any cell. Error messages quote a value escaped (`\\u200b`)"
+        f" and cut to {MAX_QUOTED} characters.",
+        "- **Codes** (SKU, category, supplier, ... codes): normalised to NFKC (full-width `ＤＪ－００１`"
+        " is `DJ-001`) with format characters (zero-width spaces and joiners, left-to-right and"
+        " right-to-left marks, byte-order marks) removed, so a code followed by an invisible character"
+        " is the same code, never a second one; control characters are refused.",
+        "- **History dates** (sales and inventory `date`, purchase-order `order_date`): not after the"
+        " import's business date plus `importing.future_tolerance_days` (default 0) in the configured"
+        " time zone.",
+        "- **Days before a SKU's first sales row are unknown, not zero.** A forecast starts each"
+        " SKU's history at its first row in sales.csv, whatever its `launch_date`: a shop that"
+        " started recording sales late is not read as months of zero demand. Days after the first"
+        " row with no row count as zero sales (the file lists sales, not absences); to say a SKU"
+        " sold nothing on a day before its first sale, write that day's row with `units` 0.",
         f"- **Booleans**: {' / '.join(TRUE_WORDS)} and {' / '.join(FALSE_WORDS)} (any case).",
         "- **Dates**: ISO `YYYY-MM-DD`; impossible dates such as 2026-02-30 are refused.",
         "- **Numbers**: plain decimals (`129.00`); no exponents, thousands separators, NaN or"

@@ -10,14 +10,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from forecasting.models import PROMOTION_KINDS
 from kernel.catalog import ABC_CLASSES, SKU_STATUSES
 from suppliers.models import EXPORT_FORMATS
 from suppliers.rebates import AGREEMENT_KINDS
+
+if TYPE_CHECKING:  # pandas is only needed when rules run, not to describe the files
+    import pandas as pd
 
 # PostgreSQL and SQLite INTEGER columns are 32-bit signed on PostgreSQL.
 INT32_MAX = 2_147_483_647
@@ -67,6 +68,8 @@ class Column:
     references: str | None = None
     # Name of the column in the target table when it differs (references become `<x>_id`).
     db_column: str | None = None
+    # A date of recorded history: it may not lie after the import's business date (+ tolerance).
+    history: bool = False
 
     def range_text(self) -> str:
         """The allowed range as a person reads it, e.g. `> 0`, `0 .. 365`, `<= 200 characters`."""
@@ -92,6 +95,8 @@ class Column:
             parts.append(f"a name from settings [{self.choices_from}.*]")
         if self.references:
             parts.append(f"must exist in {self.references}.csv or the database")
+        if self.history:
+            parts.append("not after today's business date (+ importing.future_tolerance_days)")
         return "; ".join(parts)
 
 
@@ -442,7 +447,7 @@ FILE_SCHEMAS: tuple[FileSchema, ...] = (
         table="daily_sales",
         key=("sku_code", "date"),
         columns=(
-            _date("date", "Business date", "2026-08-30"),
+            _date("date", "Business date", "2026-08-30", history=True),
             _code("sku_code", "SKU", "DJ-001", references="skus", db_column="sku_id"),
             _int(
                 "units",
@@ -482,7 +487,7 @@ FILE_SCHEMAS: tuple[FileSchema, ...] = (
         table="inventory_snapshots",
         key=("sku_code", "date"),
         columns=(
-            _date("date", "Business date", "2026-08-30"),
+            _date("date", "Business date", "2026-08-30", history=True),
             _code("sku_code", "SKU", "DJ-001", references="skus", db_column="sku_id"),
             _int("on_hand", "Units on hand", "340", minimum=Decimal(0), unit="units"),
             _int("committed", "Units reserved for unshipped orders", "12", minimum=Decimal(0), unit="units"),
@@ -509,7 +514,7 @@ FILE_SCHEMAS: tuple[FileSchema, ...] = (
                 max_integer_digits=10,
                 unit="CNY",
             ),
-            _date("order_date", "Day the order was placed", "2026-08-10"),
+            _date("order_date", "Day the order was placed", "2026-08-10", history=True),
             _date("expected_date", "Day delivery is expected", "2026-09-09"),
             _int(
                 "received_units",

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -46,9 +47,11 @@ class FileReport:
 
 @dataclass(frozen=True)
 class ImportReport:
-    """The files of one import, in the order they were written."""
+    """The files of one import, in the order they were written, and warnings (ignored columns,
+    a delimiter other than commas) that did not refuse it."""
 
     files: list[FileReport] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def rows(self) -> int:
@@ -100,6 +103,9 @@ def import_path(
     season_names: Collection[str] | None = None,
     max_problems: int = MAX_PROBLEMS,
     chunk_rows: int = CHUNK_ROWS,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    future_tolerance_days: int | None = None,
 ) -> ImportReport:
     """Import one CSV file or a directory of them (by file name) in a single transaction.
 
@@ -108,13 +114,23 @@ def import_path(
     `[seasons.*]`). Returns what each file inserted, updated or left unchanged;
     raises `ImportValidationError` with every problem found (up to
     `max_problems`) and writes nothing when any file has one.
+
+    History (sales and inventory dates, PO order dates) may not be later than
+    `now`'s date plus `future_tolerance_days` (default: the settings'). `encoding`
+    and `delimiter` override detection for every file.
     """
-    ensure_ready(engine)
+    ensure_ready(engine, write=True)
     planned = _plan(Path(path), kind)
-    if season_names is None:
+    if season_names is None or future_tolerance_days is None:
         from restock.settings import get_settings
 
-        season_names = tuple(get_settings().seasons)
+        settings = get_settings()
+        if season_names is None:
+            season_names = tuple(settings.seasons)
+        if future_tolerance_days is None:
+            future_tolerance_days = settings.importing.future_tolerance_days
+    latest_date = now.date() + timedelta(days=future_tolerance_days)
+    warnings: list[str] = []
     choices_from: Mapping[str, Collection[str]] = {"seasons": tuple(season_names)}
     log = _ProblemLog(max_problems)
     reports: list[FileReport] = []
@@ -128,9 +144,11 @@ def import_path(
                     break
                 stage = StagedFile(session, schema, file_path.name)
                 staged[schema.kind] = stage
-                reader = CsvFileReader(file_path, schema, chunk_rows=chunk_rows)
+                reader = CsvFileReader(
+                    file_path, schema, chunk_rows=chunk_rows, encoding=encoding, delimiter=delimiter
+                )
                 for chunk in reader.chunks():
-                    good, problems = validate_chunk(chunk, schema, file_path.name, choices_from)
+                    good, problems = validate_chunk(chunk, schema, file_path.name, choices_from, latest_date)
                     log.add(problems)
                     # Good rows are staged even after a problem: duplicate and reference checks
                     # (of this file and of later files naming its codes) still report everything.
@@ -142,6 +160,7 @@ def import_path(
                         break
                 writer.wait()
                 log.add(reader.problems)
+                warnings += reader.warnings
                 if progress is not None:
                     progress(file_path.name, reader.size_bytes, reader.size_bytes)
                 if reader.problems or log.full:
@@ -180,12 +199,17 @@ def import_path(
                 )
             if log:
                 raise ImportValidationError([str(problem) for problem in log.problems], log.truncated)
-        finally:
-            writer.close()
-            if not log:
-                for stage in staged.values():
-                    stage.drop()
-    return ImportReport(reports)
+        except BaseException:
+            # The cause must reach the user: cleanup on a failed transaction (PostgreSQL answers
+            # "current transaction is aborted") would replace it. The rollback that follows
+            # undoes the stage tables with everything else.
+            with suppress(Exception):
+                writer.close()
+            raise
+        writer.close()
+        for stage in staged.values():
+            stage.drop()
+    return ImportReport(reports, warnings)
 
 
 def _may_share_connection_across_threads(engine: Engine) -> bool:
@@ -245,7 +269,7 @@ def _plan(path: Path, kind: str | None) -> list[tuple[Path, FileSchema]]:
     if kind is not None and kind not in SCHEMAS_BY_KIND:
         raise InvalidInput(f"unknown kind {kind!r} (expected one of: {', '.join(IMPORT_ORDER)})")
     if path.is_file():
-        schema = SCHEMAS_BY_KIND.get(kind or path.stem)
+        schema = SCHEMAS_BY_KIND.get(kind or path.stem.lower())
         if schema is None:
             raise ImportValidationError(
                 [
@@ -264,7 +288,7 @@ def _plan(path: Path, kind: str | None) -> list[tuple[Path, FileSchema]]:
     if kind is not None:
         raise InvalidInput("--kind applies to a single file, not a directory")
     files = sorted(candidate for candidate in path.iterdir() if candidate.suffix.lower() == ".csv")
-    unknown = [candidate for candidate in files if candidate.stem not in SCHEMAS_BY_KIND]
+    unknown = [candidate for candidate in files if candidate.stem.lower() not in SCHEMAS_BY_KIND]
     if unknown:
         raise ImportValidationError(
             [
@@ -281,5 +305,11 @@ def _plan(path: Path, kind: str | None) -> list[tuple[Path, FileSchema]]:
         )
     if not files:
         raise InvalidInput(f"{path}: no .csv files to import")
-    by_kind = {candidate.stem: candidate for candidate in files}
+    by_kind: dict[str, Path] = {}
+    for candidate in files:
+        if candidate.stem.lower() in by_kind:
+            raise InvalidInput(
+                f"{path}: both {by_kind[candidate.stem.lower()].name} and {candidate.name}: keep one"
+            )
+        by_kind[candidate.stem.lower()] = candidate
     return [(by_kind[k], SCHEMAS_BY_KIND[k]) for k in IMPORT_ORDER if k in by_kind]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -16,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from restock.importing.reading import Problem, RawChunk
+from restock.importing.reading import Problem, RawChunk, quoted
 from restock.importing.schema import (
     FALSE_WORDS,
     LIST_SEPARATOR,
@@ -77,8 +78,13 @@ def validate_chunk(
     schema: FileSchema,
     file_name: str,
     choices_from: Mapping[str, Collection[str]],
+    latest_date: date | None = None,
 ) -> tuple[ValidatedChunk, list[Problem]]:
-    """Check every cell's type and range and every row rule; return the good rows and the problems."""
+    """Check every cell's type and range and every row rule; return the good rows and the problems.
+
+    `latest_date` is the last business date a history column (`Column.history`) may
+    hold: the import's business date plus the configured tolerance.
+    """
     size = len(chunk.lines)
     results: dict[str, _ColumnResult] = {}
     for column in schema.columns:
@@ -89,7 +95,9 @@ def validate_chunk(
             text = pa.nulls(size, pa.string()) if default is None else pa.array([default] * size)
             results[column.name] = _ColumnResult(text, typed, np.zeros(size, dtype=bool), [])
             continue
-        results[column.name] = _check_column(pa.array(raw, type=pa.string()), column, choices_from)
+        results[column.name] = _check_column(
+            pa.array(raw, type=pa.string()), column, choices_from, latest_date
+        )
 
     problems: list[tuple[int, int, Problem]] = []
     order = {column.name: index for index, column in enumerate(schema.columns)}
@@ -136,15 +144,24 @@ def validate_chunk(
 
 
 def _check_column(
-    raw: pa.Array, column: Column, choices_from: Mapping[str, Collection[str]]
+    raw: pa.Array,
+    column: Column,
+    choices_from: Mapping[str, Collection[str]],
+    latest_date: date | None = None,
 ) -> _ColumnResult:
     # Arrow's compute kernels (RE2 regexes, strict casts) keep a million-row file fast.
-    stripped = pc.utf8_trim_whitespace(raw)
-    empty = _mask(pc.equal(pc.utf8_length(stripped), 0))
     reasons: list[tuple[int, str]] = []
     bad = np.zeros(len(raw), dtype=bool)
+    # A NUL is accepted by SQLite and refused by PostgreSQL: refused here, on both.
+    nul = _mask(pc.match_substring(raw, "\x00"))
+    reasons += [(position, "contains a NUL character (\\x00)") for position in np.flatnonzero(nul)]
+    bad |= nul
+    if column.type in (ColumnType.CODE, ColumnType.CODE_LIST):
+        raw = _normalise_codes(raw)
+    stripped = pc.utf8_trim_whitespace(raw)
+    empty = _mask(pc.equal(pc.utf8_length(stripped), 0))
     if column.required:
-        reasons += [(position, "required value is empty") for position in np.flatnonzero(empty)]
+        reasons += [(position, "required value is empty") for position in np.flatnonzero(empty & ~bad)]
         bad |= empty
     present = ~empty
     text = pc.if_else(pa.array(present), stripped, pa.scalar(None, pa.string()))
@@ -172,13 +189,17 @@ def _check_column(
         if kind is ColumnType.CODE:
             fail(
                 _mask(pc.match_substring(stripped, LIST_SEPARATOR)),
-                lambda v: f"a code may not contain '{LIST_SEPARATOR}': {v!r}",
+                lambda v: f"a code may not contain '{LIST_SEPARATOR}': {quoted(v)}",
+            )
+            fail(
+                _mask(pc.match_substring_regex(stripped, r"\p{Cc}")),
+                lambda v: f"a code may not contain control characters: {quoted(v)}",
             )
         if kind is ColumnType.CHOICE:
             allowed = tuple(column.choices) or tuple(choices_from.get(column.choices_from or "", ()))
             fail(
                 ~_mask(pc.is_in(stripped, value_set=pa.array(allowed, type=pa.string()))),
-                lambda v: f"unknown value {v!r} (expected one of: {', '.join(allowed)})",
+                lambda v: f"unknown value {quoted(v)} (expected one of: {', '.join(allowed)})",
             )
     elif kind is ColumnType.INT:
         fail(~_mask(pc.match_substring_regex(stripped, _INT)), lambda v: _number_reason(v, "an integer"))
@@ -219,7 +240,7 @@ def _check_column(
     elif kind is ColumnType.DATE:
         fail(
             ~_mask(pc.match_substring_regex(stripped, _DATE)),
-            lambda v: f"not a date: {v!r} (expected YYYY-MM-DD)",
+            lambda v: f"not a date: {quoted(v)} (expected YYYY-MM-DD)",
         )
         parsed = pc.strptime(valid_only(stripped), format="%Y-%m-%d", unit="s", error_is_null=True)
         # strptime rolls 2026-02-30 over to March: a date must print back as it was written.
@@ -227,6 +248,15 @@ def _check_column(
         impossible = _mask(pc.is_null(parsed)) | _mask(pc.not_equal(round_trip, stripped))
         fail(impossible, lambda v: f"impossible date: {v}")
         typed = pd.Series(parsed.to_numpy(zero_copy_only=False))
+        if column.history and latest_date is not None:
+            limit = np.datetime64(latest_date, "s")
+            fail(
+                _mask(pc.greater(parsed, pa.scalar(limit, parsed.type))),
+                lambda v: (
+                    f"{v} is in the future: history may not go past {latest_date} "
+                    "(the import's business date plus importing.future_tolerance_days)"
+                ),
+            )
     elif kind is ColumnType.TIMESTAMP:
         fail(
             ~_mask(pc.match_substring_regex(stripped, _TIMESTAMP)),
@@ -249,7 +279,7 @@ def _check_column(
         is_false = _mask(pc.is_in(lowered, value_set=pa.array(FALSE_WORDS)))
         fail(
             ~(is_true | is_false),
-            lambda v: f"not a boolean: {v!r} (expected true/false, 1/0 or yes/no)",
+            lambda v: f"not a boolean: {quoted(v)} (expected true/false, 1/0 or yes/no)",
         )
         text = pc.if_else(
             pa.array(present & is_true), "1", pc.if_else(pa.array(present & is_false), "0", text)
@@ -260,10 +290,20 @@ def _check_column(
             for value in stripped.to_pylist()
         ]
         too_long = np.array([any(len(item) > 64 for item in codes) for codes in items], dtype=bool)
-        fail(too_long, lambda v: f"a code in the list is longer than 64 characters: {v!r}")
+        fail(too_long, lambda v: f"a code in the list is longer than 64 characters: {quoted(v)}")
         joined = [LIST_SEPARATOR.join(codes) or None for codes in items]
         text = pa.array(joined, type=pa.string())
     return _ColumnResult(text=text, typed=typed, bad=bad, reasons=reasons)
+
+
+def _normalise_codes(raw: pa.Array) -> pa.Array:
+    """Codes as identifiers: NFKC (full-width "ＤＪ－００１" is "DJ-001") and no format characters
+    (zero-width spaces and joiners, left-to-right and right-to-left marks, BOM), so a code
+    followed by an invisible character is the same code, never a second one."""
+    if pc.all(pc.string_is_ascii(raw)).as_py() is not False:
+        return raw
+    normalised = pc.utf8_normalize(raw, form="NFKC")
+    return pc.replace_substring_regex(normalised, pattern=r"\p{Cf}", replacement="")
 
 
 def _mask(values: pa.Array) -> np.ndarray:
@@ -274,7 +314,7 @@ def _mask(values: pa.Array) -> np.ndarray:
 def _number_reason(value: str, expected: str) -> str:
     if value.lower() in _NOT_FINITE:
         return f"not a finite number: {value} (NaN and infinity are not allowed)"
-    return f"not {expected}: {value!r}"
+    return f"not {expected}: {quoted(value)}"
 
 
 def _check_range(numeric: pd.Series, column: Column, fail: Callable[..., None]) -> None:

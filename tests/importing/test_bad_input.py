@@ -37,9 +37,9 @@ CATALOGUE: list[tuple[str, dict[str, str | bytes], str]] = [
         "skus.csv:1:price: required column is missing",
     ),
     (
-        "extra column",
-        {"skus.csv": SKUS_HEADER.replace("\n", ",colour\n") + "X,x,coffee,1,A,active,,red\n"},
-        "skus.csv:1:colour: unknown column",
+        "a column twice, whatever its case",
+        {"skus.csv": SKUS_HEADER.replace("\n", ",SKU_Code\n") + "X,x,coffee,1,A,active,,X\n"},
+        "skus.csv:1:sku_code: column appears twice",
     ),
     (
         "extra field in a row",
@@ -211,6 +211,52 @@ CATALOGUE: list[tuple[str, dict[str, str | bytes], str]] = [
             "skus.csv": SKUS_HEADER + "U-1,Umbrella,umbrellas,59.00,B,active,2026-13-01\n",
         },
         "skus.csv:2:launch_date: impossible date: 2026-13-01",
+    ),
+    (
+        "a NUL byte in a cell (SQLite would store it, PostgreSQL refuse it)",
+        skus("X,nul\x00name,coffee,1,A,active,\n"),
+        "skus.csv:2:name: contains a NUL character (\\x00)",
+    ),
+    (
+        "codes differing only by an invisible character are one code",
+        skus("X-1,one,coffee,1,A,active,\n", "X-1\u200f,two,coffee,1,A,active,\n"),
+        "skus.csv:3:sku_code: duplicate key (sku_code=X-1): already on line 2",
+    ),
+    (
+        "a control character in a code",
+        skus("X\x07,bell,coffee,1,A,active,\n"),
+        "skus.csv:2:sku_code: a code may not contain control characters: 'X\\x07'",
+    ),
+    (
+        "a value with invisible characters is quoted escaped",
+        skus("X,x,coffee,1,A\u202e,active,\n"),
+        "skus.csv:2:abc_class: unknown value 'A\\u202e'",
+    ),
+    (
+        "a sales row dated after the import's business date",
+        sales("2027-08-30,DJ-002,1,899.50,0,0,false\n"),
+        "sales.csv:3:date: 2027-08-30 is in the future: history may not go past 2026-09-01",
+    ),
+    (
+        "a stock snapshot dated tomorrow",
+        {"inventory.csv": "date,sku_code,on_hand,committed\n2026-09-02,DJ-001,5,0\n"},
+        "inventory.csv:2:date: 2026-09-02 is in the future",
+    ),
+    (
+        "a file that is no CSV of this kind is named, not echoed",
+        {"sales.csv": "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n"},
+        "sales.csv:1:*: not a sales.csv: its first line has none of the expected columns",
+    ),
+    (
+        "a header line too long to be one",
+        {"skus.csv": "sku_code," + "x" * (70 * 1024) + "\nX\n"},
+        "skus.csv:1:*: header line longer than 65,536 bytes",
+    ),
+    (
+        "a file that reads as GBK and as Windows-1252 alike is refused with both and --encoding",
+        {"skus.csv": (SKUS_HEADER + "X,安,coffee,1,A,active,\n").encode("gbk")},
+        "skus.csv:1:*: cannot tell the file's encoding: it is not UTF-8 and reads as GB18030 (GBK) "
+        "('安') or as Windows-1252 (Latin-1) ('°²'); pass --encoding gb18030 or --encoding cp1252",
     ),
     (
         "a reference to a refused row's file still resolves",

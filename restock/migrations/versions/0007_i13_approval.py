@@ -164,6 +164,9 @@ def downgrade() -> None:
 
     with op.batch_alter_table("proposals", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("uq_proposals_approved_week"), type_="unique")
+        # The checks name the columns dropped below (SQLite's table copy would keep them otherwise).
+        batch_op.drop_constraint(batch_op.f("ck_proposals_state_known"), type_="check")
+        batch_op.drop_constraint(batch_op.f("ck_proposals_lock_version_positive"), type_="check")
         batch_op.drop_column("state_changed_by")
         batch_op.drop_column("state_changed_at")
         batch_op.drop_column("approved_week")
@@ -171,6 +174,8 @@ def downgrade() -> None:
         batch_op.drop_column("state")
 
     with op.batch_alter_table("proposal_lines", schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f("ck_proposal_lines_state_known"), type_="check")
+        batch_op.drop_constraint(batch_op.f("ck_proposal_lines_lock_version_positive"), type_="check")
         batch_op.drop_column("override_by")
         batch_op.drop_column("override_reason")
         batch_op.drop_column("changed_at")
