@@ -7,9 +7,11 @@ optimizer stored — nothing is recomputed from current master data. Money is CN
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -18,6 +20,7 @@ from sqlalchemy.orm import Session
 from kernel.catalog import Category, Sku
 from kernel.errors import InvalidInput, NotFound
 from replenishment.demand import QUANTILE_LEVELS
+from replenishment.lifecycle import LINE_REJECTED
 from replenishment.models import Proposal, ProposalExclusion, ProposalLine
 from replenishment.problem import Problem, problem_from_json
 
@@ -129,13 +132,22 @@ def list_proposals(session: Session, limit: int = 100) -> list[Proposal]:
 
 
 def stored_problem(proposal: Proposal) -> Problem:
-    """The problem the proposal was solved from (its saved JSON)."""
-    return problem_from_json(proposal.problem, source=f"proposal {proposal.id}")
+    """The problem the proposal was solved from (its saved JSON), parsed once per distinct text:
+    a proposal's problem is written when it is made and never changed, and parsing a 2,000-SKU
+    problem costs a quarter of a second — every page of it would pay that again. Read only:
+    callers must not change the returned problem (it is shared)."""
+    return _parsed_problem(proposal.problem, f"proposal {proposal.id}")
 
 
-def tier_progress(problem: Problem, lines: list[ProposalLine]) -> list[TierProgress]:
+@lru_cache(maxsize=8)
+def _parsed_problem(text: str, source: str) -> Problem:
+    return problem_from_json(text, source=source)
+
+
+def tier_progress(problem: Problem, lines: Sequence[Any]) -> list[TierProgress]:
     """Each agreement's period purchases before and after the proposal, with tiers reached.
 
+    `lines` are the lines bought (anything with `supplier_code`, `sku_code` and `value`).
     A line counts toward an agreement when it is bought from the agreement's supplier and
     the SKU is in its scope (no scope: every SKU of the supplier). Thresholds compare exactly.
     """
@@ -170,23 +182,46 @@ def tier_progress(problem: Problem, lines: list[ProposalLine]) -> list[TierProgr
 
 
 def proposal_overview(session: Session, proposal_id: int) -> ProposalOverview:
-    """Totals by supplier and category, tier progress and exception counts for one proposal."""
+    """Totals by supplier and category, tier progress and exception counts for one proposal.
+
+    Rejected lines are not bought: they count in no total, tier or exception."""
     proposal = get_proposal_row(session, proposal_id)
     problem = stored_problem(proposal)
-    lines = list(proposal.lines)
+    lines = session.execute(
+        select(
+            ProposalLine.supplier_code, ProposalLine.sku_code, ProposalLine.value, ProposalLine.margin_pct
+        ).where(ProposalLine.proposal_id == proposal_id, ProposalLine.state != LINE_REJECTED)
+    ).all()
     by_supplier = _group(session, proposal_id, ProposalLine.supplier_code)
     by_category = _group(session, proposal_id, Category.code)
     floor = float(problem.margin_floor) * 100
+    left_out = count_left_out(session, proposal_id)
     return ProposalOverview(
         proposal=proposal,
         by_supplier=by_supplier,
         by_category=by_category,
         tiers=tier_progress(problem, lines),
-        left_out=len(proposal.exclusions),
+        left_out=int(left_out or 0),
         below_floor=sum(1 for ln in lines if ln.margin_pct < floor - 1e-9),
         stale_warnings=[m for m in (proposal.messages or []) if "stale" in str(m).lower()],
         margin_floor=problem.margin_floor,
     )
+
+
+def count_lines(session: Session, proposal_id: int) -> int:
+    """How many lines the proposal has (rejected ones included), without loading them."""
+    query = select(func.count()).select_from(ProposalLine).where(ProposalLine.proposal_id == proposal_id)
+    return int(session.scalar(query) or 0)
+
+
+def count_left_out(session: Session, proposal_id: int) -> int:
+    """How many SKUs the proposal left out, without loading them."""
+    query = (
+        select(func.count())
+        .select_from(ProposalExclusion)
+        .where(ProposalExclusion.proposal_id == proposal_id)
+    )
+    return int(session.scalar(query) or 0)
 
 
 def _lines_query(proposal_id: int) -> Select[Any]:
@@ -204,7 +239,7 @@ def _group(session: Session, proposal_id: int, key: Any) -> list[GroupTotal]:
         .select_from(ProposalLine)
         .join(Sku, Sku.code == ProposalLine.sku_code, isouter=True)
         .join(Category, Category.id == Sku.category_id, isouter=True)
-        .where(ProposalLine.proposal_id == proposal_id)
+        .where(ProposalLine.proposal_id == proposal_id, ProposalLine.state != LINE_REJECTED)
         .group_by(key)
     )
     rows = [

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import Query
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from forecasting.browse import SkuSeries, sku_series
 from forecasting.models import ForecastRun
@@ -75,6 +75,8 @@ def line_filters(
 
 
 def proposal_summary(proposal: Proposal) -> schemas.ProposalSummaryRead:
+    """A proposal's headline; its line and left-out counts are counted, not loaded."""
+    session = object_session(proposal)
     return schemas.ProposalSummaryRead(
         id=proposal.id,
         week=proposal.week,
@@ -86,8 +88,10 @@ def proposal_summary(proposal: Proposal) -> schemas.ProposalSummaryRead:
         spend=proposal.spend,
         budget=proposal.budget,
         rebate=proposal.rebate,
-        lines=len(proposal.lines),
-        left_out=len(proposal.exclusions),
+        lines=browse.count_lines(session, proposal.id) if session is not None else len(proposal.lines),
+        left_out=browse.count_left_out(session, proposal.id)
+        if session is not None
+        else len(proposal.exclusions),
     )
 
 

@@ -237,3 +237,22 @@ def test_approving_only_the_selected_lines_shows_the_impact_first_then_rejects_t
             for e in session.scalars(select(AuditEntry).where(AuditEntry.action == "approve"))
         ]
         assert states == ["partially_approved"]
+
+
+def test_a_rejected_line_counts_in_no_total_or_tier(client_as, shop) -> None:  # type: ignore[no-untyped-def]
+    engine, pid = shop
+    mei = client_as("mei")
+    token = csrf_from(mei.get(f"/proposals/{pid}").text)
+    line = _line(engine, pid, "DJK-002")
+    rejected = mei.patch(
+        f"/api/v1/proposals/{pid}/lines/{line.id}",
+        json={"reject": True, "reason_code": "quality_issue"},
+        headers={"X-CSRF-Token": token},
+    )
+    assert rejected.status_code == 200 and rejected.json()["line"]["state"] == "rejected"
+    view = mei.get(f"/api/v1/proposals/{pid}").json()
+    # Only DJK-001 (¥60,000) is still bought from SUP-A: ¥1,900,000 + ¥60,000 stays in tier 1.
+    tier = next(t for t in view["tiers"] if t["agreement"] == "SUP-A-2026")
+    assert (tier["this_proposal"], tier["tier_after"]) == ("60000.00", 1)
+    assert {g["key"]: g["value"] for g in view["by_supplier"]} == {"SUP-A": "60000.00", "SUP-C": "360.00"}
+    assert view["proposal"]["lines"] == 3  # the grid still lists it, struck through
