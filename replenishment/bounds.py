@@ -122,6 +122,30 @@ def _sku_gain_points(instance: Instance, i: int, most_units: float) -> tuple[np.
     return u, g
 
 
+def _windows_gain_points(
+    instance: Instance, windows: list[int], most_units: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """G(u) for a SKU over its windows (rule 7): the upper concave envelope of the largest of
+    its windows' gains at u. A SKU is bought in one window, so its gain G_w(u_w) is at most
+    this envelope at u = u_w: a concave G with which the split-SKU bound of step 3 holds."""
+    if len(windows) == 1:
+        return _sku_gain_points(instance, windows[0], most_units)
+    curves = [_sku_gain_points(instance, j, most_units) for j in windows]
+    grid = np.unique(np.concatenate([u for u, _ in curves]))
+    top = np.max([np.interp(grid, u, g) for u, g in curves], axis=0)
+    hull_u: list[float] = []
+    hull_g: list[float] = []
+    for x, y in zip(grid, top, strict=True):
+        while len(hull_u) >= 2 and (hull_g[-1] - hull_g[-2]) * (x - hull_u[-2]) <= (y - hull_g[-2]) * (
+            hull_u[-1] - hull_u[-2]
+        ):
+            hull_u.pop()
+            hull_g.pop()
+        hull_u.append(float(x))
+        hull_g.append(float(y))
+    return np.array(hull_u), np.array(hull_g)
+
+
 def _whole_cases_hull(instance: Instance, i: int, line: LineData) -> tuple[np.ndarray, np.ndarray]:
     """The concave envelope of G over the units a single line can really buy: 0 or whole cases
     from the MOQ to the line's maximum. Any purchase is a point of that set, so the envelope
@@ -186,12 +210,15 @@ class _Model:
         local: dict[int, list[tuple[float, float, int]]] = {}
         split_lines: dict[int, list[int]] = {}
         for i, sku in enumerate(instance.skus):
-            usable = [k for k in sku.lines if instance.lines[k].admissible]
+            if sku.alternative_of is not None:
+                continue  # rule 7: a SKU's windows are modelled together, with its own (below)
+            windows = [i, *sku.alternatives]
+            usable = [k for j in windows for k in instance.skus[j].lines if instance.lines[k].admissible]
             if not usable:
                 continue
             if len(usable) == 1:
                 line = instance.lines[usable[0]]
-                u, g = _whole_cases_hull(instance, i, line)
+                u, g = _whole_cases_hull(instance, line.sku, line)
                 du = np.diff(u)
                 keep = du > 1e-12
                 slopes = np.diff(g)[keep] / du[keep]
@@ -202,7 +229,7 @@ class _Model:
             else:
                 self.split.append(i)
                 most = float(sum(instance.lines[k].max_cases * instance.lines[k].case for k in usable))
-                self.split_points.append(_sku_gain_points(instance, i, most))
+                self.split_points.append(_windows_gain_points(instance, windows, most))
                 self.split_lines_of.append(usable)
                 for k in usable:
                     split_lines.setdefault(instance.lines[k].agreement, []).append(k)

@@ -117,6 +117,19 @@ def build_milp(instance: Instance, relax: bool = False) -> MilpModel:
             lp += pulp.LpAffineExpression([(n, 1.0), (b, -line.moq_cases)]) >= 0, f"moq_{index}"
             lp += pulp.LpAffineExpression([(n, 1.0), (b, -line.max_cases)]) <= 0, f"placed_{index}"
 
+    # rule 7: one binary per window of a SKU bought in more than one option's window
+    window_var: dict[int, pulp.LpVariable] = {}
+    for i, sku in enumerate(instance.skus):
+        if not sku.alternatives:
+            continue
+        usable = [
+            j for j in [i, *sku.alternatives] if any(cases[k] is not None for k in instance.skus[j].lines)
+        ]
+        if len(usable) > 1:
+            for j in usable:
+                window_var[j] = var(f"x_{j}", 0, 1, cat_bin)
+            lp += pulp.LpAffineExpression([(window_var[j], 1.0) for j in usable]) <= 1, f"one_window_{i}"
+
     shortfall: dict[int, pulp.LpVariable] = {}
     for i, sku in enumerate(instance.skus):
         bought = [(cases[k], float(instance.lines[k].case)) for k in sku.lines if cases[k] is not None]
@@ -127,10 +140,15 @@ def build_milp(instance: Instance, relax: bool = False) -> MilpModel:
             # Φ is concave, so a maximum fills them in order. One row per SKU (the chords as
             # rows made the 10k-SKU model ~30 rows per SKU).
             fill: list[tuple[pulp.LpVariable, float]] = []
+            x = window_var.get(i)
             for k, (low, high, slope) in enumerate(segments(sku)):
                 d = var(f"d_{i}_{k}", 0, high - low, pulp.LpContinuous)
                 objective.append((d, slope / K))
                 fill.append((d, 1.0))
+                if x is not None:
+                    # the perspective of the window's value: its segments open only with the
+                    # window, so a relaxation cannot take the best first units of every window
+                    lp += pulp.LpAffineExpression([(d, 1.0), (x, -(high - low))]) <= 0, f"window_{i}_{k}"
             lp += (
                 pulp.LpAffineExpression(fill + [(n, -c) for n, c in bought]) == 0,
                 f"stock_{i}",
@@ -152,22 +170,14 @@ def build_milp(instance: Instance, relax: bool = False) -> MilpModel:
                 pulp.LpAffineExpression([(n, c) for n, c in covering] + [(short, 1.0)]) >= -sku.position,
                 f"cover_committed_{i}",
             )
-        if sku.alternatives:
-            # rule 7: the SKU is bought within one option's window at most
-            windows = []
-            for j in [i, *sku.alternatives]:
-                its = [k for k in instance.skus[j].lines if cases[k] is not None]
-                if not its:
-                    continue
-                x = var(f"x_{j}", 0, 1, cat_bin)
-                windows.append((x, 1.0))
-                most = float(sum(instance.lines[k].max_cases for k in its))
-                lp += (
-                    pulp.LpAffineExpression([(cases[k], 1.0) for k in its] + [(x, -most)]) <= 0,
-                    f"window_{j}",
-                )
-            if len(windows) > 1:
-                lp += pulp.LpAffineExpression(windows) <= 1, f"one_window_{i}"
+        if i in window_var:
+            # rule 7: the SKU's lines in this window are bought only when the window is chosen
+            its = [k for k in sku.lines if cases[k] is not None]
+            most = float(sum(instance.lines[k].max_cases for k in its))
+            lp += (
+                pulp.LpAffineExpression([(cases[k], 1.0) for k in its] + [(window_var[i], -most)]) <= 0,
+                f"window_{i}",
+            )
 
     tier_choice: dict[int, dict[int, pulp.LpVariable]] = {}
     for a, data in enumerate(instance.agreements):
