@@ -34,6 +34,7 @@ from replenishment.problem import (
     SupplierItemTerms,
     SupplierTerms,
 )
+from replenishment.reasons import ReasonCode
 from suppliers.rebates import Tier
 
 WEEK = date(2026, 8, 31)
@@ -159,7 +160,9 @@ def run_size(skus: int, time_limit_s: float) -> dict[str, Any]:
     base_cases = order_up_to_cases(instance, terms_aware=False)
     baseline = evaluate(instance, base_cases)
     baseline_s = time.perf_counter() - baseline_started
-    tiers_raised = sum(1 for line in plan.lines if "to reach tier" in line.reason)
+    tiers_raised = sum(
+        1 for line in plan.lines if any(r.code == ReasonCode.RAISED_TO_TIER for r in line.reasons)
+    )
     return {
         "figures": {
             "build_s": round(plan.build_s, 2),

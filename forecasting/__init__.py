@@ -19,11 +19,17 @@ if TYPE_CHECKING:
     from forecasting.columns import QUANTILE_COLUMNS, QUANTILE_LEVELS
     from forecasting.engine import EngineConfig, ForecastResult, forecast, forecast_panel
     from forecasting.forecasters import REGISTRY, Forecaster, make_forecaster
+    from forecasting.handoff import DemandSource, FrameDemand, StoredForecast, complete_forecast, history_end
     from forecasting.services import latest_run
     from forecasting.totals import total_demand, total_quantile
 
 # public name → the submodule defining it
 _LAZY = {
+    "DemandSource": "forecasting.handoff",
+    "FrameDemand": "forecasting.handoff",
+    "StoredForecast": "forecasting.handoff",
+    "complete_forecast": "forecasting.handoff",
+    "history_end": "forecasting.handoff",
     "EngineConfig": "forecasting.engine",
     "ForecastResult": "forecasting.engine",
     "forecast": "forecasting.engine",
@@ -39,6 +45,11 @@ _LAZY = {
 }
 
 __all__ = [
+    "DemandSource",
+    "FrameDemand",
+    "StoredForecast",
+    "complete_forecast",
+    "history_end",
     "QUANTILE_COLUMNS",
     "QUANTILE_LEVELS",
     "REGISTRY",

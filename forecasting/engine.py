@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -573,11 +573,15 @@ def forecast_panel(
     config: EngineConfig | None = None,
     runner: ChunkRunner | None = None,
     progress: Callable[[int], None] | None = None,
+    forecast_only: Collection[str] | None = None,
     seasons: pd.DataFrame | None = None,
     censored: pd.DataFrame | None = None,
 ) -> ForecastResult:
     """The engine's rich entry point: forecasts plus per-series selection, scores and calibration.
 
+    `forecast_only`: forecast just these series, while the group curves, weekday
+    patterns and event effects are still learnt from every series of `history`, so
+    a series' forecast does not depend on which others are forecast with it.
     `seasons` (daily panels; columns group, season_start, season_end, one row per group and
     year, past years included) turns on per-series season totals (`forecasting.seasons`):
     each seasonal series' total over its group's upcoming season is blended with last season ×
@@ -625,9 +629,15 @@ def forecast_panel(
         with np.errstate(all="ignore"):
             volume = np.nan_to_num(nanmean(panel.values, axis=1))
         prophet_allowed[np.argsort(-volume)[:config.prophet_max_series]] = True
+    selected = np.arange(len(panel.ids))
+    if forecast_only is not None:
+        wanted = {str(uid) for uid in forecast_only}
+        selected = selected[np.isin(panel.ids.astype(str), list(wanted))]
+        if new_series is not None:
+            new_series = new_series[new_series[UNIQUE_ID].astype(str).isin(wanted)]
     tasks = []
-    for start in range(0, len(panel.ids), config.chunk_size):
-        rows = slice(start, start + config.chunk_size)
+    for start in range(0, len(selected), config.chunk_size):
+        rows = selected[start:start + config.chunk_size]
         chunk_groups = set(panel.groups[rows])
         tasks.append(ChunkTask(
             ids=panel.ids[rows], groups=panel.groups[rows], values=panel.values[rows],

@@ -88,7 +88,7 @@ RUN_STATUSES = ("succeeded", "failed")
 
 
 class ForecastRun(Base):
-    """One nightly forecast: its as-of date, parameters, library versions, duration and outcome.
+    """One nightly forecast: its as-of date, scope, parameters, library versions, duration, outcome.
 
     A succeeded run and all its rows are written in one transaction; a failed run
     is recorded alone with its message.
@@ -97,6 +97,7 @@ class ForecastRun(Base):
     __tablename__ = "forecast_runs"
     __table_args__ = (
         CheckConstraint("status IN ('succeeded', 'failed')", name="status_known"),
+        CheckConstraint("scope IN ('complete', 'partial')", name="scope_known"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -114,6 +115,9 @@ class ForecastRun(Base):
     n_series: Mapped[int] = mapped_column(Integer, default=0)
     n_fallbacks: Mapped[int] = mapped_column(Integer, default=0)
     message: Mapped[str | None] = mapped_column(Text)
+    # complete: every SKU active when the run was made was forecast; partial (`--sku`): kept
+    # for inspection, never read by a proposal (forecasting.handoff).
+    scope: Mapped[str] = mapped_column(String(16), default="complete", server_default="complete")
 
 
 class ForecastSeries(Base):

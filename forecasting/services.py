@@ -67,6 +67,8 @@ class RunSummary:
     fallback_reasons: dict[str, int]
     duration_s: float
     effects: list[dict[str, Any]] = field(default_factory=list)
+    # "complete" (every active SKU) or "partial" (--sku): only complete runs feed proposals
+    scope: str = "complete"
 
 
 def library_versions() -> dict[str, str | None]:
@@ -189,7 +191,11 @@ def run_forecast(
     started_at = now
     config = engine_config(settings)
     with _session_scope(target) as session:
-        sales, sku_table, promotions = load_history(session, as_of, skus)
+        active = set(session.scalars(select(Sku.code).where(Sku.status == "active")))
+        # A subset run still learns category curves from every active SKU's history, so a
+        # SKU's forecast does not depend on which others are forecast with it.
+        codes = sorted(active | set(skus)) if skus else None
+        sales, sku_table, promotions = load_history(session, as_of, codes)
         config = replace(config, season_anchors=season_anchors(session, settings))
         if sku_table.empty:
             raise ForecastFailed("no active SKUs to forecast")
@@ -208,13 +214,14 @@ def run_forecast(
         if prepared.history.empty:
             raise ForecastFailed(f"no sales history up to {as_of} for the selected SKUs")
         if on_start:
-            on_start(len(sku_table))
+            on_start(len(set(skus)) if skus else len(sku_table))
         seasons = season_windows(session, settings, as_of.year - HISTORY_DAYS // 365 - 1, as_of.year + 1)
         result = forecast_panel(
             prepared.history, config.horizon, "D", future=prepared.future, events=prepared.events,
             quantiles=config.quantiles, groups=prepared.groups, new_series=prepared.new_series,
             config=config, runner=runner, progress=progress, seasons=seasons,
             censored=prepared.demand[[UNIQUE_ID, DS, "imputed"]],
+            forecast_only=list(skus) if skus else None,
         )
         duration = time.perf_counter() - started
         for uid in missing_category[UNIQUE_ID]:
@@ -222,11 +229,14 @@ def run_forecast(
             result.series.loc[mask, "fallback_reason"] = (
                 "SKU has no category: it borrows the whole shop's curve; "
                 + result.series.loc[mask, "fallback_reason"].fillna(""))
-        run_id = store_run(session, result, as_of, started_at, duration, sku_table)
-    return summarise(result, run_id, as_of, duration)
+        scope = "complete" if active <= set(result.series[UNIQUE_ID]) else "partial"
+        run_id = store_run(session, result, as_of, started_at, duration, sku_table, scope=scope)
+    return summarise(result, run_id, as_of, duration, scope)
 
 
-def summarise(result: ForecastResult, run_id: int, as_of: date, duration: float) -> RunSummary:
+def summarise(
+    result: ForecastResult, run_id: int, as_of: date, duration: float, scope: str = "complete"
+) -> RunSummary:
     """Counts for the end-of-run summary: models chosen, classes, fallbacks by first reason."""
     series = result.series
     reasons = series["fallback_reason"].dropna()
@@ -236,6 +246,7 @@ def summarise(result: ForecastResult, run_id: int, as_of: date, duration: float)
         models=dict(Counter(series[MODEL])), classes=dict(Counter(series["demand_class"])),
         n_fallbacks=int(len(reasons)), fallback_reasons=dict(fallback_kinds), duration_s=duration,
         effects=result.effects[result.effects["multiplier"] != 1.0].to_dict("records"),
+        scope=scope,
     )
 
 
@@ -256,8 +267,10 @@ def _clean_json(value: Any) -> Any:
 
 
 def store_run(session: Session, result: ForecastResult, as_of: date, started_at: datetime,
-              duration_s: float, skus: pd.DataFrame) -> int:
-    """Write the run, its per-SKU rows and its forecast values; returns the run id (no commit)."""
+              duration_s: float, skus: pd.DataFrame, scope: str = "complete") -> int:
+    """Write the run, its per-SKU rows and its forecast values; returns the run id (no commit).
+
+    `scope`: "complete" when the run covers every active SKU, else "partial"."""
     sku_id = skus.set_index(UNIQUE_ID)["sku_id"].astype(int).to_dict()
     series = result.series
     totals = {row[UNIQUE_ID]: season_total_json(row) for row in result.season_totals.to_dict("records")}
@@ -267,7 +280,7 @@ def store_run(session: Session, result: ForecastResult, as_of: date, started_at:
         quantiles=list(result.quantiles), parameters=_clean_json(result.params),
         library_versions=library_versions(), effects=_clean_json(result.effects.to_dict("records")),
         duration_s=round(duration_s, 3), n_series=len(series),
-        n_fallbacks=int(series["fallback_reason"].notna().sum()),
+        n_fallbacks=int(series["fallback_reason"].notna().sum()), scope=scope,
     )
     session.add(run)
     session.flush()
@@ -412,6 +425,19 @@ def latest_run(target: Engine | Session, as_of: date | None = None) -> ForecastR
         if run_id is None:
             raise NotFound("no succeeded forecast run yet: run `restock forecast`")
         return load_run(session, run_id)
+
+
+def list_runs(target: Engine | Session, limit: int = 20) -> list[dict[str, Any]]:
+    """The latest runs, newest first: id, as_of, started_at, status, scope (complete | partial),
+    n_series, n_fallbacks, duration_s, message."""
+    with _session_scope(target) as session:
+        runs = session.scalars(select(ForecastRun).order_by(ForecastRun.id.desc()).limit(limit)).all()
+        return [
+            {"id": r.id, "as_of": r.as_of.isoformat(), "started_at": r.started_at.isoformat(),
+             "status": r.status, "scope": r.scope, "n_series": r.n_series, "n_fallbacks": r.n_fallbacks,
+             "duration_s": r.duration_s, "message": r.message}
+            for r in runs
+        ]
 
 
 def delete_run(target: Engine | Session, run_id: int) -> None:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from kernel.audit import record
 from kernel.errors import EditConflict, InvalidInput, NotFound, TransitionRefused
+from kernel.jsonable import to_jsonable
 from kernel.orm import unit_of_work
 from replenishment import lifecycle as lc
 from replenishment.instance import Instance, prepare
@@ -655,13 +656,21 @@ def reoptimize_proposal(
                     stockout_probability_without=pl.stockout_probability_without,
                     stockout_probability_with=pl.stockout_probability_with,
                     reason=pl.reason,
+                    reasons=[r.to_json() for r in pl.reasons],
+                    rebate_share=pl.rebate_share,
                     state=lc.LINE_PROPOSED,
                     pinned=False,
                     lock_version=1,
                 )
             )
         proposal.exclusions = [
-            ProposalExclusion(sku_code=e.sku, supplier_code=e.supplier, reason=e.reason)
+            ProposalExclusion(
+                sku_code=e.sku,
+                supplier_code=e.supplier,
+                reason=e.reason,
+                code=e.code.value,
+                params=to_jsonable(e.params),
+            )
             for e in plan.exclusions
             if e.sku not in pinned_skus
         ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 
@@ -23,6 +23,7 @@ from replenishment.problem import (
     SkuProblem,
     SupplierItemTerms,
 )
+from replenishment.reasons import Reason, ReasonCode
 from replenishment.value import StockValue
 from suppliers.rebates import AGREEMENT_KINDS, rebate_earned, tier_reached, validate_tiers
 
@@ -289,19 +290,27 @@ def prepare(problem: Problem) -> Instance:
     if len(problem.skus) > LARGE_INSTANCE_SKUS:
         limits = (LARGE_BREAKPOINTS, LARGE_BREAKPOINTS, LARGE_MEASURED_LEVELS)
     for sku in problem.skus:
-        problem_text = _sku_problem(sku)
-        if problem_text:
-            exclusions.append(Exclusion(sku.code, problem_text))
+        invalid = _sku_problem(sku)
+        if invalid:
+            exclusions.append(Exclusion.of(sku.code, invalid))
             continue
         usable: list[SupplierItemTerms] = []
         for item in items_by_sku.get(sku.code, []):
             item_problem = _item_problem(item, suppliers)
             if item_problem:
-                exclusions.append(Exclusion(sku.code, item_problem, supplier=item.supplier))
+                exclusions.append(Exclusion.of(sku.code, item_problem, supplier=item.supplier))
             else:
                 usable.append(item)
         if not usable:
-            exclusions.append(Exclusion(sku.code, "no active supplier with valid terms"))
+            exclusions.append(
+                Exclusion.of(
+                    sku.code,
+                    Reason(
+                        ReasonCode.INVALID_TERMS,
+                        {"field": "supplier items", "problem": "no active supplier with valid terms"},
+                    ),
+                )
+            )
             continue
         # Rule 7 (issue 12): each supplier option covers its own protection window. The SKU's
         # window is its fastest options' (lead time + review period); an option L days slower
@@ -357,7 +366,6 @@ def prepare(problem: Problem) -> Instance:
             sku_index = len(skus)
             skus.append(data)
             room = max(cap_stock - sku.position, data.need, 0.0)
-            best_margin: tuple[float, int] | None = None
             for item in usable:
                 cost = float(item.unit_cost)
                 moq_cases = max(1, math.ceil(item.moq / item.case_pack))
@@ -385,8 +393,6 @@ def prepare(problem: Problem) -> Instance:
                             if tier.rate >= needed_rate:
                                 tier_needed = tier.tier
                                 break
-                if best_margin is None or margin > best_margin[0]:
-                    best_margin = (margin, agreement)
                 line_index = len(lines)
                 lines.append(
                     LineData(
@@ -429,17 +435,8 @@ def prepare(problem: Problem) -> Instance:
         data = skus[primary]
         every_line = data.lines + [k for alt in data.alternatives for k in skus[alt].lines]
         if all(lines[i].tier_needed < 0 for i in every_line):
-            assert best_margin is not None
-            margin, agreement = best_margin
-            best_rate = agreements[agreement].rates[-1] if agreement >= 0 else 0.0
-            best_cost = min(lines[i].cost for i in every_line) * (1 - best_rate)
             exclusions.append(
-                Exclusion(
-                    sku.code,
-                    f"below margin floor {floor:.0%} even at the best tier: margin "
-                    f"{(float(sku.price) - best_cost) / float(sku.price):.1%} "
-                    f"(price ¥{sku.price}, lowest effective cost ¥{best_cost:,.2f})",
-                )
+                Exclusion.of(data.sku.code, _below_floor(data.sku, every_line, lines, agreements, floor))
             )
     min_order_value = {code: float(s.min_order_value) for code, s in suppliers.items()}
     return Instance(problem, skus, lines, agreements, min_order_value, exclusions, messages)
@@ -475,37 +472,71 @@ def _window_variants(
     return out
 
 
-def _sku_problem(sku: SkuProblem) -> str | None:
+def _invalid(field: str, problem: str, code: ReasonCode = ReasonCode.INVALID_INPUT) -> Reason:
+    return Reason(code, {"field": field, "problem": problem})
+
+
+def _sku_problem(sku: SkuProblem) -> Reason | None:
     if sku.price <= 0:
-        return f"price: must be > 0 CNY, got {sku.price}"
+        return _invalid("price", f"must be > 0 CNY, got {sku.price}")
     if sku.mode not in SKU_MODES:
-        return f"mode: expected one of {SKU_MODES}, got {sku.mode!r}"
+        return _invalid("mode", f"expected one of {SKU_MODES}, got {sku.mode!r}")
     q = sku.demand_quantiles
     if len(q) != len(QUANTILE_LEVELS) or any(not math.isfinite(v) or v < 0 for v in q):
-        return (
-            f"demand_quantiles: forecast missing or malformed for this SKU "
-            f"(expected {len(QUANTILE_LEVELS)} finite values ≥ 0, got {list(q)})"
+        return _invalid(
+            "demand_quantiles",
+            f"forecast missing or malformed for this SKU (expected {len(QUANTILE_LEVELS)} finite "
+            f"values ≥ 0, got {list(q)})",
         )
     if not 0.5 <= sku.service_level < 1:
-        return f"service_level: must be in [0.5, 1), got {sku.service_level}"
+        return _invalid("service_level", f"must be in [0.5, 1), got {sku.service_level}")
     if sku.window_end < sku.window_start:
-        return f"window_end: {sku.window_end} is before window_start {sku.window_start}"
+        return _invalid("window_end", f"{sku.window_end} is before window_start {sku.window_start}")
     return None
 
 
-def _item_problem(item: SupplierItemTerms, suppliers: dict) -> str | None:  # type: ignore[type-arg]
+def _item_problem(item: SupplierItemTerms, suppliers: dict) -> Reason | None:  # type: ignore[type-arg]
     where = f"supplier {item.supplier}"
+    code = ReasonCode.INVALID_TERMS
     if item.supplier not in suppliers:
-        return f"{where}: supplier: no terms for this supplier"
+        return _invalid(f"{where}: supplier", "no terms for this supplier", code)
     if item.unit_cost <= 0:
-        return f"{where}: unit_cost: must be > 0 CNY, got {item.unit_cost}"
+        return _invalid(f"{where}: unit_cost", f"must be > 0 CNY, got {item.unit_cost}", code)
     if item.case_pack < 1:
-        return f"{where}: case_pack: must be ≥ 1, got {item.case_pack}"
+        return _invalid(f"{where}: case_pack", f"must be ≥ 1, got {item.case_pack}", code)
     if item.moq < 1:
-        return f"{where}: moq: must be ≥ 1, got {item.moq}"
+        return _invalid(f"{where}: moq", f"must be ≥ 1, got {item.moq}", code)
     if item.lead_time_days < 0:
-        return f"{where}: lead_time_days: must be ≥ 0, got {item.lead_time_days}"
+        return _invalid(f"{where}: lead_time_days", f"must be ≥ 0, got {item.lead_time_days}", code)
     return None
+
+
+def _below_floor(
+    sku: SkuProblem,
+    line_indexes: list[int],
+    lines: list[LineData],
+    agreements: list[AgreementData],
+    floor: float,
+) -> Reason:
+    """Below the margin floor whatever tier is reached: the best margin any supplier offers, at
+    its agreement's top rate (exact CNY: unit cost × (1 − top rate))."""
+    best_cost: Decimal | None = None
+    for index in line_indexes:
+        line = lines[index]
+        top = agreements[line.agreement].agreement.tiers[-1].rate if line.agreement >= 0 else Decimal(0)
+        cost = line.item.unit_cost * (1 - top)
+        best_cost = cost if best_cost is None or cost < best_cost else best_cost
+    assert best_cost is not None
+    margin = (sku.price - best_cost) / sku.price * 100
+    return Reason(
+        ReasonCode.BELOW_MARGIN_FLOOR,
+        {
+            "floor_pct": f"{Decimal(repr(floor * 100)).quantize(Decimal('0.1'))}",
+            "margin_pct": f"{margin.quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)}",
+            "price": f"{sku.price.quantize(Decimal('0.01'))}",
+            "best_cost": f"{best_cost.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP)}",
+        },
+    )
 
 
 def _agreement_for(agreements: list[AgreementData], sku: str, supplier: str) -> tuple[int, list[str]]:

@@ -80,6 +80,8 @@ class Proposal(Base):
     parameters: Mapped[dict] = mapped_column(JSON)
     messages: Mapped[list] = mapped_column(JSON)
     problem: Mapped[str] = mapped_column(Text)
+    # per agreement: purchases and tier before/after, period rebate at the tier reached, gain
+    agreements: Mapped[list | None] = mapped_column(JSON)
     # Lifecycle (replenishment.lifecycle). `approved_week` is set to `week` on approval and is
     # unique, so the database itself refuses a second approved version of the same week.
     state: Mapped[str] = mapped_column(String(20), default=DRAFT, server_default=DRAFT)
@@ -125,6 +127,10 @@ class ProposalLine(Base):
     stockout_probability_without: Mapped[float] = mapped_column(Float)
     stockout_probability_with: Mapped[float] = mapped_column(Float)
     reason: Mapped[str] = mapped_column(Text)
+    # [{"code": ..., "params": {...}}] (replenishment.reasons); `reason` is their words when stored
+    reasons: Mapped[list | None] = mapped_column(JSON)
+    # this line's share of its agreement's gain from this proposal (CNY)
+    rebate_share: Mapped[Decimal | None] = mapped_column(MONEY)
     # The user's decision on the line: proposed (as optimised), edited, added, rejected. Edited,
     # added and rejected lines are pinned: `proposal reoptimize` keeps them and re-solves the rest.
     state: Mapped[str] = mapped_column(String(16), default=LINE_PROPOSED, server_default=LINE_PROPOSED)
@@ -154,6 +160,8 @@ class ProposalExclusion(Base):
     sku_code: Mapped[str] = mapped_column(String(64))
     supplier_code: Mapped[str | None] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(Text)
+    code: Mapped[str | None] = mapped_column(String(40))
+    params: Mapped[dict | None] = mapped_column(JSON)
 
     proposal: Mapped[Proposal] = relationship(back_populates="exclusions")
 

@@ -14,12 +14,13 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 
 from replenishment.bounds import bound_outside, lagrangian_bound, tighten_by_tiers
+from replenishment.explain import agreement_outcomes, left_out_reason, line_reasons
 from replenishment.heuristics import (
     Evaluation,
     agreement_totals,
@@ -33,8 +34,9 @@ from replenishment.heuristics import (
 )
 from replenishment.instance import Instance, LineData, prepare
 from replenishment.milp import K, MilpResult, fixed_tier_lp, lp_tier_choice, solve_milp
-from replenishment.plan import Plan, PlanLine, Shortfall, SupplierSummary
+from replenishment.plan import AgreementSummary, Plan, PlanLine, Shortfall, SupplierSummary
 from replenishment.problem import Exclusion, Problem
+from replenishment.reasons import render_all
 
 CENT = Decimal("0.01")
 log = logging.getLogger(__name__)
@@ -442,27 +444,6 @@ def _money(value: float | Decimal) -> Decimal:
     return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def _natural_cases(instance: Instance, k: int) -> int:
-    """Cases the line's SKU would buy for its own sake (no rebate): the whole cases (0 or MOQ
-    up) that maximise Φ(position + units) − cost × units — Φ is concave, so a bisection on
-    the marginal case finds them."""
-    line = instance.lines[k]
-    sku = instance.skus[line.sku]
-
-    def gain(j: int) -> float:
-        return sku.value(sku.position + j * line.case) - line.cost * j * line.case
-
-    lo, hi = line.moq_cases, max(line.max_cases, line.moq_cases)
-    while hi - lo > 2:
-        middle = (lo + hi) // 2
-        if gain(middle + 1) > gain(middle):
-            lo = middle + 1
-        else:
-            hi = middle
-    best = max(range(lo, hi + 1), key=gain)
-    return best if gain(best) > gain(0) + 1e-9 else 0
-
-
 def _make_plan(
     instance: Instance,
     cases: np.ndarray,
@@ -478,16 +459,12 @@ def _make_plan(
     problem = instance.problem
     result = evaluate(instance, cases)
     totals = result.agreement_totals
-    natural = np.array([_natural_cases(instance, k) if cases[k] else 0 for k in range(len(cases))])
-    natural_totals = [Decimal(0)] * len(instance.agreements)
-    for k, line in enumerate(instance.lines):
-        if cases[k] and line.agreement >= 0:
-            natural_totals[line.agreement] += int(min(cases[k], natural[k])) * line.case_value_exact
     budget_binding = False
     if problem.budget is not None:
         cheapest_case = min((ln.case_value for ln in instance.lines if ln.admissible), default=0.0)
         budget_binding = result.purchase_value + cheapest_case > float(problem.budget)
 
+    outcomes = agreement_outcomes(instance, cases)
     lines: list[PlanLine] = []
     for k in np.flatnonzero(cases):
         k = int(k)
@@ -501,9 +478,7 @@ def _make_plan(
         effective_exact = line.item.unit_cost * (1 - rate)
         effective = float(effective_exact)
         stock_after = result.sku_stock[line.sku]
-        reason = _line_reason(
-            instance, k, int(cases[k]), int(natural[k]), totals, natural_totals, budget_binding
-        )
+        reasons = line_reasons(instance, k, cases, outcomes, budget_binding)
         lines.append(
             PlanLine(
                 sku=sku.sku.code,
@@ -517,7 +492,11 @@ def _make_plan(
                 days_of_cover=round(stock_after / sku.daily_demand, 1) if sku.daily_demand > 0 else None,
                 stockout_probability_without=round(1 - sku.curve.cdf_at(sku.position), 4),
                 stockout_probability_with=round(1 - sku.curve.cdf_at(stock_after), 4),
-                reason=reason,
+                reason=render_all(reasons),
+                reasons=reasons,
+                rebate_share=outcomes[line.agreement].line_shares.get(k, Decimal(0))
+                if line.agreement >= 0
+                else Decimal(0),
             )
         )
     lines.sort(key=lambda ln: (ln.supplier, ln.sku))
@@ -528,9 +507,9 @@ def _make_plan(
     for i, sku in enumerate(instance.skus):
         if sku.alternative_of is not None:
             continue  # rule 7: a SKU is left out (or not) once, in its own window
-        if sku.sku.code in bought_skus or sku.need <= 0 or sku.sku.code in excluded:
-            continue
-        exclusions.append(Exclusion(sku.sku.code, _left_out_reason(instance, i, budget_binding, totals)))
+        if sku.sku.code in bought_skus or sku.sku.code in excluded:
+            continue  # every other SKU gets exactly one reason, a covered one too
+        exclusions.append(Exclusion.of(sku.sku.code, left_out_reason(instance, i, budget_binding, outcomes)))
 
     summaries: list[SupplierSummary] = []
     by_supplier: dict[str, list[PlanLine]] = {}
@@ -581,107 +560,18 @@ def _make_plan(
         objective_k=result.objective / K,
         bound_k=bound_k,
         shortfalls=shortfalls,
+        agreements=[
+            AgreementSummary(
+                agreement=o.agreement,
+                supplier=o.supplier,
+                purchases_before=o.purchases_before,
+                purchases_after=o.purchases_after,
+                tier_before=o.tier_before,
+                tier_after=o.tier_after,
+                period_rebate=o.rebate_after,
+                gain=o.gain,
+            )
+            for o in outcomes
+            if o.purchases_after != o.purchases_before
+        ],
     )
-
-
-def _line_reason(
-    instance: Instance,
-    k: int,
-    cases: int,
-    natural: int,
-    totals: Sequence[Decimal],
-    natural_totals: Sequence[Decimal],
-    budget_binding: bool,
-) -> str:
-    line = instance.lines[k]
-    sku = instance.skus[line.sku]
-    units = cases * line.case
-    parts: list[str] = []
-    if sku.sku.mode == "prebuild":
-        parts.append(
-            f"{sku.sku.season or 'season'} pre-build: order by {sku.sku.order_by}; demand "
-            f"{sku.sku.window_start}..{sku.sku.window_end} (to season end), "
-            f"newsvendor stock {sku.target:,.0f} at critical ratio {sku.critical_ratio:.2f}"
-        )
-    elif sku.sku.mode == "in_season":
-        parts.append(
-            f"{sku.sku.season or 'season'} top-up until {sku.sku.window_end}: newsvendor stock "
-            f"{sku.target:,.0f} at critical ratio {sku.critical_ratio:.2f}"
-        )
-    elif sku.position < sku.target:
-        parts.append(
-            f"below order-up-to {sku.target:,.0f} at {sku.sku.service_level:.0%} service "
-            f"(position {sku.position:,})"
-        )
-    else:
-        parts.append(
-            f"position {sku.position:,} meets order-up-to {sku.target:,.0f}; bought for expected margin"
-        )
-    if sku.alternative_of is not None:
-        # rule 7: a slower supplier's goods cover its own, longer window
-        parts.append(
-            f"supplier {line.supplier}'s lead time {line.item.lead_time_days} d: its own protection "
-            f"window of {sku.sku.window_days} d ({sku.extra_lead_days} d longer than the fastest option's)"
-        )
-    if line.case > 1 or line.moq_cases > 1:
-        parts.append(
-            f"{cases} case(s) of {line.case}"
-            + (f", MOQ {line.item.moq}" if line.item.moq > line.case else "")
-        )
-    if line.agreement >= 0:
-        data = instance.agreements[line.agreement]
-        reached = data.tier_after(totals[line.agreement])
-        without = data.tier_after(natural_totals[line.agreement])
-        if cases > natural and reached > without:
-            gain = data.rebate_gain_exact(totals[line.agreement]) - data.rebate_gain_exact(
-                natural_totals[line.agreement]
-            )
-            parts.append(
-                f"raised from {natural * line.case:,} to {units:,} to reach tier {reached} with "
-                f"supplier {line.supplier}: +¥{gain:,.0f} rebate"
-            )
-        if line.tier_needed > 0:
-            parts.append(
-                f"margin {line.margin_at_cost:.1%} at list cost clears the floor only with tier "
-                f"{line.tier_needed} (reached: tier {reached})"
-            )
-    if budget_binding and cases < natural:
-        parts.append(f"cut from {natural * line.case:,} by the budget")
-    return "; ".join(parts)
-
-
-def _left_out_reason(instance: Instance, i: int, budget_binding: bool, totals: Sequence[Decimal]) -> str:
-    sku = instance.skus[i]
-    lines = [instance.lines[k] for k in sku.lines]
-    admissible = [ln for ln in lines if ln.admissible and ln.tier_needed >= 0]
-    need = sku.need
-    if not admissible:
-        return "no admissible supplier line"
-
-    def tier_reached_by_plan(line: LineData) -> int:
-        if line.agreement < 0:
-            return 0
-        data = instance.agreements[line.agreement]
-        return data.tier_after(totals[line.agreement])
-
-    # A line that needs a tier only counts as blocked by the floor when the plan did not reach it.
-    open_lines = [ln for ln in admissible if ln.tier_needed <= tier_reached_by_plan(ln)]
-    if not open_lines:
-        tiers = sorted({ln.tier_needed for ln in admissible})
-        return (
-            f"below margin floor {instance.problem.margin_floor:.0%} unless rebate tier {tiers[0]} "
-            "is reached, which did not pay"
-        )
-    admissible = open_lines
-    smallest = min(ln.moq_cases * ln.case for ln in admissible)
-    if smallest > 2 * need:
-        return f"MOQ far above need: smallest order {smallest:,} units for a need of {need:,.0f}"
-    suppliers = {ln.supplier for ln in admissible}
-    if all(instance.min_order_value.get(s, 0) > 0 for s in suppliers) and not budget_binding:
-        return "supplier minimum order value not reached"
-    if budget_binding:
-        return (
-            f"budget: need {need:,.0f} units below order-up-to {sku.target:,.0f}; the budget went "
-            "to lines with more expected profit per yuan"
-        )
-    return f"need {need:,.0f} units, but no order has positive expected profit"

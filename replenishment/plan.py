@@ -9,6 +9,7 @@ from typing import Any
 
 from kernel.jsonable import to_jsonable
 from replenishment.problem import Exclusion
+from replenishment.reasons import Reason
 
 
 @dataclass
@@ -18,7 +19,8 @@ class PlanLine:
     Money in CNY. `effective_unit_cost` is after the rebate rate this proposal
     reaches; `margin_pct` = (price − effective cost) / price × 100. Probabilities of
     a stockout are over the SKU's window (until the next delivery), without and
-    with this order.
+    with this order. `reasons` are the codes and numbers (replenishment.reasons);
+    `reason` is their words.
     """
 
     sku: str
@@ -33,6 +35,9 @@ class PlanLine:
     stockout_probability_without: float
     stockout_probability_with: float
     reason: str
+    reasons: list[Reason] = field(default_factory=list)
+    # this line's share of its agreement's gain from this proposal (CNY), pro rata by value
+    rebate_share: Decimal = Decimal("0")
 
 
 @dataclass
@@ -60,6 +65,21 @@ class Shortfall:
     units: int
     binding: list[str]
     detail: str
+
+
+@dataclass
+class AgreementSummary:
+    """One rebate agreement in this proposal (CNY): period purchases and tier before and after
+    it, the period's rebate at the tier reached, and this proposal's gain (after − before)."""
+
+    agreement: str
+    supplier: str
+    purchases_before: Decimal
+    purchases_after: Decimal
+    tier_before: int
+    tier_after: int
+    period_rebate: Decimal
+    gain: Decimal
 
 
 @dataclass
@@ -93,6 +113,7 @@ class Plan:
     objective_k: float | None = None
     bound_k: float | None = None
     shortfalls: list[Shortfall] = field(default_factory=list)
+    agreements: list[AgreementSummary] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (Decimal → string, dates → ISO)."""

@@ -14,6 +14,7 @@ SKU's window at `forecasting.QUANTILE_LEVELS` (0.1 … 0.99).
 
 from __future__ import annotations
 
+import enum
 import json
 import types
 import typing
@@ -25,6 +26,7 @@ from typing import Any
 
 from kernel.errors import InvalidInput
 from kernel.jsonable import to_jsonable
+from replenishment.reasons import Reason, ReasonCode, render
 from suppliers.rebates import Tier
 
 PROBLEM_VERSION = 1
@@ -57,6 +59,8 @@ class SkuProblem:
     season: str | None = None
     order_by: date | None = None
     salvage_rate: Decimal = Decimal("0.5")
+    season_start: date | None = None
+    prebuild_days: int | None = None
 
     @property
     def position(self) -> int:
@@ -112,11 +116,27 @@ class Agreement:
 
 @dataclass
 class Exclusion:
-    """A SKU (optionally one supplier's terms for it) left out of the proposal, and why."""
+    """A SKU (optionally one supplier's terms for it) left out of the proposal, and why.
+
+    `code` and `params` are the reason (see `replenishment.reasons`); `reason` is its words.
+    """
 
     sku: str
-    reason: str
+    code: ReasonCode
+    params: dict[str, Any] = field(default_factory=dict)
     supplier: str | None = None
+
+    @classmethod
+    def of(cls, sku: str, reason: Reason, supplier: str | None = None) -> Exclusion:
+        return cls(sku, reason.code, dict(reason.params), supplier)
+
+    @property
+    def as_reason(self) -> Reason:
+        return Reason(self.code, self.params)
+
+    @property
+    def reason(self) -> str:
+        return render(self.as_reason)
 
 
 @dataclass
@@ -211,6 +231,8 @@ def _parse(cls: type, raw: Any, path: str) -> Any:
 
 
 def _convert(hint: Any, value: Any, where: str) -> Any:
+    if hint is Any:
+        return value
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
@@ -255,6 +277,11 @@ def _convert(hint: Any, value: Any, where: str) -> Any:
         if not isinstance(value, dict):
             raise InvalidInput(f"{where}: expected an object, got {type(value).__name__}")
         return {k: _convert(args[1], v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        try:
+            return hint(value)
+        except ValueError as exc:
+            raise InvalidInput(f"{where}: unknown value {value!r}") from exc
     if is_dataclass(hint):
         return _parse(hint, value, where)
     raise InvalidInput(f"{where}: unsupported field type {hint!r}")  # pragma: no cover

@@ -1,14 +1,16 @@
-"""Use cases: build the weekly proposal from the database, store it, read it back.
+"""Use cases: build the weekly proposal from the database, store it, read it back, list them.
 
-`build_proposal` loads a `Problem` (SKUs, latest inventory, open POs, supplier
-terms, agreements, seasons), reads demand quantiles per window through
-`forecasting.total_demand` (one adapter function), calls the pure `optimize`, and
-stores the proposal with its lines, exclusions and supplier summary in one
-transaction.
+`build_proposal` checks that its inputs are fresh, loads a `Problem` (SKUs,
+latest inventory, open POs, supplier terms, agreements, seasons), reads demand
+quantiles per window through the one forecast hand-off (`forecasting.handoff`:
+the latest complete run as of the week), calls the pure `optimize`, and stores
+the proposal with its lines, exclusions (reason codes) and supplier summary in
+one transaction.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -19,11 +21,15 @@ import pandas as pd
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from forecasting import DemandSource, FrameDemand, complete_forecast, history_end
 from kernel.catalog import Category, Sku
-from kernel.errors import InvalidInput, NotFound
+from kernel.errors import InvalidInput, NotFound, RestockError
+from kernel.jsonable import to_jsonable
 from kernel.orm import unit_of_work
 from kernel.seasons import season_window
+from replenishment.decisions import Season, SupplierLead, WindowDecision, decide_window, inventory_on_order
 from replenishment.demand import QUANTILE_COLUMNS, QUANTILE_LEVELS
+from replenishment.lifecycle import DRAFT, IN_REVIEW
 from replenishment.models import (
     InventorySnapshot,
     Proposal,
@@ -42,8 +48,9 @@ from replenishment.problem import (
     SupplierTerms,
     problem_to_json,
 )
-from replenishment.seasons import SeasonalDecision, next_season, seasonal_decision
-from replenishment.settings import ProposalSettings
+from replenishment.reasons import Reason, ReasonCode, render_all
+from replenishment.seasons import next_season
+from replenishment.settings import ProposalSettings, ReplenishmentSettings
 from suppliers.models import (
     ON_ORDER_STATUSES,
     PurchaseOrder,
@@ -55,41 +62,12 @@ from suppliers.models import (
 from suppliers.rebates import Tier
 
 WINDOW_COLUMNS = ("unique_id", "window_id", "start", "end")
-DEMAND_COLUMNS = ("unique_id", "window_id", "mean", *QUANTILE_COLUMNS)
-
-DemandSource = Callable[[pd.DataFrame], pd.DataFrame]
 
 
-def forecast_window_demand(windows: pd.DataFrame, run: Any) -> pd.DataFrame:
-    """Demand quantiles per SKU window from the forecasting package (its narrow interface).
+class StaleInputs(RestockError):
+    """A proposal's inputs are older than the configured limits; the message names each date."""
 
-    `windows`: DataFrame[unique_id (SKU code), window_id, start, end (inclusive dates)];
-    `run`: a `forecasting.ForecastResult`. Returns DataFrame[unique_id, window_id, mean,
-    q10, q50, q80, q90, q95, q99] in units. This is the only place replenishment calls
-    forecasting. Windows the run cannot answer (SKU not forecast, window past the
-    horizon) are left out of the answer, so those SKUs become exclusions naming the SKU
-    instead of failing the whole proposal.
-    """
-    from forecasting import total_demand
-
-    horizon = run.forecasts.groupby("unique_id")["ds"].agg(["min", "max"])
-    asked = windows.rename(columns={"start": "window_start", "end": "window_end"})
-    span = horizon.reindex(asked["unique_id"].astype(str))
-    answerable = (
-        span["min"].notna().to_numpy()
-        & (pd.to_datetime(asked["window_start"]).to_numpy() >= span["min"].to_numpy())
-        & (pd.to_datetime(asked["window_end"]).to_numpy() <= span["max"].to_numpy())
-    )
-    if not answerable.any():
-        return pd.DataFrame(columns=list(DEMAND_COLUMNS))
-    totals = total_demand(run, asked[answerable], quantiles=QUANTILE_LEVELS)
-    return totals[list(DEMAND_COLUMNS)]
-
-
-def _latest_forecast_run(session: Session, week: date) -> Any:
-    from forecasting import latest_run
-
-    return latest_run(session, as_of=week)
+    exit_code = 17
 
 
 @dataclass
@@ -102,44 +80,85 @@ class ProposalResult:
     problem: Problem
 
 
-def load_problem(
-    session: Session,
-    week: date,
-    settings: ProposalSettings,
-    budget: Decimal | None = None,
-    demand: pd.DataFrame | DemandSource | None = None,
-    forecast_run: Any = None,
-) -> tuple[Problem, list[str]]:
-    """Build the optimizer's `Problem` for the proposal of `week` (a Monday) from the database,
-    and the loading messages (unknown season, missing snapshot).
+@dataclass(frozen=True)
+class InputDates:
+    """The as-of dates of a proposal's inputs (None: no such data)."""
 
-    `demand`: a demand-quantile frame (tests), a callable windows → frame, or None
-    for `forecasting.total_demand(forecast_run, windows)`.
-    """
-    if week.weekday() != 0:
-        raise InvalidInput(f"week: a proposal week starts on a Monday, got {week} ({week:%A})")
-    cfg = settings.replenishment
-    review = cfg.review_period_days
-    exclusions: list[Exclusion] = []
-    messages: list[str] = []
+    inventory: date | None
+    sales: date | None
+    forecast: date | None
 
-    categories = {c.id: c for c in session.scalars(select(Category))}
-    skus = list(session.scalars(select(Sku).where(Sku.status == "active").order_by(Sku.code)))
-    sku_by_id = {s.id: s for s in skus}
-    suppliers = {s.id: s for s in session.scalars(select(Supplier))}
+
+def stale_inputs(week: date, dates: InputDates, cfg: ReplenishmentSettings) -> list[str]:
+    """One line per input older than its limit in days before `week` (empty: all fresh). Pure."""
+    problems = []
+    limits = (
+        ("inventory snapshot", dates.inventory, cfg.max_inventory_age_days),
+        ("sales history", dates.sales, cfg.max_sales_age_days),
+        ("forecast run", dates.forecast, cfg.max_forecast_age_days),
+    )
+    for name, day, limit in limits:
+        if day is None:
+            if name != "forecast run":  # a demand source without an as-of date is given, not stored
+                problems.append(f"{name}: none on or before {week}")
+        elif (week - day).days > limit:
+            problems.append(
+                f"{name} as of {day} is {(week - day).days} days before the week {week} (limit {limit})"
+            )
+    return problems
+
+
+def input_dates(session: Session, week: date, demand: DemandSource) -> InputDates:
+    """Latest inventory snapshot date and last sales date on or before `week`, and the
+    demand source's as-of date."""
+    return InputDates(
+        inventory=session.scalar(
+            select(func.max(InventorySnapshot.date)).where(InventorySnapshot.date <= week)
+        ),
+        sales=history_end(session, week),
+        forecast=demand.as_of,
+    )
+
+
+def default_week(engine: Engine) -> date:
+    """The Monday after the data's as-of date (the last business date with sales)."""
+    with unit_of_work(engine) as session:
+        last = history_end(session, None)
+    if last is None:
+        raise NotFound("no sales in the database: import sales first (`restock import`)")
+    return last + timedelta(days=7 - last.weekday())
+
+
+@dataclass(frozen=True)
+class _Catalog:
+    categories: dict[int, Category]
+    skus: list[Sku]
+    suppliers: dict[int, Supplier]
+    items_by_sku: dict[int, list[SupplierItem]]
+
+
+def _load_catalog(session: Session) -> _Catalog:
     items_by_sku: dict[int, list[SupplierItem]] = {}
     for item in session.scalars(
         select(SupplierItem).where(SupplierItem.active.is_(True)).order_by(SupplierItem.id)
     ):
         items_by_sku.setdefault(item.sku_id, []).append(item)
+    return _Catalog(
+        categories={c.id: c for c in session.scalars(select(Category))},
+        skus=list(session.scalars(select(Sku).where(Sku.status == "active").order_by(Sku.code))),
+        suppliers={s.id: s for s in session.scalars(select(Supplier))},
+        items_by_sku=items_by_sku,
+    )
 
+
+def _latest_snapshots(session: Session, week: date) -> dict[int, InventorySnapshot]:
     latest = (
         select(InventorySnapshot.sku_id, func.max(InventorySnapshot.date).label("d"))
         .where(InventorySnapshot.date <= week)
         .group_by(InventorySnapshot.sku_id)
         .subquery()
     )
-    snapshots = {
+    return {
         snap.sku_id: snap
         for snap in session.scalars(
             select(InventorySnapshot).join(
@@ -148,7 +167,11 @@ def load_problem(
             )
         )
     }
-    open_lines = session.execute(
+
+
+def _open_po_lines(session: Session) -> dict[int, list[tuple[int, int, date]]]:
+    by_sku: dict[int, list[tuple[int, int, date]]] = {}
+    for sku_id, units, received, expected in session.execute(
         select(
             PurchaseOrderLine.sku_id,
             PurchaseOrderLine.units,
@@ -157,143 +180,34 @@ def load_problem(
         )
         .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.purchase_order_id)
         .where(PurchaseOrder.status.in_(ON_ORDER_STATUSES))
-    ).all()
+    ):
+        by_sku.setdefault(sku_id, []).append((units, received, expected))
+    return by_sku
 
-    sku_rows: list[dict[str, Any]] = []
-    item_terms: list[SupplierItemTerms] = []
-    windows: list[tuple[str, str, date, date]] = []
-    for sku in skus:
-        items = items_by_sku.get(sku.id, [])
-        if not items:
-            exclusions.append(Exclusion(sku.code, "no active supplier"))
-            continue
-        category = categories[sku.category_id]
-        decision_by_item: dict[int, SeasonalDecision] = {}
-        mode = "replenish"
-        season_name = category.season
-        if season_name and season_name not in settings.seasons:
-            messages.append(
-                f"category {category.code}: season: unknown season {season_name!r}; "
-                "replenished as non-seasonal"
-            )
-            season_name = None
-        if season_name:
-            season_cfg = settings.seasons[season_name]
-            prebuild = (
-                category.prebuild_days if category.prebuild_days is not None else season_cfg.prebuild_days
-            )
-            season = next_season(week, lambda year, s=season_cfg: season_window(s, year))
-            for item in items:
-                decision_by_item[item.id] = seasonal_decision(
-                    week, review, season, prebuild, item.lead_time_days
-                )
-            eligible = [i for i in items if decision_by_item[i.id].mode in ("prebuild", "in_season")]
-            if not eligible:
-                first = min(decision_by_item.values(), key=lambda d: d.order_by)
-                if all(d.mode == "not_yet" for d in decision_by_item.values()):
-                    reason = (
-                        f"{season_name} pre-build: order by {first.order_by}; not bought ahead "
-                        "(a later proposal can still place it)"
-                    )
-                else:
-                    reason = (
-                        f"{season_name}: nothing ordered now arrives before the season ends "
-                        f"{first.season_end}"
-                    )
-                exclusions.append(Exclusion(sku.code, reason))
-                continue
-            items = eligible
-            decisions = [decision_by_item[i.id] for i in eligible]
-            mode = "prebuild" if any(d.mode == "prebuild" for d in decisions) else "in_season"
-            chosen = [d for d in decisions if d.mode == mode]
-            window_start = min(d.demand_start for d in chosen)
-            window_end = chosen[0].season_end
-            order_by = min(d.order_by for d in chosen)
-        else:
-            lead = min(i.lead_time_days for i in items)
-            window_start = week
-            window_end = week + timedelta(days=lead + review - 1)
-            order_by = None
-        snapshot = snapshots.get(sku.id)
-        on_order = sum(
-            units - received
-            for sku_id, units, received, expected in open_lines
-            if sku_id == sku.id and expected <= window_end
-        )
-        sku_rows.append(
-            dict(
-                sku=sku,
-                category=category,
-                mode=mode,
-                season=season_name,
-                order_by=order_by,
-                window_start=window_start,
-                window_end=window_end,
-                on_hand=snapshot.on_hand if snapshot else 0,
-                committed=snapshot.committed if snapshot else 0,
-                on_order=on_order,
-            )
-        )
-        if snapshot is None:
-            messages.append(f"SKU {sku.code}: on_hand: no inventory snapshot on or before {week}; taken as 0")
-        for item in items:
-            supplier = suppliers[item.supplier_id]
-            item_terms.append(
-                SupplierItemTerms(
-                    sku=sku.code,
-                    supplier=supplier.code,
-                    unit_cost=item.unit_cost,
-                    moq=item.moq,
-                    case_pack=item.case_pack,
-                    lead_time_days=item.lead_time_days,
-                )
-            )
-        windows.append(
-            (sku.code, "protection" if mode == "replenish" else "season", window_start, window_end)
-        )
 
-    window_frame = pd.DataFrame(windows, columns=list(WINDOW_COLUMNS))
-    if demand is None and forecast_run is None:
-        forecast_run = _latest_forecast_run(session, week)
-    demand_frame = _demand(window_frame, demand, forecast_run)
-    by_key = {(row.unique_id, row.window_id): row for row in demand_frame.itertuples(index=False)}
-    sku_problems: list[SkuProblem] = []
-    for row, (code, window_id, _start, _end) in zip(sku_rows, windows, strict=True):
-        sku = row["sku"]
-        found = by_key.get((code, window_id))
-        if found is None:
-            exclusions.append(
-                Exclusion(code, f"demand_quantiles: forecast has no {window_id} window for this SKU")
-            )
-            continue
-        quantiles = tuple(float(getattr(found, column)) for column in QUANTILE_COLUMNS)
-        sku_problems.append(
-            SkuProblem(
-                code=code,
-                name=sku.name,
-                category=row["category"].code,
-                price=sku.price,
-                abc_class=sku.abc_class,
-                service_level=cfg.service_levels.get(sku.abc_class, 0.95),
-                on_hand=row["on_hand"],
-                committed=row["committed"],
-                on_order=row["on_order"],
-                window_start=row["window_start"],
-                window_end=row["window_end"],
-                demand_quantiles=quantiles,
-                mode=row["mode"],
-                season=row["season"],
-                order_by=row["order_by"],
-                salvage_rate=row["category"].salvage_rate,
-            )
+def _season_of(
+    category: Category, week: date, settings: ProposalSettings, messages: list[str]
+) -> Season | None:
+    name = category.season
+    if not name:
+        return None
+    spec = settings.seasons.get(name)
+    if spec is None:
+        messages.append(
+            f"category {category.code}: season: unknown season {name!r}; replenished as non-seasonal"
         )
-    included = {s.code for s in sku_problems}
-    item_terms = [i for i in item_terms if i.sku in included]
+        return None
+    start, end = next_season(week, lambda year: season_window(spec, year))
+    prebuild = category.prebuild_days if category.prebuild_days is not None else spec.prebuild_days
+    return Season(name=name, start=start, end=end, prebuild_days=prebuild)
 
-    agreements: list[Agreement] = []
+
+def _agreements(session: Session, week: date, catalog: _Catalog) -> list[Agreement]:
+    sku_by_id = {s.id: s for s in catalog.skus}
     category_skus: dict[int, list[str]] = {}
-    for sku in sku_by_id.values():
+    for sku in catalog.skus:
         category_skus.setdefault(sku.category_id, []).append(sku.code)
+    agreements = []
     for ag in session.scalars(
         select(RebateAgreement)
         .where(RebateAgreement.period_start <= week, RebateAgreement.period_end >= week)
@@ -311,60 +225,186 @@ def load_problem(
         agreements.append(
             Agreement(
                 code=ag.code,
-                supplier=suppliers[ag.supplier_id].code,
+                supplier=catalog.suppliers[ag.supplier_id].code,
                 kind=ag.kind,
                 tiers=tuple(Tier(t.tier, t.threshold, t.rate) for t in ag.tiers),
                 purchases_to_date=ag.purchases_to_date,
                 skus=scope,
             )
         )
+    return agreements
+
+
+def load_problem(
+    session: Session,
+    week: date,
+    settings: ProposalSettings,
+    demand: DemandSource | pd.DataFrame | Callable[[pd.DataFrame], pd.DataFrame],
+    budget: Decimal | None = None,
+) -> tuple[Problem, list[str]]:
+    """Build the optimizer's `Problem` for the proposal of `week` (a Monday) from the database,
+    and the loading messages (unknown season, missing snapshot).
+
+    Queries only; each SKU's window, mode and suppliers come from the pure
+    `replenishment.decisions.decide_window`, its demand from `demand` (one call for
+    every window). A SKU the decision or the forecast leaves out becomes an exclusion
+    with its reason code.
+    """
+    if week.weekday() != 0:
+        raise InvalidInput(f"week: a proposal week starts on a Monday, got {week} ({week:%A})")
+    cfg = settings.replenishment
+    if not hasattr(demand, "window_demand"):  # a literal frame or a function of the windows
+        demand = FrameDemand(demand)
+    exclusions: list[Exclusion] = []
+    messages: list[str] = []
+    catalog = _load_catalog(session)
+    snapshots = _latest_snapshots(session, week)
+    open_lines = _open_po_lines(session)
+    seasons: dict[int, Season | None] = {}
+
+    decided: list[tuple[Sku, WindowDecision]] = []
+    for sku in catalog.skus:
+        category = catalog.categories[sku.category_id]
+        if category.id not in seasons:
+            seasons[category.id] = _season_of(category, week, settings, messages)
+        items = catalog.items_by_sku.get(sku.id, [])
+        leads = [SupplierLead(catalog.suppliers[i.supplier_id].code, i.lead_time_days) for i in items]
+        decision = decide_window(week, cfg.review_period_days, seasons[category.id], leads)
+        if isinstance(decision, Reason):
+            exclusions.append(Exclusion.of(sku.code, decision))
+        else:
+            decided.append((sku, decision))
+
+    windows = pd.DataFrame(
+        [(sku.code, d.window_id, d.window_start, d.window_end) for sku, d in decided],
+        columns=list(WINDOW_COLUMNS),
+    )
+    answer = demand.window_demand(windows, QUANTILE_LEVELS)
+    missing = [c for c in ("unique_id", "window_id", *QUANTILE_COLUMNS) if c not in answer.columns]
+    if missing:
+        raise InvalidInput(f"demand quantiles: missing column(s) {', '.join(missing)}")
+    by_key = {(row.unique_id, row.window_id): row for row in answer.itertuples(index=False)}
+
+    sku_problems: list[SkuProblem] = []
+    item_terms: list[SupplierItemTerms] = []
+    for sku, d in decided:
+        found = by_key.get((sku.code, d.window_id))
+        if found is None:
+            exclusions.append(
+                Exclusion.of(
+                    sku.code,
+                    Reason(
+                        ReasonCode.NO_FORECAST,
+                        {
+                            "run_id": demand.run_id,
+                            "window_start": d.window_start.isoformat(),
+                            "window_end": d.window_end.isoformat(),
+                        },
+                    ),
+                )
+            )
+            continue
+        category = catalog.categories[sku.category_id]
+        snapshot = snapshots.get(sku.id)
+        if snapshot is None:
+            messages.append(f"SKU {sku.code}: on_hand: no inventory snapshot on or before {week}; taken as 0")
+        sku_problems.append(
+            SkuProblem(
+                code=sku.code,
+                name=sku.name,
+                category=category.code,
+                price=sku.price,
+                abc_class=sku.abc_class,
+                service_level=cfg.service_levels.get(sku.abc_class, 0.95),
+                on_hand=snapshot.on_hand if snapshot else 0,
+                committed=snapshot.committed if snapshot else 0,
+                on_order=inventory_on_order(open_lines.get(sku.id, []), d.window_end),
+                window_start=d.window_start,
+                window_end=d.window_end,
+                demand_quantiles=tuple(float(getattr(found, c)) for c in QUANTILE_COLUMNS),
+                mode=d.mode,
+                season=d.season.name if d.season else None,
+                order_by=d.order_by,
+                salvage_rate=category.salvage_rate,
+                season_start=d.season.start if d.season else None,
+                prebuild_days=d.season.prebuild_days if d.season else None,
+            )
+        )
+        for item in catalog.items_by_sku[sku.id]:
+            supplier = catalog.suppliers[item.supplier_id]
+            if supplier.code in d.suppliers:
+                item_terms.append(
+                    SupplierItemTerms(
+                        sku=sku.code,
+                        supplier=supplier.code,
+                        unit_cost=item.unit_cost,
+                        moq=item.moq,
+                        case_pack=item.case_pack,
+                        lead_time_days=item.lead_time_days,
+                    )
+                )
 
     return Problem(
         week=week,
         skus=sku_problems,
         suppliers=[
             SupplierTerms(s.code, s.name, s.min_order_value)
-            for s in sorted(suppliers.values(), key=lambda s: s.code)
+            for s in sorted(catalog.suppliers.values(), key=lambda s: s.code)
         ],
         items=item_terms,
-        agreements=agreements,
+        agreements=_agreements(session, week, catalog),
         budget=budget if budget is not None else Decimal(str(cfg.budget_cny)),
         margin_floor=cfg.margin_floor,
         holding_cost_rate_per_year=cfg.holding_cost_rate_per_year,
         obsolescence_rate_per_year=cfg.obsolescence_rate_per_year,
         max_cover_days=cfg.max_cover_days,
-        review_period_days=review,
+        review_period_days=cfg.review_period_days,
         fixed_order_cost=Decimal(str(cfg.fixed_order_cost_cny)),
         solver=cfg.solver,
         time_limit_s=cfg.time_limit_s,
         mip_gap=cfg.mip_gap,
-        forecast_run_id=_run_id(forecast_run),
+        forecast_run_id=None if demand.run_id is None else str(demand.run_id),
         exclusions=exclusions,
     ), messages
 
 
-def _run_id(run: Any) -> str | None:
-    if run is None:
-        return None
-    params = getattr(run, "params", None)
-    if isinstance(params, dict) and params.get("run_id") is not None:
-        return str(params["run_id"])
-    return str(getattr(run, "id", run))
+@dataclass(frozen=True)
+class OpenProposal:
+    """An earlier week's proposal (its latest version) that nobody approved or superseded."""
+
+    proposal_id: int
+    week: date
+    version: int
+    spend: Decimal
+    units_by_sku: dict[str, int]
 
 
-def _demand(
-    windows: pd.DataFrame, demand: pd.DataFrame | DemandSource | None, forecast_run: Any
-) -> pd.DataFrame:
-    if isinstance(demand, pd.DataFrame):
-        frame = demand
-    elif demand is not None:
-        frame = demand(windows)
-    else:
-        frame = forecast_window_demand(windows, forecast_run)
-    missing = [c for c in DEMAND_COLUMNS if c not in frame.columns]
-    if missing:
-        raise InvalidInput(f"demand quantiles: missing column(s) {', '.join(missing)}")
-    return frame
+def open_earlier_proposal(session: Session, week: date) -> OpenProposal | None:
+    """The latest version of the most recent proposal for a week before `week`, when still open.
+
+    Open = draft or in review (`replenishment.lifecycle`); an approved proposal's lines count as
+    on order through the purchase orders it raised. Only the latest version of that week counts.
+    """
+    row = session.scalars(
+        select(Proposal).where(Proposal.week < week).order_by(Proposal.week.desc(), Proposal.version.desc())
+    ).first()
+    if row is None or row.state not in (DRAFT, IN_REVIEW):
+        return None  # approved ones count through their purchase orders; rejected/superseded are final
+    units: dict[str, int] = {}
+    for line in row.lines:
+        units[line.sku_code] = units.get(line.sku_code, 0) + line.units
+    return OpenProposal(int(row.id), row.week, int(row.version), row.spend, units)
+
+
+def _open_proposal_message(earlier: OpenProposal) -> str:
+    biggest = sorted(earlier.units_by_sku.items(), key=lambda kv: (-kv[1], kv[0]))
+    shown = ", ".join(f"{code} × {units:,}" for code, units in biggest[:5])
+    more = f" and {len(biggest) - 5} more SKUs" if len(biggest) > 5 else ""
+    return (
+        f"proposal {earlier.proposal_id} (week {earlier.week}, v{earlier.version}) is still open — neither "
+        f"approved nor superseded; it would have bought {len(biggest)} SKUs for ¥{earlier.spend:,.2f}: "
+        f"{shown}{more}. Nothing of it counts as on order here"
+    )
 
 
 def build_proposal(
@@ -374,18 +414,39 @@ def build_proposal(
     *,
     now: datetime,
     budget: Decimal | None = None,
-    demand: pd.DataFrame | DemandSource | None = None,
-    forecast_run: Any = None,
+    demand: DemandSource | None = None,
     store: bool = True,
     solver: str | None = None,
+    allow_stale: bool = False,
 ) -> ProposalResult:
     """Load the problem for `week`, optimise it, and (if `store`) save the proposal as the
     week's next version in one transaction, created at `now` (aware). `budget` (CNY)
-    overrides the settings' budget."""
+    overrides the settings' budget.
+
+    `demand` defaults to the latest complete forecast run as of `week`
+    (`forecasting.handoff.complete_forecast`). Inputs older than the configured limits
+    raise `StaleInputs` naming their dates unless `allow_stale`, and then the proposal's
+    first message says so. An earlier week's proposal still open is named next, and the
+    lines of SKUs it would also buy say so.
+    """
     with unit_of_work(engine) as session:
-        problem, messages = load_problem(session, week, settings, budget, demand, forecast_run)
+        if week.weekday() != 0:
+            raise InvalidInput(f"week: a proposal week starts on a Monday, got {week} ({week:%A})")
+        source = demand if demand is not None else complete_forecast(session, week)
+        stale = stale_inputs(week, input_dates(session, week, source), settings.replenishment)
+        if stale and not allow_stale:
+            raise StaleInputs(
+                f"proposal for week {week} refused, its inputs are stale: {'; '.join(stale)}. "
+                "Import fresh data and forecast again, or pass --allow-stale to propose anyway"
+            )
+        problem, messages = load_problem(session, week, settings, source, budget)
+        earlier = open_earlier_proposal(session, week)
     plan = optimize(problem, solver=solver)
-    plan.messages = messages + plan.messages
+    first = [f"STALE INPUTS (proposed with --allow-stale): {s}" for s in stale]
+    if earlier is not None:
+        first.append(_open_proposal_message(earlier))
+        _mark_open_proposal_lines(plan, earlier)
+    plan.messages = first + messages + plan.messages
     if not store:
         return ProposalResult(None, None, plan, problem)
     created = now
@@ -417,6 +478,7 @@ def build_proposal(
             },
             messages=plan.messages,
             problem=problem_to_json(problem),
+            agreements=to_jsonable(plan.agreements),
         )
         proposal.lines = [
             ProposalLine(
@@ -432,11 +494,19 @@ def build_proposal(
                 stockout_probability_without=ln.stockout_probability_without,
                 stockout_probability_with=ln.stockout_probability_with,
                 reason=ln.reason,
+                reasons=[r.to_json() for r in ln.reasons],
+                rebate_share=ln.rebate_share,
             )
             for ln in plan.lines
         ]
         proposal.exclusions = [
-            ProposalExclusion(sku_code=e.sku, supplier_code=e.supplier, reason=e.reason)
+            ProposalExclusion(
+                sku_code=e.sku,
+                supplier_code=e.supplier,
+                reason=e.reason,
+                code=e.code.value,
+                params=to_jsonable(e.params),
+            )
             for e in plan.exclusions
         ]
         proposal.supplier_summaries = [
@@ -457,12 +527,30 @@ def build_proposal(
     return ProposalResult(proposal_id, version, plan, problem)
 
 
+def _mark_open_proposal_lines(plan: Plan, earlier: OpenProposal) -> None:
+    for line in plan.lines:
+        units = earlier.units_by_sku.get(line.sku)
+        if units:
+            line.reasons.append(
+                Reason(
+                    ReasonCode.ALSO_IN_OPEN_PROPOSAL,
+                    {"proposal_id": earlier.proposal_id, "week": earlier.week.isoformat(), "units": units},
+                )
+            )
+            line.reason = render_all(line.reasons)
+
+
 def get_proposal(engine: Engine, proposal_id: int) -> dict[str, Any]:
     """A stored proposal as a JSON-ready dict (header, lines, exclusions, suppliers)."""
     with unit_of_work(engine) as session:
         proposal = session.get(Proposal, proposal_id)
         if proposal is None:
             raise NotFound(f"proposal {proposal_id} does not exist")
+        names = {s["code"]: s["name"] for s in json.loads(proposal.problem).get("skus", [])}
+        codes = {ln.sku_code for ln in proposal.lines} | {e.sku_code for e in proposal.exclusions}
+        missing = codes - set(names)
+        if missing:
+            names.update(session.execute(select(Sku.code, Sku.name).where(Sku.code.in_(missing))).all())
         return {
             "id": proposal.id,
             "week": proposal.week.isoformat(),
@@ -480,6 +568,8 @@ def get_proposal(engine: Engine, proposal_id: int) -> dict[str, Any]:
             "fill_rate": proposal.fill_rate,
             "parameters": proposal.parameters,
             "messages": proposal.messages,
+            "sku_names": names,
+            "agreements": proposal.agreements or [],
             "lines": [
                 {
                     "sku": ln.sku_code,
@@ -494,11 +584,19 @@ def get_proposal(engine: Engine, proposal_id: int) -> dict[str, Any]:
                     "stockout_probability_without": ln.stockout_probability_without,
                     "stockout_probability_with": ln.stockout_probability_with,
                     "reason": ln.reason,
+                    "reasons": ln.reasons or [],
+                    "rebate_share": None if ln.rebate_share is None else str(ln.rebate_share),
                 }
                 for ln in proposal.lines
             ],
             "exclusions": [
-                {"sku": e.sku_code, "supplier": e.supplier_code, "reason": e.reason}
+                {
+                    "sku": e.sku_code,
+                    "supplier": e.supplier_code,
+                    "reason": e.reason,
+                    "code": e.code,
+                    "params": e.params or {},
+                }
                 for e in proposal.exclusions
             ],
             "suppliers": [

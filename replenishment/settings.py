@@ -31,6 +31,11 @@ class ReplenishmentSettings(BaseModel):
     time_limit_s: float = Field(60, gt=0)
     mip_gap: float = Field(0.01, ge=0.0, lt=1.0)
     fixed_order_cost_cny: float = Field(0, ge=0)
+    # A proposal is refused (unless --allow-stale) when an input is older than this many days
+    # before its week.
+    max_inventory_age_days: int = Field(7, ge=0, le=365)
+    max_sales_age_days: int = Field(7, ge=0, le=365)
+    max_forecast_age_days: int = Field(8, ge=0, le=365)
     service_levels: dict[str, float] = Field(default_factory=lambda: {"A": 0.98, "B": 0.95, "C": 0.90})
 
     @field_validator("service_levels")

@@ -196,14 +196,25 @@ def _propose_step(
 
 def headline_table(plan: Any, limit: int = 12) -> Group:
     """The proposal lines a merchandiser looks at first (seasonal buys, tier raises, then value),
-    and the most important SKUs left out; one paragraph each so it reads at any terminal width."""
+    and the most important SKUs left out; one paragraph each so it reads at any terminal width.
+    Lines and SKUs are chosen by reason code, never by the words of a reason."""
+    from replenishment.reasons import ReasonCode
 
     # One group per story a merchandiser checks first, each by value, then the largest of the rest.
     by_value = sorted(plan.lines, key=lambda line: -float(line.value))
-    groups = (("pre-build", 4), ("only with tier", 3), ("to reach tier", 3), ("", limit))
+    groups = (
+        (ReasonCode.PREBUILD, 4),
+        (ReasonCode.ADMITTED_BY_TIER, 3),
+        (ReasonCode.RAISED_TO_TIER, 3),
+        (None, limit),
+    )
     chosen: list[Any] = []
-    for phrase, most in groups:
-        chosen += [line for line in by_value if phrase in line.reason and line not in chosen][:most]
+    for code, most in groups:
+        chosen += [
+            line
+            for line in by_value
+            if (code is None or code in {r.code for r in line.reasons}) and line not in chosen
+        ][:most]
     chosen = chosen[:limit]
 
     parts: list[Any] = [Text("headline lines", style="bold")]
@@ -223,9 +234,18 @@ def headline_table(plan: Any, limit: int = 12) -> Group:
 
 def _exclusion_rank(exclusion: Any) -> tuple[int, str]:
     # A merchandiser acts on margin and supply problems; "a later week can still buy it" can wait.
-    order = ("margin floor", "moq", "budget", "supplier", "forecast")
-    reason = exclusion.reason.lower()
-    first = next((i for i, word in enumerate(order) if word in reason), len(order))
+    from replenishment.reasons import ReasonCode
+
+    order = (
+        ReasonCode.BELOW_MARGIN_FLOOR,
+        ReasonCode.BELOW_FLOOR_UNLESS_TIER,
+        ReasonCode.MOQ_ABOVE_NEED,
+        ReasonCode.BUDGET,
+        ReasonCode.MIN_ORDER_VALUE,
+        ReasonCode.NO_FORECAST,
+        ReasonCode.NO_PROFITABLE_ORDER,
+    )
+    first = order.index(exclusion.code) if exclusion.code in order else len(order)
     return first, exclusion.sku
 
 

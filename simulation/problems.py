@@ -1,8 +1,8 @@
 """The weekly optimizer `Problem` built from a replay's state instead of the database (pure).
 
-Follows `replenishment.services.load_problem` rule for rule: seasonal SKUs are
-bought only in their pre-build week or in season while an order can still arrive
-(`replenishment.seasons`), other SKUs cover lead time + review period; the
+Uses the stored proposal's own per-SKU decision (`replenishment.decisions.decide_window`):
+seasonal SKUs are bought only in their pre-build week or in season while an order can
+still arrive (`replenishment.seasons`), other SKUs cover lead time + review period; the
 position is on hand + orders arriving inside the window; agreements carry the
 period's purchases so far.
 """
@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
+from replenishment.decisions import Season, SupplierLead, decide_window
 from replenishment.demand import QUANTILE_LEVELS
 from replenishment.problem import (
     Agreement,
@@ -22,7 +23,7 @@ from replenishment.problem import (
     SkuProblem,
     SupplierItemTerms,
 )
-from replenishment.seasons import seasonal_decision
+from replenishment.reasons import Reason, ReasonCode
 from simulation.data import ReplayConfig, ReplayData
 
 
@@ -30,7 +31,8 @@ from simulation.data import ReplayConfig, ReplayData
 class SkuWindow:
     """What week `week`'s proposal may do for one SKU: mode, demand window (inclusive), suppliers.
 
-    `mode` replenish | prebuild | in_season | skip (`reason` says why nothing is bought).
+    `mode` replenish | prebuild | in_season | skip (`reason`: the `ReasonCode` value saying why
+    nothing is bought: no_supplier, not_yet, too_late).
     """
 
     sku: str
@@ -48,59 +50,53 @@ class SkuWindow:
 
 
 def sku_windows(week: date, data: ReplayData, review_period_days: int, skus: list[str]) -> list[SkuWindow]:
-    """Each SKU's decision for the proposal of `week` (same rules as the stored proposal)."""
+    """Each SKU's decision for the proposal of `week`: the stored proposal's own pure rule
+    (`replenishment.decisions.decide_window`) on the replay's catalogue."""
     items_by_sku: dict[str, list[SupplierItemTerms]] = {}
     for item in data.items:
         items_by_sku.setdefault(item.sku, []).append(item)
     group = data.skus.set_index("unique_id")["group"]
     out: list[SkuWindow] = []
     for code in skus:
-        items = items_by_sku.get(code, [])
-        if not items:
-            out.append(SkuWindow(code, "skip", week, week, (), reason="no active supplier"))
-            continue
+        leads = [
+            SupplierLead(item.supplier, item.lead_time_days)
+            for item in sorted(items_by_sku.get(code, []), key=lambda i: i.supplier)
+        ]
         category = data.categories.get(str(group.get(code)))
         season_name = category.season if category is not None else None
-        if season_name and season_name in data.seasons:
+        season: Season | None = None
+        if leads and season_name and season_name in data.seasons:
             spec = data.seasons[season_name]
             prebuild = category.prebuild_days if category.prebuild_days is not None else spec.prebuild_days
-            season = spec.next_window(week)
-            decisions = {
-                item.supplier: seasonal_decision(
-                    week, review_period_days, season, prebuild, item.lead_time_days
-                )
-                for item in items
-            }
-            eligible = [s for s, d in decisions.items() if d.mode in ("prebuild", "in_season")]
-            first = min(decisions.values(), key=lambda d: d.order_by)
-            if not eligible:
-                reason = "not_yet" if all(d.mode == "not_yet" for d in decisions.values()) else "too_late"
-                out.append(SkuWindow(code, "skip", week, week, (), season_name, first.order_by, reason))
-                continue
-            mode = "prebuild" if any(decisions[s].mode == "prebuild" for s in eligible) else "in_season"
-            chosen = [s for s in eligible if decisions[s].mode == mode]
+            start, end = spec.next_window(week)
+            season = Season(season_name, start, end, prebuild)
+        decision = decide_window(week, review_period_days, season, leads)
+        if isinstance(decision, Reason):
+            order_by = decision.params.get("order_by")
             out.append(
                 SkuWindow(
                     code,
-                    mode,
-                    min(decisions[s].demand_start for s in chosen),
-                    decisions[chosen[0]].season_end,
-                    tuple(sorted(chosen)),
-                    season_name,
-                    min(decisions[s].order_by for s in chosen),
-                )
-            )
-        else:
-            lead = min(item.lead_time_days for item in items)
-            out.append(
-                SkuWindow(
-                    code,
-                    "replenish",
+                    "skip",
                     week,
-                    week + timedelta(days=lead + review_period_days - 1),
-                    tuple(sorted(item.supplier for item in items)),
+                    week,
+                    (),
+                    season_name if season is not None else None,
+                    date.fromisoformat(str(order_by)) if order_by else None,
+                    decision.code.value,
                 )
             )
+            continue
+        out.append(
+            SkuWindow(
+                code,
+                decision.mode,
+                decision.window_start,
+                decision.window_end,
+                decision.suppliers,
+                season_name if season is not None else None,
+                decision.order_by,
+            )
+        )
     return out
 
 
@@ -129,7 +125,16 @@ def restock_problem(
         q = quantiles.get(win.sku)
         if q is None or len(q) != len(QUANTILE_LEVELS):
             exclusions.append(
-                Exclusion(win.sku, f"demand_quantiles: forecast has no {win.window_id} window for this SKU")
+                Exclusion.of(
+                    win.sku,
+                    Reason(
+                        ReasonCode.INVALID_INPUT,
+                        {
+                            "field": "demand_quantiles",
+                            "problem": f"forecast has no {win.window_id} window for this SKU",
+                        },
+                    ),
+                )
             )
             continue
         row = skus.loc[win.sku]

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import io
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from rich.console import Console
+from sqlalchemy import select
 
+from kernel.catalog import Sku
+from replenishment.reasons import ReasonCode
 from replenishment.services import get_proposal
 from restock.db import make_engine
 from restock.demo import run_demo
@@ -25,8 +29,10 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, dict]:
     engine = make_engine(f"sqlite:///{database}")
     proposal = get_proposal(engine, 1)
     runs = last_runs(engine)
+    with engine.connect() as connection:
+        active = set(connection.execute(select(Sku.code).where(Sku.status == "active")).scalars())
     engine.dispose()
-    return summary, {"proposal": proposal, "runs": runs}
+    return summary, {"proposal": proposal, "runs": runs, "active": active}
 
 
 def test_every_step_ran_and_is_recorded(demo: tuple[object, dict]) -> None:
@@ -39,18 +45,43 @@ def test_every_step_ran_and_is_recorded(demo: tuple[object, dict]) -> None:
     ]
 
 
+def codes(line: dict) -> set[str]:
+    return {reason["code"] for reason in line["reasons"]}
+
+
 def test_down_jackets_are_bought_on_their_pre_build_date(demo: tuple[object, dict]) -> None:
     lines = demo[1]["proposal"]["lines"]
     jackets = [line for line in lines if line["sku"].startswith("DJK-")]
     assert len(jackets) >= 5
-    assert all("winter pre-build: order by 2026-09-01" in line["reason"] for line in jackets)
+    for line in jackets:
+        prebuild = line["reasons"][0]
+        assert prebuild["code"] == ReasonCode.PREBUILD
+        # SUP-A's own lead time (30 days) sets the date: 15 Nov − 45 days − 30 days
+        assert prebuild["params"]["order_by"] == "2026-09-01"
+        assert (prebuild["params"]["supplier"], prebuild["params"]["lead_time_days"]) == ("SUP-A", 30)
 
 
 def test_a_rebate_tier_is_reached_and_shown(demo: tuple[object, dict]) -> None:
     proposal = demo[1]["proposal"]
-    assert any("to reach tier" in line["reason"] and "rebate" in line["reason"] for line in proposal["lines"])
+    raised = [line for line in proposal["lines"] if ReasonCode.RAISED_TO_TIER in codes(line)]
+    assert raised
+    for line in raised:
+        params = next(r["params"] for r in line["reasons"] if r["code"] == ReasonCode.RAISED_TO_TIER)
+        assert params["to_units"] == line["units"] and params["tier"] > params["tier_without"]
     tiers = {summary["supplier"]: summary["tier_reached"] for summary in proposal["suppliers"]}
     assert tiers["SUP-A"] == 2
+
+
+def test_rebate_shares_of_one_agreement_are_each_lines_own_not_the_whole_gain(
+    demo: tuple[object, dict],
+) -> None:
+    proposal = demo[1]["proposal"]
+    agreement = next(a for a in proposal["agreements"] if a["supplier"] == "SUP-C")
+    shares = [Decimal(line["rebate_share"]) for line in proposal["lines"] if line["supplier"] == "SUP-C"]
+    assert len(shares) >= 2 and all(share < Decimal(agreement["gain"]) for share in shares)
+    assert sum(shares) == Decimal(agreement["gain"])
+    assert agreement["tier_after"] > agreement["tier_before"]
+    assert Decimal(agreement["purchases_after"]) > Decimal(agreement["purchases_before"])
 
 
 def test_jackets_below_the_floor_at_list_cost_are_admitted_only_through_tier_two(
@@ -60,13 +91,24 @@ def test_jackets_below_the_floor_at_list_cost_are_admitted_only_through_tier_two
     admitted = [lines[code] for code in ("DJK-003", "DJK-007", "DJK-011") if code in lines]
     assert admitted, "at least one of the tier-2-only jackets is bought"
     for line in admitted:
-        assert "clears the floor only with tier 2" in line["reason"]
+        params = next(r["params"] for r in line["reasons"] if r["code"] == ReasonCode.ADMITTED_BY_TIER)
+        assert (params["tier_needed"], params["tier_reached"]) == (2, 2)
         assert float(line["margin_pct"]) >= 30.0
 
 
 def test_skus_below_the_floor_whatever_happens_are_left_out_with_the_reason(
     demo: tuple[object, dict],
 ) -> None:
-    exclusions = {item["sku"]: item["reason"] for item in demo[1]["proposal"]["exclusions"]}
+    exclusions = {item["sku"]: item for item in demo[1]["proposal"]["exclusions"]}
     for code in ("DJK-015", "CMC-004", "KIT-009"):
-        assert "below margin floor 30% even at the best tier" in exclusions[code]
+        assert exclusions[code]["code"] == ReasonCode.BELOW_MARGIN_FLOOR
+        assert exclusions[code]["params"]["floor_pct"] == "30.0"
+
+
+def test_every_active_sku_has_exactly_one_outcome_a_line_or_a_reason(demo: tuple[object, dict]) -> None:
+    proposal, active = demo[1]["proposal"], demo[1]["active"]
+    with_line = {line["sku"] for line in proposal["lines"]}
+    reasons = [e["sku"] for e in proposal["exclusions"] if e["supplier"] is None]
+    assert len(reasons) == len(set(reasons))
+    assert with_line.isdisjoint(reasons)
+    assert with_line | set(reasons) == active

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from restock.cli.common import console, note, print_json
+from restock.cli.common import console, note, print_json, stdout_to_stderr
 
 
 def register(app: typer.Typer) -> None:
@@ -75,7 +75,8 @@ def demo(
     from restock.demo import run_demo
     from restock.settings import get_settings
 
-    summary = run_demo(
-        get_settings(), samples_dir=samples, database_file=database, console=console, force=force
-    )
+    with stdout_to_stderr():
+        summary = run_demo(
+            get_settings(), samples_dir=samples, database_file=database, console=console, force=force
+        )
     console.print(summary)

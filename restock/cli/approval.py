@@ -361,12 +361,12 @@ def reoptimize_command(
 ) -> None:
     """Keep the edited lines fixed and re-solve the rest of the proposal."""
     from replenishment.approval import reoptimize_proposal
-    from restock.cli.propose import _stdout_to_stderr
+    from restock.cli.common import stdout_to_stderr
 
     if solver is not None and solver not in ("highs", "cbc"):
         raise InvalidInput(f"--solver: expected highs or cbc, got {solver!r}")
     who = _who(user)
-    with _stdout_to_stderr():
+    with stdout_to_stderr():
         outcome = reoptimize_proposal(
             _engine(), proposal_id, who, expected_version=expect_version, solver=solver
         )

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -114,3 +116,18 @@ def check_output_path(path: Path, option: str, *, force: bool, directory: bool =
     if not os.access(nearest, os.W_OK):
         raise InvalidInput(f"{option} {path}: {nearest} is not writable")
     return path
+
+
+@contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Send what libraries print to file descriptor 1 (HiGHS's banner) to stderr meanwhile,
+    so stdout carries only restock's own output (tables, JSON, CSV)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)

@@ -1,23 +1,41 @@
-"""CLI for forecasting: `restock forecast` (the nightly run) and `restock forecast accuracy`.
+"""CLI for forecasting: `restock forecast` (the nightly run), `accuracy`, `show SKU` and `list`.
 
 Thin adapter: parse options, call one service, render a summary.
 """
 
 from __future__ import annotations
 
+from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 import typer
+from rich import box
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from kernel.errors import InvalidInput
-from restock.cli.common import check_id, cli_waiting, console, parse_date_option, print_json
+from restock.cli.common import (
+    check_id,
+    check_output_path,
+    cli_waiting,
+    console,
+    parse_date_option,
+    print_json,
+)
 
 forecast_app = typer.Typer(
     help="Forecast demand for every SKU and store the run; `accuracy` reports how good it is.",
     invoke_without_command=True,
 )
+
+
+class Executor(StrEnum):
+    """Where the forecast chunks run."""
+
+    serial = "serial"
+    process = "process"
+    dask = "dask"
 
 
 def register(app: typer.Typer) -> None:
@@ -30,9 +48,11 @@ def run_command(
     ctx: typer.Context,
     as_of: str | None = typer.Option(
         None, "--as-of", help="Last business date of history (default: latest sales date)."),
-    sku: list[str] | None = typer.Option(None, "--sku", help="Forecast only these SKU codes (repeatable)."),
-    executor: str | None = typer.Option(
-        None, "--executor", help="serial | process | dask (default from settings)."),
+    sku: list[str] | None = typer.Option(
+        None, "--sku", help="Forecast only these SKU codes: repeat it or separate codes by commas "
+        "(--sku A,B). Such a run is partial and never feeds a proposal."),
+    executor: Executor | None = typer.Option(
+        None, "--executor", help="How to run the chunks (default from settings)."),
     address: str | None = typer.Option(
         None, "--address", help="Dask scheduler address (default: a local cluster)."),
     workers: int | None = typer.Option(None, "--workers", help="Worker processes (default: CPU count)."),
@@ -49,9 +69,10 @@ def run_command(
     from scheduler.runner import recorded_cli_run
 
     settings = get_settings()
-    chosen = executor or settings.forecasting.executor
+    chosen = executor.value if executor is not None else settings.forecasting.executor
     if chosen not in EXECUTORS:
         raise InvalidInput(f"--executor: expected one of {', '.join(EXECUTORS)}, got {chosen!r}")
+    codes = [code.strip() for value in sku or [] for code in value.split(",") if code.strip()]
     if address and chosen != "dask":
         raise InvalidInput("--address only applies to --executor dask")
     if workers is not None and not 1 <= workers <= 256:
@@ -71,7 +92,7 @@ def run_command(
         task = progress.add_task("forecast", total=None)
         try:
             summary = retry_transient(lambda: run_forecast(
-                engine, day, settings.forecast_settings(), skus=sku or None, runner=runner,
+                engine, day, settings.forecast_settings(), skus=codes or None, runner=runner,
                 on_start=lambda n: progress.update(task, total=n, completed=0),
                 progress=lambda n: progress.advance(task, n), now=started_at,
             ), attempts=2)
@@ -90,7 +111,8 @@ def run_command(
 
 
 def _render_summary(summary: Any) -> None:
-    table = Table("model", "SKUs", title=f"forecast run {summary.run_id} as of {summary.as_of}")
+    scope = "" if summary.scope == "complete" else " — PARTIAL (--sku): for inspection, never proposed from"
+    table = Table("model", "SKUs", title=f"forecast run {summary.run_id} as of {summary.as_of}{scope}")
     for model, count in sorted(summary.models.items(), key=lambda kv: -kv[1]):
         table.add_row(model, str(count))
     console.print(table)
@@ -138,3 +160,91 @@ def accuracy_command(
 def _fmt(value: float | None) -> str:
     return "—" if value is None else f"{value:.3f}"
 
+
+
+@forecast_app.command("show")
+def show_command(
+    sku: str = typer.Argument(..., help="SKU code."),
+    run: int | None = typer.Option(None, "--run", help="Forecast run id (default: latest with this SKU)."),
+    weeks: int = typer.Option(12, "--weeks", min=1, help="Weeks of sales history in the table."),
+    plot: Path | None = typer.Option(None, "--plot", help="Also write a PNG chart of history and forecast."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing --plot file."),
+    as_json: bool = typer.Option(False, "--json", help="Print history and forecast as JSON."),
+) -> None:
+    """One SKU's weekly sales history and forecast (mean, 10/50/90 % quantiles) as a table or chart."""
+    from forecasting.sku_view import plot_sku_forecast, sku_forecast_view
+    from kernel.orm import unit_of_work
+    from restock.db import ensure_ready, get_engine
+
+    if run is not None:
+        check_id(run, "--run")
+    if plot is not None:
+        check_output_path(plot, "--plot", force=force)
+    engine = get_engine()
+    ensure_ready(engine)
+    with unit_of_work(engine) as session:
+        view = sku_forecast_view(session, sku, run_id=run, history_weeks=max(weeks, 52))
+    if plot is not None:
+        plot_sku_forecast(view, str(plot))
+    if as_json:
+        print_json({
+            "sku": view.sku, "name": view.name, "run_id": view.run_id, "as_of": view.as_of.isoformat(),
+            "scope": view.scope, "model": view.model, "demand_class": view.demand_class,
+            "fallback_reason": view.fallback_reason,
+            "history": [{"week": r.week.isoformat(), "units": int(r.units)}
+                        for r in view.history.itertuples(index=False)],
+            "forecast": [{"week": r.week.isoformat(), "mean": r.mean, "q10": r.q10, "q50": r.q50,
+                          "q90": r.q90} for r in view.forecast.itertuples(index=False)],
+        })
+        return
+    console.print(f"{view.sku} {view.name} · run {view.run_id} ({view.scope}) as of {view.as_of} · "
+                  f"model {view.model} ({view.demand_class})", highlight=False)
+    if view.fallback_reason:
+        console.print(f"note: {view.fallback_reason}", highlight=False)
+    table = Table("week", "sold", "mean", "q10", "q50", "q90", title="units per week (Monday to Sunday)",
+                  title_justify="left", box=box.SIMPLE_HEAD)
+    for row in view.history.tail(weeks).itertuples(index=False):
+        table.add_row(row.week.isoformat(), f"{int(row.units):,}", "", "", "", "")
+    for row in view.forecast.itertuples(index=False):
+        table.add_row(row.week.isoformat(), "", f"{row.mean:,.1f}", f"{row.q10:,.1f}", f"{row.q50:,.1f}",
+                      f"{row.q90:,.1f}")
+    console.print(table)
+    if plot is not None:
+        console.print(f"chart written to {plot}", highlight=False)
+
+
+@forecast_app.command("list")
+def list_command(
+    limit: int = typer.Option(20, "--limit", min=1, help="How many runs (newest first)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the list as JSON."),
+) -> None:
+    """Stored forecast runs, newest first; a partial run (--sku) is labelled: it never feeds a proposal."""
+    from forecasting.services import list_runs
+    from restock.db import ensure_ready, get_engine
+
+    engine = get_engine()
+    ensure_ready(engine)
+    rows = list_runs(engine, limit=limit)
+    if as_json:
+        print_json(rows)
+        return
+    from datetime import datetime
+
+    from restock.settings import get_settings
+
+    tz = get_settings().tz
+    table = Table(title=f"forecast runs (times in {tz.key})", title_justify="left", box=None, pad_edge=False,
+                  header_style="bold underline")
+    for column in ("run", "as of", "started", "status", "scope", "SKUs", "s"):
+        table.add_column(column, no_wrap=True, justify="right" if column in ("run", "SKUs", "s") else "left")
+    for row in rows:
+        moment = datetime.fromisoformat(row["started_at"])
+        # SQLite drops the offset and keeps the wall time restock wrote, in the configured zone
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=tz)
+        started = moment.astimezone(tz).isoformat(sep=" ", timespec="minutes")
+        table.add_row(str(row["id"]), row["as_of"], started, row["status"],
+                      "complete" if row["scope"] == "complete" else "PARTIAL", str(row["n_series"]),
+                      f"{row['duration_s']:.0f}")
+    console.print(table)
+    if any(row["scope"] != "complete" for row in rows):
+        console.print("PARTIAL: made with --sku; kept for inspection, never read by a proposal")

@@ -104,7 +104,7 @@ def simulate(
     os.environ.setdefault("MPLCONFIGDIR", _mpl_dir())
 
     from kernel.orm import unit_of_work
-    from restock.cli.propose import _stdout_to_stderr
+    from restock.cli.common import stdout_to_stderr
     from restock.db import ensure_ready, get_engine
     from restock.settings import get_settings
     from simulation import replay
@@ -128,7 +128,7 @@ def simulate(
         raise InvalidInput(f"--to: {last} is after the last day of stored sales {data.last_day}")
     # the solver library prints its banner straight to file descriptor 1: keep stdout for the tables
     with (
-        _stdout_to_stderr(),
+        stdout_to_stderr(),
         err_console.status(f"replaying {len(config.weeks())} weeks × {len(chosen)} policies…"),
     ):
         result = replay(data, config, progress=lambda text: err_console.print(text, highlight=False))

@@ -9,6 +9,7 @@ import pytest
 
 from replenishment import optimize
 from replenishment.problem import SupplierTerms
+from replenishment.reasons import ReasonCode
 from tests.replenishment.builders import agreement, item, problem, sku
 
 SUPPLIER_A_TIERS = [(1_000_000, 0.02), (2_000_000, 0.035)]
@@ -30,8 +31,21 @@ def test_a_few_more_cases_are_bought_because_the_rebate_beats_holding_cost() -> 
     )
     (line,) = plan.lines
     assert line.units == 1000 and line.cases == 10
-    assert "raised from 800 to 1,000 to reach tier 2 with supplier A: +¥30,400 rebate" in line.reason
+    raised = next(r for r in line.reasons if r.code == ReasonCode.RAISED_TO_TIER)
+    assert raised.params == {
+        "from_units": 800,
+        "to_units": 1000,
+        "agreement": "A-2026",
+        "tier": 2,
+        "tier_without": 1,
+        "rebate_share": "32000.00",  # the only line: the whole gain of the proposal
+    }
     assert plan.rebate_gain == Decimal("32000.00")  # 70,000 at ¥2.0M − 38,000 already earned at ¥1.9M
+    (summary,) = plan.agreements
+    assert (summary.purchases_before, summary.purchases_after) == (Decimal("1900000"), Decimal("2000000"))
+    assert (summary.tier_before, summary.tier_after) == (1, 2)
+    assert (summary.period_rebate, summary.gain) == (Decimal("70000.00"), Decimal("32000.00"))
+    assert line.rebate_share == Decimal("32000.00")
     assert plan.suppliers[0].tier_reached == 2
     assert line.effective_unit_cost == Decimal("96.5000")
 
@@ -48,7 +62,7 @@ def test_mirror_no_raise_when_the_extra_goods_would_cost_more_than_the_rebate() 
     )
     (line,) = plan.lines
     assert line.units == 300
-    assert "raised" not in line.reason
+    assert ReasonCode.RAISED_TO_TIER not in {r.code for r in line.reasons}
     assert plan.suppliers[0].tier_reached == 1
     assert plan.rebate_gain == Decimal("600.00")  # 2 % of ¥30,000
 
@@ -66,7 +80,8 @@ def test_moq_is_all_or_nothing() -> None:
     )
     assert units_of(lost, "LANTERN") == 0
     (excluded,) = [e for e in lost.exclusions if e.sku == "LANTERN"]
-    assert "MOQ far above need" in excluded.reason
+    assert excluded.code == ReasonCode.MOQ_ABOVE_NEED
+    assert excluded.params == {"smallest_order": 200, "supplier": "A", "need": "50.0"}
 
 
 def test_units_are_whole_case_packs() -> None:
@@ -86,17 +101,27 @@ def test_margin_floor_excludes_exactly_the_skus_below_it_and_admits_one_only_at_
     near_tier_two = optimize(problem(skus, items, [agreement("A", SUPPLIER_A_TIERS, 1_900_000)]))
     assert {line.sku for line in near_tier_two.lines} == {"FINE", "EDGE"}
     edge = next(line for line in near_tier_two.lines if line.sku == "EDGE")
-    assert "clears the floor only with tier 2 (reached: tier 2)" in edge.reason
+    admitted = next(r for r in edge.reasons if r.code == ReasonCode.ADMITTED_BY_TIER)
+    assert (admitted.params["tier_needed"], admitted.params["tier_reached"]) == (2, 2)
+    assert admitted.params["margin_at_list_pct"] == "28.5"
     assert edge.margin_pct == pytest.approx(31.0, abs=0.01)
-    reasons = {e.sku: e.reason for e in near_tier_two.exclusions}
+    reasons = {e.sku: e for e in near_tier_two.exclusions}
     assert set(reasons) == {"POOR"}
-    assert "below margin floor 30% even at the best tier" in reasons["POOR"]
+    assert reasons["POOR"].code == ReasonCode.BELOW_MARGIN_FLOOR
+    # 75 × (1 − 0.035) = 72.375 → margin 27.6 %
+    assert reasons["POOR"].params == {
+        "floor_pct": "30.0",
+        "margin_pct": "27.6",
+        "price": "100.00",
+        "best_cost": "72.38",
+    }
 
     far_from_tier_two = optimize(problem(skus, items, [agreement("A", SUPPLIER_A_TIERS, 500_000)]))
     assert {line.sku for line in far_from_tier_two.lines} == {"FINE"}
-    reasons = {e.sku: e.reason for e in far_from_tier_two.exclusions}
+    reasons = {e.sku: e for e in far_from_tier_two.exclusions}
     assert set(reasons) == {"POOR", "EDGE"}
-    assert "unless rebate tier 2 is reached" in reasons["EDGE"]
+    assert reasons["EDGE"].code == ReasonCode.BELOW_FLOOR_UNLESS_TIER
+    assert (reasons["EDGE"].params["tier_needed"], reasons["EDGE"].params["tier_reached"]) == (2, 0)
     for line in far_from_tier_two.lines + near_tier_two.lines:
         assert line.margin_pct >= 30.0
 
@@ -109,7 +134,8 @@ def test_binding_budget_buys_the_more_profitable_sku_and_stays_within_it() -> No
     assert units_of(plan, "RICH") == 100
     assert units_of(plan, "THIN") == 0
     (excluded,) = [e for e in plan.exclusions if e.sku == "THIN"]
-    assert excluded.reason.startswith("budget:")
+    assert excluded.code == ReasonCode.BUDGET
+    assert excluded.params["budget"] == "10000.00"
 
 
 def test_category_budget_and_capacity_bind() -> None:
@@ -158,12 +184,13 @@ def test_bad_input_names_the_sku_supplier_and_field_and_the_rest_still_builds() 
     broken = agreement("A", [(2_000_000, 0.02), (1_000_000, 0.035)], 0)
     plan = optimize(problem(skus, items, [broken]))
     assert [line.sku for line in plan.lines] == ["GOOD"]
-    reasons = {(e.sku, e.supplier): e.reason for e in plan.exclusions}
-    assert reasons[("FREE", None)].startswith("price: must be > 0")
-    assert reasons[("NOCOST", "A")].startswith("supplier A: unit_cost: must be > 0")
-    assert reasons[("NOCASE", "A")].startswith("supplier A: case_pack: must be ≥ 1")
-    assert reasons[("NOCOST", None)] == "no active supplier with valid terms"
-    assert "demand_quantiles: forecast missing" in reasons[("NOFORECAST", None)]
+    reasons = {(e.sku, e.supplier): e for e in plan.exclusions}
+    fields = {key: (e.code, e.params["field"]) for key, e in reasons.items()}
+    assert fields[("FREE", None)] == (ReasonCode.INVALID_INPUT, "price")
+    assert fields[("NOCOST", "A")] == (ReasonCode.INVALID_TERMS, "supplier A: unit_cost")
+    assert fields[("NOCASE", "A")] == (ReasonCode.INVALID_TERMS, "supplier A: case_pack")
+    assert fields[("NOCOST", None)] == (ReasonCode.INVALID_TERMS, "supplier items")
+    assert fields[("NOFORECAST", None)] == (ReasonCode.INVALID_INPUT, "demand_quantiles")
     assert any(
         "agreement A-2026: tier 2 threshold: tiers overlap or are unordered" in m for m in plan.messages
     )
@@ -191,3 +218,21 @@ def test_cbc_and_highs_agree_on_a_small_instance() -> None:
     highs, cbc = optimize(p, solver="highs"), optimize(p, solver="cbc")
     assert cbc.solver == "cbc" and highs.solver == "highs"
     assert cbc.expected_profit == highs.expected_profit
+
+
+def test_each_line_shows_its_own_share_of_the_agreements_gain_never_the_whole_gain() -> None:
+    # two SKUs of supplier A worth ¥60,000 and ¥40,000 take the agreement from ¥1.9M to ¥2.0M
+    plan = optimize(
+        problem(
+            [sku("TEE", 200, 600), sku("CAP", 200, 400)],
+            [item("TEE", "A", 100, case=100), item("CAP", "A", 100, case=100)],
+            [agreement("A", SUPPLIER_A_TIERS, 1_900_000)],
+        )
+    )
+    shares = {line.sku: line.rebate_share for line in plan.lines}
+    values = {line.sku: line.value for line in plan.lines}
+    (summary,) = plan.agreements
+    assert sum(shares.values()) == summary.gain == plan.rebate_gain
+    for code, share in shares.items():
+        assert abs(share - summary.gain * values[code] / sum(values.values())) <= Decimal("0.01")
+        assert share < summary.gain

@@ -10,11 +10,14 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, func, select
 
+from forecasting.handoff import FrameDemand
+from forecasting.models import DailySales
 from kernel.catalog import Category, Sku
 from kernel.errors import InvalidInput, NotFound
 from kernel.orm import unit_of_work
 from replenishment.models import InventorySnapshot, Proposal, ProposalLine
-from replenishment.services import build_proposal, get_proposal
+from replenishment.reasons import ReasonCode
+from replenishment.services import StaleInputs, build_proposal, get_proposal
 from replenishment.settings import ProposalSettings
 from restock.settings import load_settings
 from suppliers.models import (
@@ -27,6 +30,7 @@ from suppliers.models import (
 )
 
 WEEK = date(2026, 8, 31)
+SALES_END = date(2026, 8, 30)
 CREATED = datetime(2026, 8, 31, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 
 
@@ -111,9 +115,12 @@ def seed(engine: Engine) -> None:
         )
         po.lines = [PurchaseOrderLine(sku_id=skus[0].id, units=50, received_units=0, unit_cost=Decimal("40"))]
         s.add(po)
+        s.add_all(
+            DailySales(sku_id=sku.id, date=SALES_END, units=3, revenue=sku.price * 3) for sku in skus[:3]
+        )
 
 
-def demand_for(windows: pd.DataFrame) -> pd.DataFrame:
+def window_demand(windows: pd.DataFrame) -> pd.DataFrame:
     level = {"TEE": 1000.0, "MUG": 300.0, "JACKET": 400.0}
     rows = []
     for w in windows.itertuples(index=False):
@@ -134,6 +141,10 @@ def demand_for(windows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+# demand as a forecast made as of the last sales date would give it
+demand_for = FrameDemand(window_demand, as_of=SALES_END)
+
+
 def test_proposal_is_built_stored_and_read_back(engine: Engine) -> None:
     seed(engine)
     settings = proposal_settings()
@@ -143,11 +154,13 @@ def test_proposal_is_built_stored_and_read_back(engine: Engine) -> None:
     assert stored["version"] == 1 and stored["week"] == "2026-08-31"
     lines = {ln["sku"]: ln for ln in stored["lines"]}
     assert set(lines) == {"TEE", "JACKET"}
-    assert "winter pre-build: order by 2026-09-01" in lines["JACKET"]["reason"]
+    prebuild = lines["JACKET"]["reasons"][0]
+    assert prebuild["code"] == ReasonCode.PREBUILD
+    assert prebuild["params"]["order_by"] == "2026-09-01"
     assert lines["TEE"]["units"] % 10 == 0
-    reasons = {e["sku"]: e["reason"] for e in stored["exclusions"]}
-    assert "below margin floor" in reasons["MUG"]
-    assert reasons["ORPHAN"] == "no active supplier"
+    codes = {e["sku"]: e["code"] for e in stored["exclusions"]}
+    assert codes["MUG"] == ReasonCode.BELOW_MARGIN_FLOOR
+    assert codes["ORPHAN"] == ReasonCode.NO_SUPPLIER
     assert Decimal(stored["spend"]) <= Decimal("500000")
     assert stored["suppliers"][0]["supplier"] == "A"
     # the inventory position used: latest snapshot 100 − 20 committed + 50 arriving in the window
@@ -163,24 +176,34 @@ def test_proposal_is_built_stored_and_read_back(engine: Engine) -> None:
 
 def test_jacket_is_not_bought_ahead_of_its_order_by_week(engine: Engine) -> None:
     seed(engine)
+    # the seed's sales start on 30 Aug: a week earlier is proposed on purpose with stale inputs
     result = build_proposal(
-        engine, date(2026, 8, 24), proposal_settings(), now=CREATED, demand=demand_for, store=False
+        engine,
+        date(2026, 8, 24),
+        proposal_settings(),
+        now=CREATED,
+        demand=demand_for,
+        store=False,
+        allow_stale=True,
     )
-    reasons = {e.sku: e.reason for e in result.plan.exclusions}
+    reasons = {e.sku: e for e in result.plan.exclusions}
     assert "JACKET" not in {ln.sku for ln in result.plan.lines}
-    assert reasons["JACKET"].startswith("winter pre-build: order by 2026-09-01; not bought ahead")
+    assert reasons["JACKET"].code == ReasonCode.NOT_YET
+    assert reasons["JACKET"].params["order_by"] == "2026-09-01"
 
 
 def test_sku_missing_from_the_forecast_is_left_out_and_the_rest_builds(engine: Engine) -> None:
     seed(engine)
 
     def without_tee(windows: pd.DataFrame) -> pd.DataFrame:
-        frame = demand_for(windows)
+        frame = window_demand(windows)
         return frame[frame.unique_id != "TEE"]
 
-    result = build_proposal(engine, WEEK, proposal_settings(), now=CREATED, demand=without_tee, store=False)
-    reasons = {e.sku: e.reason for e in result.plan.exclusions}
-    assert "forecast has no protection window" in reasons["TEE"]
+    demand = FrameDemand(without_tee, run_id=7, as_of=SALES_END)
+    result = build_proposal(engine, WEEK, proposal_settings(), now=CREATED, demand=demand, store=False)
+    reasons = {e.sku: e for e in result.plan.exclusions}
+    assert reasons["TEE"].code == ReasonCode.NO_FORECAST
+    assert reasons["TEE"].params == {"run_id": 7, "window_start": "2026-08-31", "window_end": "2026-09-20"}
     assert "JACKET" in {ln.sku for ln in result.plan.lines}
 
 
@@ -189,3 +212,48 @@ def test_week_must_be_a_monday_and_unknown_proposal_is_not_found(engine: Engine)
         build_proposal(engine, date(2026, 9, 1), proposal_settings(), now=CREATED, demand=demand_for)
     with pytest.raises(NotFound):
         get_proposal(engine, 12345)
+
+
+def test_stale_inputs_are_refused_with_their_dates_unless_allowed_and_then_flagged(engine: Engine) -> None:
+    seed(engine)
+    week = date(2026, 9, 14)  # inventory and sales of 30 Aug are 15 days old, the forecast too
+    with pytest.raises(StaleInputs) as error:
+        build_proposal(engine, week, proposal_settings(), now=CREATED, demand=demand_for, store=False)
+    message = str(error.value)
+    assert "inventory snapshot as of 2026-08-30 is 15 days before the week 2026-09-14 (limit 7)" in message
+    assert "sales history as of 2026-08-30 is 15 days before the week 2026-09-14 (limit 7)" in message
+    assert "forecast run as of 2026-08-30 is 15 days before the week 2026-09-14 (limit 8)" in message
+    assert "--allow-stale" in message
+
+    allowed = build_proposal(
+        engine, week, proposal_settings(), now=CREATED, demand=demand_for, store=False, allow_stale=True
+    )
+    first = allowed.plan.messages[0]
+    assert first.startswith("STALE INPUTS (proposed with --allow-stale): inventory snapshot")
+    # on time, nothing is flagged
+    fresh = build_proposal(engine, WEEK, proposal_settings(), now=CREATED, demand=demand_for, store=False)
+    assert not any(m.startswith("STALE") for m in fresh.plan.messages)
+
+
+def test_limits_are_settings(engine: Engine) -> None:
+    seed(engine)
+    settings = load_settings(replenishment={"max_sales_age_days": 0}).proposal_settings()
+    with pytest.raises(StaleInputs, match="sales history as of 2026-08-30 is 1 days before"):
+        build_proposal(engine, WEEK, settings, now=CREATED, demand=demand_for, store=False)
+
+
+def test_next_week_says_first_that_last_weeks_proposal_is_still_open(engine: Engine) -> None:
+    seed(engine)
+    first = build_proposal(engine, WEEK, proposal_settings(), now=CREATED, demand=demand_for)
+    tee_units = next(ln.units for ln in first.plan.lines if ln.sku == "TEE")
+    lenient = load_settings(
+        replenishment={"max_inventory_age_days": 14, "max_sales_age_days": 14}
+    ).proposal_settings()
+    second = build_proposal(engine, date(2026, 9, 7), lenient, now=CREATED, demand=demand_for)
+    assert second.plan.messages[0].startswith(
+        f"proposal {first.proposal_id} (week 2026-08-31, v1) is still open — neither approved nor superseded"
+    )
+    assert f"TEE × {tee_units:,}" in second.plan.messages[0]
+    tee = next(ln for ln in second.plan.lines if ln.sku == "TEE")
+    also = next(r for r in tee.reasons if r.code == ReasonCode.ALSO_IN_OPEN_PROPOSAL)
+    assert also.params == {"proposal_id": first.proposal_id, "week": "2026-08-31", "units": tee_units}
