@@ -3,7 +3,8 @@
 `decide_window` is a function of plain data (the proposal week, the review period,
 the SKU's season if any, its suppliers' lead times) so that it is tested with
 literal data; `replenishment.services` only queries the database and calls it.
-`inventory_on_order` nets open purchase-order lines against a window.
+`inventory_on_order` nets open purchase-order lines against a window; `orders_in_window`
+says which POs those units are, for the reasons.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from replenishment.problem import OpenOrder
 from replenishment.reasons import Reason, ReasonCode
 from replenishment.seasons import SeasonalDecision, seasonal_decision
 
@@ -129,3 +131,40 @@ def inventory_on_order(open_lines: Iterable[tuple[int, int, date]], window_end: 
     """Units of open purchase-order lines (units, received units, expected date) still to
     arrive on or before `window_end`; later arrivals do not protect this window."""
     return sum(max(units - received, 0) for units, received, expected in open_lines if expected <= window_end)
+
+
+@dataclass(frozen=True)
+class OpenPoLine:
+    """One line of an open purchase order for a SKU, as stored (units ordered and received)."""
+
+    po_number: str
+    supplier: str
+    units: int
+    received: int
+    expected_date: date
+    proposal_id: int | None = None
+
+
+def orders_in_window(lines: Iterable[OpenPoLine], window_end: date) -> tuple[OpenOrder, ...]:
+    """The open POs whose units still to arrive land on or before `window_end`, one per PO
+    (its lines of the SKU summed), earliest first: what `inventory_on_order` counts, by PO."""
+    units: dict[str, int] = {}
+    first: dict[str, OpenPoLine] = {}
+    for line in lines:
+        left = max(line.units - line.received, 0)
+        if line.expected_date > window_end or left == 0:
+            continue
+        key = f"{line.po_number}\x00{line.expected_date.isoformat()}"
+        units[key] = units.get(key, 0) + left
+        first.setdefault(key, line)
+    orders = (
+        OpenOrder(
+            po_number=first[key].po_number,
+            supplier=first[key].supplier,
+            units=n,
+            expected_date=first[key].expected_date,
+            proposal_id=first[key].proposal_id,
+        )
+        for key, n in units.items()
+    )
+    return tuple(sorted(orders, key=lambda o: (o.expected_date, o.po_number)))

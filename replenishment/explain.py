@@ -20,7 +20,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import numpy as np
 
 from replenishment.instance import Instance, LineData, SkuData
-from replenishment.reasons import Reason, ReasonCode, money
+from replenishment.reasons import ParamValue, Reason, ReasonCode, money
 from suppliers.rebates import tier_reached
 
 TENTH = Decimal("0.1")
@@ -134,7 +134,7 @@ def line_reasons(
     units = int(cases[k]) * line.case
     target = target_units(sku.target)
     need = need_units(target, sku.position)
-    reasons = [_primary(instance, sku, line, target, need)]
+    reasons = [_primary(instance, sku, line, target, need), *on_order_reasons(sku)]
     if sku.alternative_of is not None:
         # rule 7: a slower supplier's goods cover its own, longer window (the primary reason's
         # target, position and need are that window's)
@@ -205,6 +205,24 @@ def line_reasons(
     return reasons
 
 
+def on_order_reasons(sku: SkuData) -> list[Reason]:
+    """One reason per open purchase order counted in the SKU's position (its number, supplier,
+    units still to arrive inside the window, date, and the approved proposal that raised it)."""
+    return [
+        Reason(
+            ReasonCode.ON_ORDER,
+            {
+                "po_number": order.po_number,
+                "supplier": order.supplier,
+                "units": order.units,
+                "expected_date": order.expected_date.isoformat(),
+                "proposal_id": order.proposal_id,
+            },
+        )
+        for order in sku.sku.open_orders
+    ]
+
+
 def _primary(instance: Instance, sku: SkuData, line: LineData, target: Decimal, need: Decimal) -> Reason:
     p = sku.sku
     if p.mode == "replenish":
@@ -259,10 +277,15 @@ def left_out_reason(
     need = need_units(target, sku.position)
     numbers = {"need": str(need), "target": str(target), "position": sku.position}
     if need <= 0:
-        return Reason(
-            ReasonCode.COVERED,
-            {"position": sku.position, "target_kind": _target_kind(sku), "target": str(target)},
-        )
+        covered: dict[str, ParamValue] = {
+            "position": sku.position,
+            "target_kind": _target_kind(sku),
+            "target": str(target),
+        }
+        if sku.sku.open_orders:
+            covered["on_order"] = sum(order.units for order in sku.sku.open_orders)
+            covered["po_numbers"] = ", ".join(order.po_number for order in sku.sku.open_orders)
+        return Reason(ReasonCode.COVERED, covered)
     # every option of the SKU, its slower suppliers' longer windows too (rule 7)
     indexes = sku.lines + [k for alt in sku.alternatives for k in instance.skus[alt].lines]
     lines = [instance.lines[k] for k in indexes]

@@ -61,6 +61,8 @@ class SkuProblem:
     salvage_rate: Decimal = Decimal("0.5")
     season_start: date | None = None
     prebuild_days: int | None = None
+    # the open purchase orders `on_order` is made of (when known), each named in the reasons
+    open_orders: tuple[OpenOrder, ...] = ()
 
     @property
     def position(self) -> int:
@@ -70,6 +72,19 @@ class SkuProblem:
     @property
     def window_days(self) -> int:
         return (self.window_end - self.window_start).days + 1
+
+
+@dataclass(frozen=True)
+class OpenOrder:
+    """One purchase order's units of a SKU still to arrive inside the SKU's window: they are
+    part of `SkuProblem.on_order`, and the reasons name the PO. `proposal_id`: the approved
+    proposal that raised it (None for a PO imported from outside restock)."""
+
+    po_number: str
+    supplier: str
+    units: int
+    expected_date: date
+    proposal_id: int | None = None
 
 
 @dataclass

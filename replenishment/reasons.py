@@ -34,6 +34,7 @@ class ReasonCode(StrEnum):
     CUT_BY_BUDGET = "cut_by_budget"
     CUT_BY_PROFIT = "cut_by_profit"
     ALSO_IN_OPEN_PROPOSAL = "also_in_open_proposal"
+    ON_ORDER = "on_order"
     # why an active SKU has no line (exactly one per SKU)
     NO_SUPPLIER = "no_supplier"
     COVERED = "covered"
@@ -172,10 +173,22 @@ def _render_one(code: ReasonCode, p: dict[str, ParamValue]) -> str:
             f"proposal {p['proposal_id']} (week {p['week']}), still open, would also buy "
             f"{fmt_units(p['units'])} of this SKU"
         )
+    if code is ReasonCode.ON_ORDER:
+        raised = f" (raised by approved proposal {p['proposal_id']})" if p.get("proposal_id") else ""
+        return (
+            f"PO {p['po_number']} ({p['supplier']}) brings {fmt_units(p['units'])} units by "
+            f"{p['expected_date']}{raised}: counted as on order in the position"
+        )
     if code is ReasonCode.NO_SUPPLIER:
         return "no active supplier item"
     if code is ReasonCode.COVERED:
-        return f"position {fmt_units(p['position'])} covers {p['target_kind']} {fmt_units(p['target'])}"
+        on_order = ""
+        if p.get("on_order"):
+            on_order = f" (of which {fmt_units(p['on_order'])} on order: PO {p['po_numbers']})"
+        return (
+            f"position {fmt_units(p['position'])}{on_order} covers {p['target_kind']} "
+            f"{fmt_units(p['target'])}"
+        )
     if code is ReasonCode.NOT_YET:
         return (
             f"{p['season']} pre-build: not bought ahead; a later proposal can still place it by "
@@ -250,6 +263,8 @@ def _short_one(code: ReasonCode, p: dict[str, ParamValue]) -> str | None:
         return "cut: budget"
     if code is ReasonCode.ALSO_IN_OPEN_PROPOSAL:
         return f"also in #{p['proposal_id']}"
+    if code is ReasonCode.ON_ORDER:
+        return f"PO {p['po_number']} +{fmt_units(p['units'])}"
     if code is ReasonCode.COVERED:
         return f"covered: {fmt_units(p['position'])} ≥ {fmt_units(p['target'])}"
     if code is ReasonCode.NOT_YET:
@@ -280,6 +295,7 @@ def _short_one(code: ReasonCode, p: dict[str, ParamValue]) -> str | None:
 # The one qualifier a narrow table shows next to a line's first reason, most telling first.
 SHORT_QUALIFIERS = (
     ReasonCode.ALSO_IN_OPEN_PROPOSAL,
+    ReasonCode.ON_ORDER,
     ReasonCode.RAISED_TO_TIER,
     ReasonCode.ADMITTED_BY_TIER,
     ReasonCode.CUT_BY_BUDGET,

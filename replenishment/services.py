@@ -27,7 +27,14 @@ from kernel.errors import InvalidInput, NotFound, RestockError
 from kernel.jsonable import to_jsonable
 from kernel.orm import unit_of_work
 from kernel.seasons import season_window
-from replenishment.decisions import Season, SupplierLead, WindowDecision, decide_window, inventory_on_order
+from replenishment.decisions import (
+    OpenPoLine,
+    Season,
+    SupplierLead,
+    WindowDecision,
+    decide_window,
+    orders_in_window,
+)
 from replenishment.demand import QUANTILE_COLUMNS, QUANTILE_LEVELS
 from replenishment.lifecycle import DRAFT, IN_REVIEW
 from replenishment.models import (
@@ -169,19 +176,28 @@ def _latest_snapshots(session: Session, week: date) -> dict[int, InventorySnapsh
     }
 
 
-def _open_po_lines(session: Session) -> dict[int, list[tuple[int, int, date]]]:
-    by_sku: dict[int, list[tuple[int, int, date]]] = {}
-    for sku_id, units, received, expected in session.execute(
+def _open_po_lines(session: Session) -> dict[int, list[OpenPoLine]]:
+    """Lines of purchase orders still on order (imported open POs and restock's approved or
+    exported ones), by SKU id, with the PO's number, supplier, date and proposal."""
+    by_sku: dict[int, list[OpenPoLine]] = {}
+    for sku_id, units, received, expected, number, supplier, proposal_id in session.execute(
         select(
             PurchaseOrderLine.sku_id,
             PurchaseOrderLine.units,
             PurchaseOrderLine.received_units,
             PurchaseOrder.expected_date,
+            PurchaseOrder.po_number,
+            Supplier.code,
+            PurchaseOrder.proposal_id,
         )
         .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.purchase_order_id)
+        .join(Supplier, Supplier.id == PurchaseOrder.supplier_id)
         .where(PurchaseOrder.status.in_(ON_ORDER_STATUSES))
+        .order_by(PurchaseOrder.expected_date, PurchaseOrder.po_number, PurchaseOrderLine.id)
     ):
-        by_sku.setdefault(sku_id, []).append((units, received, expected))
+        by_sku.setdefault(sku_id, []).append(
+            OpenPoLine(number, supplier, units, received or 0, expected, proposal_id)
+        )
     return by_sku
 
 
@@ -306,6 +322,7 @@ def load_problem(
             continue
         category = catalog.categories[sku.category_id]
         snapshot = snapshots.get(sku.id)
+        orders = orders_in_window(open_lines.get(sku.id, []), d.window_end)
         if snapshot is None:
             messages.append(f"SKU {sku.code}: on_hand: no inventory snapshot on or before {week}; taken as 0")
         sku_problems.append(
@@ -318,7 +335,8 @@ def load_problem(
                 service_level=cfg.service_levels.get(sku.abc_class, 0.95),
                 on_hand=snapshot.on_hand if snapshot else 0,
                 committed=snapshot.committed if snapshot else 0,
-                on_order=inventory_on_order(open_lines.get(sku.id, []), d.window_end),
+                on_order=sum(order.units for order in orders),
+                open_orders=orders,
                 window_start=d.window_start,
                 window_end=d.window_end,
                 demand_quantiles=tuple(float(getattr(found, c)) for c in QUANTILE_COLUMNS),

@@ -376,6 +376,91 @@ def test_raised_pos_move_the_agreement_period_purchases_and_count_as_on_order(
     ]
 
 
+def test_the_next_proposal_names_the_approved_pos_its_positions_count(case: tuple[Engine, int]) -> None:
+    """Issue 9 item 7: approved lines are on order in the next week's proposal, and the reason
+    of each affected line (or the SKU's exclusion) names the PO and its units — the stored
+    reason parameters, recomputed here from the purchase-order tables."""
+    import pandas as pd
+
+    from forecasting import FrameDemand
+    from kernel.catalog import Sku
+    from replenishment.reasons import Reason, ReasonCode
+    from replenishment.services import build_proposal, get_proposal
+    from restock.settings import load_settings
+    from suppliers.models import PurchaseOrderLine, Supplier
+
+    engine, pid = case
+    review_proposal(engine, pid, ALICE)
+    approve(engine, pid, order_date=WEEK)
+    next_week = WEEK + timedelta(days=7)
+
+    def demand(windows: pd.DataFrame) -> pd.DataFrame:
+        frame = windows[["unique_id", "window_id"]].copy()
+        high = frame["unique_id"].isin(["P1", "P2"])  # above what is on order: a line each
+        for column in ("mean", "q10", "q50", "q80", "q90", "q95", "q99"):
+            frame[column] = [900.0 if h else 5.0 for h in high]
+        return frame
+
+    result = build_proposal(
+        engine,
+        next_week,
+        load_settings().proposal_settings(),
+        now=NOW + timedelta(days=7),
+        demand=FrameDemand(demand),
+        allow_stale=True,
+    )
+    stored = get_proposal(engine, result.proposal_id)
+    with unit_of_work(engine) as s:
+        rows = s.execute(
+            select(
+                Sku.code,
+                PurchaseOrder.po_number,
+                Supplier.code,
+                PurchaseOrderLine.units - PurchaseOrderLine.received_units,
+                PurchaseOrder.expected_date,
+                PurchaseOrder.proposal_id,
+            )
+            .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.purchase_order_id)
+            .join(Supplier, Supplier.id == PurchaseOrder.supplier_id)
+            .join(Sku, Sku.id == PurchaseOrderLine.sku_id)
+            .order_by(PurchaseOrder.expected_date, PurchaseOrder.po_number)
+        ).all()
+    window_end = {sku.code: sku.window_end for sku in result.problem.skus}
+    pos: dict[str, list[dict[str, object]]] = {}
+    for sku, number, supplier, units, expected, proposal_id in rows:
+        if expected > window_end[sku]:
+            continue  # arrives after the window it would protect: not on order for it
+        pos.setdefault(sku, []).append(
+            {
+                "po_number": number,
+                "supplier": supplier,
+                "units": units,
+                "expected_date": expected.isoformat(),
+                "proposal_id": proposal_id,
+            }
+        )
+    assert {po["proposal_id"] for orders in pos.values() for po in orders} == {pid}
+    lines = {ln["sku"]: ln for ln in stored["lines"]}
+    assert {"P1", "P2"} <= set(lines)
+    for sku, ln in lines.items():
+        reasons = [Reason.from_json(r) for r in ln["reasons"]]
+        named = [r.params for r in reasons if r.code is ReasonCode.ON_ORDER]
+        assert named == pos.get(sku, []), sku
+        position = reasons[0].params["position"]
+        assert position == sum(po["units"] for po in pos.get(sku, []))  # no snapshot: on hand 0
+        for r in reasons:
+            if r.code is ReasonCode.ON_ORDER:
+                assert f"PO {r.params['po_number']}" in ln["reason"]
+                assert f"approved proposal {pid}" in ln["reason"]
+    covered = {e["sku"]: e for e in stored["exclusions"] if e["code"] == ReasonCode.COVERED}
+    assert covered, stored["exclusions"]
+    for sku, e in covered.items():
+        orders = pos.get(sku, [])
+        assert e["params"].get("on_order") == (sum(po["units"] for po in orders) or None)
+        if orders:
+            assert e["params"]["po_numbers"] == ", ".join(str(po["po_number"]) for po in orders)
+
+
 def test_numbers_stay_gapless_when_an_approval_fails_halfway(engine: Engine) -> None:
     seed_business(engine)
     good = store_proposal(engine, week=WEEK)

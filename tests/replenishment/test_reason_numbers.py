@@ -22,7 +22,14 @@ from hypothesis import strategies as st
 from replenishment import optimize
 from replenishment.demand import demand_curve
 from replenishment.plan import Plan, PlanLine
-from replenishment.problem import Agreement, Problem, SkuProblem, SupplierItemTerms, SupplierTerms
+from replenishment.problem import (
+    Agreement,
+    OpenOrder,
+    Problem,
+    SkuProblem,
+    SupplierItemTerms,
+    SupplierTerms,
+)
 from replenishment.reasons import EXCLUSION_CODES, LINE_CODES, Reason, ReasonCode, render
 from suppliers.rebates import Tier, rebate_earned, tier_reached
 
@@ -57,6 +64,18 @@ def problems(draw: st.DrawFn) -> Problem:
         window_days = draw(st.sampled_from([14, 21, 120]))
         season_start = WEEK + timedelta(days=draw(st.integers(40, 90)))
         on_hand = draw(st.integers(0, 300))
+        # open POs counted in the position (approved proposals' POs among them), one or two
+        split = draw(st.sampled_from([(), (10,), (4, 6)]))
+        open_orders = tuple(
+            OpenOrder(
+                po_number=f"PO-2026-{n:04d}{k}",
+                supplier="S0",
+                units=units,
+                expected_date=WEEK + timedelta(days=3 + k),
+                proposal_id=draw(st.sampled_from([None, 1])),
+            )
+            for k, units in enumerate(split)
+        )
         skus.append(
             SkuProblem(
                 code=code,
@@ -67,7 +86,8 @@ def problems(draw: st.DrawFn) -> Problem:
                 service_level=draw(st.sampled_from([0.9, 0.95, 0.98])),
                 on_hand=on_hand,
                 committed=draw(st.sampled_from([0, 5, on_hand + 20])),  # committed above stock too
-                on_order=draw(st.sampled_from([0, 10])),
+                on_order=sum(split),
+                open_orders=open_orders,
                 window_start=WEEK,
                 window_end=WEEK + timedelta(days=window_days - 1),
                 demand_quantiles=quantiles,
@@ -280,6 +300,18 @@ def check_line(problem: Problem, plan: Plan, line: PlanLine) -> None:
             assert p["tier_reached"] >= p["tier_needed"]
         if code is ReasonCode.ALSO_IN_OPEN_PROPOSAL:
             raise AssertionError("the pure optimizer knows of no earlier proposal")
+    # every open PO counted in the position is named, with its own units, once, in order
+    named = [
+        (p.params["po_number"], p.params["supplier"], p.params["units"], p.params["expected_date"],
+         p.params["proposal_id"])
+        for p in line.reasons
+        if p.code is ReasonCode.ON_ORDER
+    ]
+    assert named == [
+        (o.po_number, o.supplier, o.units, o.expected_date.isoformat(), o.proposal_id)
+        for o in sku.open_orders
+    ]
+    assert sum(units for _, _, units, _, _ in named) == sku.on_order
 
 
 def check_exclusion(problem: Problem, plan: Plan, sku_code: str, reason: Reason) -> None:
@@ -296,6 +328,11 @@ def check_exclusion(problem: Problem, plan: Plan, sku_code: str, reason: Reason)
         assert Decimal(p["need"]) == target - position > 0
     if reason.code is ReasonCode.COVERED:
         assert position >= Decimal(p["target"])
+        if sku.open_orders:
+            assert p["on_order"] == sku.on_order == sum(o.units for o in sku.open_orders)
+            assert p["po_numbers"] == ", ".join(o.po_number for o in sku.open_orders)
+        else:
+            assert "on_order" not in p and "po_numbers" not in p
     if reason.code is ReasonCode.MOQ_ABOVE_NEED:
         need = target_of(problem, sku) - position
         smallest = min(
