@@ -187,8 +187,15 @@ def line_reasons(
                 Reason(ReasonCode.ABOVE_TARGET_FOR_MARGIN, {"from_units": base, "to_units": units})
             )
     elif units < base:
-        code = ReasonCode.CUT_BY_BUDGET if budget_binding else ReasonCode.CUT_BY_PROFIT
-        reasons.append(Reason(code, {"from_units": base, "to_units": units}))
+        # the budget cut this line only if, without it, the SKU would have bought more here:
+        # the line's unconstrained quantity (Φ's optimum at its cost) is above what it buys
+        free = unconstrained_units(instance, k) if budget_binding else 0
+        if free > units:
+            if free < base:
+                reasons.append(Reason(ReasonCode.CUT_BY_PROFIT, {"from_units": base, "to_units": free}))
+            reasons.append(Reason(ReasonCode.CUT_BY_BUDGET, {"from_units": free, "to_units": units}))
+        else:
+            reasons.append(Reason(ReasonCode.CUT_BY_PROFIT, {"from_units": base, "to_units": units}))
     if line.tier_needed > 0 and outcome is not None:
         reasons.append(
             Reason(
@@ -203,6 +210,27 @@ def line_reasons(
             )
         )
     return reasons
+
+
+def unconstrained_units(instance: Instance, k: int) -> int:
+    """Units line `k` would buy with no budget and no rebate: the whole cases (0, or the MOQ
+    up to the line's most) maximising Φ(position + units) − unit cost × units, Φ the SKU's
+    exact stock value. Φ is concave, so a bisection on the marginal case finds them."""
+    line = instance.lines[k]
+    sku = instance.skus[line.sku]
+
+    def gain(j: int) -> float:
+        return sku.value(sku.position + j * line.case) - line.cost * j * line.case
+
+    lo, hi = line.moq_cases, max(line.max_cases, line.moq_cases)
+    while hi - lo > 2:
+        middle = (lo + hi) // 2
+        if gain(middle + 1) > gain(middle):
+            lo = middle + 1
+        else:
+            hi = middle
+    best = max(range(lo, hi + 1), key=gain)
+    return best * line.case if gain(best) > gain(0) + 1e-9 else 0
 
 
 def on_order_reasons(sku: SkuData) -> list[Reason]:

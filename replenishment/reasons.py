@@ -162,7 +162,10 @@ def _render_one(code: ReasonCode, p: dict[str, ParamValue]) -> str:
             f"(reached: tier {p['tier_reached']})"
         )
     if code is ReasonCode.CUT_BY_BUDGET:
-        return f"cut from {fmt_units(p['from_units'])} to {fmt_units(p['to_units'])} by the budget"
+        return (
+            f"cut by the budget from {fmt_units(p['from_units'])} (what this line buys without a "
+            f"budget) to {fmt_units(p['to_units'])}"
+        )
     if code is ReasonCode.CUT_BY_PROFIT:
         return (
             f"cut from {fmt_units(p['from_units'])} to {fmt_units(p['to_units'])}: the last units' "

@@ -236,3 +236,28 @@ def test_each_line_shows_its_own_share_of_the_agreements_gain_never_the_whole_ga
     for code, share in shares.items():
         assert abs(share - summary.gain * values[code] / sum(values.values())) <= Decimal("0.01")
         assert share < summary.gain
+
+
+def test_cut_by_budget_only_where_the_budget_cut_the_line() -> None:
+    # LOW: need 70 (order-up-to in cases of 10); without any budget the line buys 60 (the
+    # 7th case does not pay). HIGH: 200 units at ¥100. Spend without a budget: ¥23,600.
+    skus = [
+        sku("LOW", 100, (50, 62, 70, 74, 78, 85), mode="prebuild", salvage_rate="0.3"),
+        sku("HIGH", 300, 200),
+    ]
+    items = [item("LOW", "A", 60, case=10), item("HIGH", "A", 100, case=10)]
+
+    def cuts(budget: int | None) -> tuple[int, list[tuple[ReasonCode, object, object]]]:
+        plan = optimize(problem(skus, items, budget=budget))
+        low = next(line for line in plan.lines if line.sku == "LOW")
+        return low.units, [
+            (r.code, r.params["from_units"], r.params["to_units"])
+            for r in low.reasons
+            if r.code in (ReasonCode.CUT_BY_BUDGET, ReasonCode.CUT_BY_PROFIT)
+        ]
+
+    assert cuts(None) == (60, [(ReasonCode.CUT_BY_PROFIT, 70, 60)])
+    # ¥23,900 binds (no further case fits) but cuts nothing: still the profit's cut, not the budget's
+    assert cuts(23_900) == (60, [(ReasonCode.CUT_BY_PROFIT, 70, 60)])
+    # ¥23,000 cuts LOW from the 60 it buys without a budget to 50
+    assert cuts(23_000) == (50, [(ReasonCode.CUT_BY_PROFIT, 70, 60), (ReasonCode.CUT_BY_BUDGET, 60, 50)])

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from replenishment import optimize
 from replenishment.demand import demand_curve
+from replenishment.instance import prepare
 from replenishment.plan import Plan, PlanLine
 from replenishment.problem import (
     Agreement,
@@ -181,6 +182,21 @@ def critical_ratio_of(problem: Problem, sku: SkuProblem) -> float:
     return 0.0 if under <= 0 else under / (under + max(over, 1e-12))
 
 
+def unconstrained(problem: Problem, sku: SkuProblem, item: SupplierItemTerms) -> int:
+    """What the line buys with no budget and no rebate, by enumeration of its whole cases (0 or
+    the MOQ up to its most) on the SKU's exact stock value Φ."""
+    instance = prepare(problem)
+    data = next(s for s in instance.skus if s.sku.code == sku.code)
+    line = next(ln for ln in (instance.lines[k] for k in data.lines) if ln.supplier == item.supplier)
+    cost = float(item.unit_cost)
+
+    def gain(j: int) -> float:
+        return data.stock_value.value(data.position + j * line.case) - cost * j * line.case
+
+    best = max(range(line.moq_cases, max(line.max_cases, line.moq_cases) + 1), key=gain)
+    return best * line.case if gain(best) > gain(0) + 1e-9 else 0
+
+
 def purchases_after(problem: Problem, plan: Plan, agreement: Agreement) -> Decimal:
     bought = sum(
         (
@@ -261,19 +277,20 @@ def check_line(problem: Problem, plan: Plan, line: PlanLine) -> None:
         if code is ReasonCode.ROUNDED_TO_CASES:
             assert (p["cases"], p["case_pack"], p["units"]) == (line.cases, item.case_pack, line.units)
             assert p["moq"] == (item.moq if item.moq > item.case_pack else None)
-        if code in (
-            ReasonCode.RAISED_TO_TIER,
-            ReasonCode.ABOVE_TARGET_FOR_MARGIN,
-            ReasonCode.CUT_BY_BUDGET,
-            ReasonCode.CUT_BY_PROFIT,
-        ):
-            assert (p["from_units"], p["to_units"]) == (base, line.units)
         if code in (ReasonCode.RAISED_TO_TIER, ReasonCode.ABOVE_TARGET_FOR_MARGIN):
+            assert (p["from_units"], p["to_units"]) == (base, line.units)
             assert line.units > base
-        if code in (ReasonCode.CUT_BY_BUDGET, ReasonCode.CUT_BY_PROFIT):
-            assert line.units < base
+        free = unconstrained(problem, sku, item)
+        codes = {r.code for r in line.reasons}
+        if code is ReasonCode.CUT_BY_PROFIT:
+            # cut below the target by the last units' own economics: to what buys without a
+            # budget, or to the line itself when the budget did not cut it
+            assert p["from_units"] == base and line.units < base
+            assert p["to_units"] == (free if ReasonCode.CUT_BY_BUDGET in codes else line.units)
         if code is ReasonCode.CUT_BY_BUDGET:
-            assert problem.budget is not None
+            # only where the budget cut: without it this line would have bought more
+            assert problem.budget is not None and line.units < base
+            assert (p["from_units"], p["to_units"]) == (free, line.units) and free > line.units
         if code is ReasonCode.RAISED_TO_TIER:
             assert agreement is not None and p["agreement"] == agreement.code
             after = purchases_after(problem, plan, agreement)
