@@ -23,10 +23,12 @@ from restock.cli.common import (
     parse_date_option,
     print_json,
 )
+from restock.cli.multivalue import MultiValueGroup
 
 forecast_app = typer.Typer(
     help="Forecast demand for every SKU and store the run; `accuracy` reports how good it is.",
     invoke_without_command=True,
+    cls=MultiValueGroup,
 )
 
 
@@ -49,8 +51,8 @@ def run_command(
     as_of: str | None = typer.Option(
         None, "--as-of", help="Last business date of history (default: latest sales date)."),
     sku: list[str] | None = typer.Option(
-        None, "--sku", help="Forecast only these SKU codes: repeat it or separate codes by commas "
-        "(--sku A,B). Such a run is partial and never feeds a proposal."),
+        None, "--sku", help="Forecast only these SKU codes: --sku A B, --sku A --sku B or --sku A,B. "
+        "Such a run is partial and never feeds a proposal."),
     executor: Executor | None = typer.Option(
         None, "--executor", help="How to run the chunks (default from settings)."),
     address: str | None = typer.Option(

@@ -47,3 +47,40 @@ def test_bad_executor_is_a_user_error(cli_env) -> None:  # type: ignore[no-untyp
     result = CliRunner().invoke(app, ["forecast", "--executor", "threads"])
     assert result.exit_code != 0
     assert "--executor" in str(result.exception) or "--executor" in result.output
+
+
+def test_sku_takes_several_codes_after_one_flag(cli_env) -> None:  # type: ignore[no-untyped-def]
+    """`--sku K0 K1` (issue 9 item 9) forecasts both, as `--sku K0 --sku K1` and `--sku K0,K1` do;
+    the next option and a sub-command name end the list."""
+    from restock.cli.main import app
+
+    runner = CliRunner()
+    for args in (
+        ["--sku", "K0", "K1"],
+        ["--sku", "K0", "--sku", "K1"],
+        ["--sku=K0", "K1"],
+        ["--sku", "K0,K1"],
+    ):
+        result = runner.invoke(app, ["forecast", *args, "--executor", "serial", "--json"])
+        assert result.exit_code == 0, (args, result.output)
+        summary = json.loads(result.output)
+        assert summary["scope"] == "partial" and summary["n_series"] == 2, (args, summary)
+    listed = runner.invoke(app, ["forecast", "list", "--json"])
+    assert listed.exit_code == 0, listed.output
+    assert [r["scope"] for r in json.loads(listed.output)] == ["partial"] * 4
+
+
+def test_spread_values_stops_at_options_subcommands_and_double_dash() -> None:
+    from restock.cli.multivalue import spread_values
+
+    stop = {"list", "show"}
+    assert spread_values(["--sku", "A", "B", "--json"], ["--sku"], stop) == [
+        "--sku",
+        "A",
+        "--sku",
+        "B",
+        "--json",
+    ]
+    assert spread_values(["--sku=A", "B", "list"], ["--sku"], stop) == ["--sku=A", "--sku", "B", "list"]
+    assert spread_values(["--as-of", "2026-08-30", "A"], ["--sku"], stop) == ["--as-of", "2026-08-30", "A"]
+    assert spread_values(["--sku", "A", "--", "B"], ["--sku"], stop) == ["--sku", "A", "--", "B"]
