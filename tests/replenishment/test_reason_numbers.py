@@ -186,8 +186,12 @@ def unconstrained(problem: Problem, sku: SkuProblem, item: SupplierItemTerms) ->
     """What the line buys with no budget and no rebate, by enumeration of its whole cases (0 or
     the MOQ up to its most) on the SKU's exact stock value Φ."""
     instance = prepare(problem)
-    data = next(s for s in instance.skus if s.sku.code == sku.code)
-    line = next(ln for ln in (instance.lines[k] for k in data.lines) if ln.supplier == item.supplier)
+    line = next(
+        ln
+        for ln in instance.lines
+        if instance.skus[ln.sku].sku.code == sku.code and ln.supplier == item.supplier
+    )
+    data = instance.skus[line.sku]  # the SKU in this option's own window (rule 7)
     cost = float(item.unit_cost)
 
     def gain(j: int) -> float:
@@ -319,8 +323,13 @@ def check_line(problem: Problem, plan: Plan, line: PlanLine) -> None:
             raise AssertionError("the pure optimizer knows of no earlier proposal")
     # every open PO counted in the position is named, with its own units, once, in order
     named = [
-        (p.params["po_number"], p.params["supplier"], p.params["units"], p.params["expected_date"],
-         p.params["proposal_id"])
+        (
+            p.params["po_number"],
+            p.params["supplier"],
+            p.params["units"],
+            p.params["expected_date"],
+            p.params["proposal_id"],
+        )
         for p in line.reasons
         if p.code is ReasonCode.ON_ORDER
     ]
