@@ -15,6 +15,7 @@ import typer
 from sqlalchemy import Engine, update
 from typer.testing import CliRunner
 
+from forecasting.handoff import FrameDemand
 from kernel.catalog import Sku
 from kernel.errors import OutputExists
 from kernel.orm import unit_of_work
@@ -22,7 +23,14 @@ from replenishment.services import build_proposal
 from restock.cli import admin as admin_cli
 from restock.cli import propose as propose_cli
 from restock.demo import fresh_sqlite
-from tests.replenishment.test_services import CREATED, WEEK, demand_for, proposal_settings, seed
+from tests.replenishment.test_services import (
+    CREATED,
+    SALES_END,
+    WEEK,
+    proposal_settings,
+    seed,
+    window_demand,
+)
 
 HOSTILE = {
     "TEE": "=HYPERLINK(\"http://evil.example\",\"x\")",
@@ -40,11 +48,12 @@ def _hostile_proposal(engine: Engine) -> int:
     plain = {hostile: code for code, hostile in HOSTILE.items()}
 
     def demand(windows: pd.DataFrame) -> pd.DataFrame:
-        frame = demand_for(windows.assign(unique_id=windows["unique_id"].map(plain)))
+        frame = window_demand(windows.assign(unique_id=windows["unique_id"].map(plain)))
         return frame.assign(unique_id=frame["unique_id"].map(HOSTILE))
 
     result = build_proposal(
-        engine, WEEK, proposal_settings(), now=CREATED, budget=Decimal("500000"), demand=demand
+        engine, WEEK, proposal_settings(), now=CREATED, budget=Decimal("500000"),
+        demand=FrameDemand(demand, as_of=SALES_END),
     )
     assert result.proposal_id is not None
     return result.proposal_id
