@@ -110,7 +110,8 @@ class ReplayConfig:
     `refit_weeks`: forecast models are refitted (backtest selection, quantile
     calibration) every `refit_weeks` weeks; in the weeks between, each SKU's level
     is updated from the demand seen since the refit (see `simulation.inputs`).
-    1 = a full forecast every week, as the nightly run would.
+    1 = a full forecast every week, as the nightly run would. `season_totals`: the
+    forecast blends each seasonal SKU's season total as the nightly run does.
     """
 
     start: date
@@ -127,6 +128,8 @@ class ReplayConfig:
     mip_gap: float = 0.01
     refit_weeks: int = 4
     jobs: int = 1
+    # per-SKU season totals in the forecast (`forecasting.seasons`), as the nightly run makes them
+    season_totals: bool = True
     returns_as_demand: bool = False
     use_promotions: bool = True
     # min/max rule: statistics over the trailing days; max = min + cycle days of demand

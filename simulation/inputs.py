@@ -28,6 +28,9 @@ from simulation.data import ReplayConfig, ReplayData
 from simulation.problems import SkuWindow, sku_windows
 
 LEVEL_CLIP = (0.5, 2.0)
+# Days of history cleansed for a week between refits (the level update, the simple rules'
+# trailing statistics); the year-ago days come from the refit's longer cut.
+WEEKLY_CUT_DAYS = 400
 # Horizon the replenishment windows need (lead time + review, or up to a season's end).
 BASE_HORIZON_DAYS = 182
 
@@ -64,13 +67,28 @@ def skus_known(data: ReplayData, as_of: date) -> list[str]:
     return sorted(data.skus.loc[known, UNIQUE_ID].astype(str))
 
 
+def single_blas_thread() -> None:
+    """Hold numpy's BLAS/OpenMP pools to one thread in this process. The replay runs its own
+    processes (`ReplayConfig.jobs`); BLAS threads on top of them contend for the same cores,
+    and the small least-squares fits of the forecast ran several times slower that way."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+
+
 def cut_history(
-    data: ReplayData, as_of: date, config: ReplayConfig, skus: list[str], horizon: int = BASE_HORIZON_DAYS
+    data: ReplayData,
+    as_of: date,
+    config: ReplayConfig,
+    skus: list[str],
+    horizon: int = BASE_HORIZON_DAYS,
+    days: int = HISTORY_DAYS,
 ) -> PreparedInputs:
-    """`prepare_inputs` on the nightly run's history window up to `as_of` only (three years): the
-    product's own cleansing, nothing later (promotion flags, which are planned ahead, cover
-    `horizon` days after `as_of`). `data.sales` must have a row for every day (`with_every_day`)."""
-    first = pd.Timestamp(as_of) - pd.Timedelta(days=HISTORY_DAYS - 1)
+    """`prepare_inputs` on the nightly run's history window up to `as_of` only (`days`, three
+    years by default): the product's own cleansing, nothing later (promotion flags, which are
+    planned ahead, cover `horizon` days after `as_of`). `data.sales` must have a row for every
+    day (`with_every_day`)."""
+    first = pd.Timestamp(as_of) - pd.Timedelta(days=days - 1)
     ds = data.sales[DS]
     filled = data.sales[(ds >= first) & (ds <= pd.Timestamp(as_of)) & data.sales[UNIQUE_ID].isin(skus)]
     table = data.skus[data.skus[UNIQUE_ID].isin(skus)][[UNIQUE_ID, "sku_id", GROUP, "launch_date"]]
@@ -126,8 +144,26 @@ def forecast_as_of(
         groups=prepared.groups,
         new_series=prepared.new_series,
         config=engine,
+        seasons=season_frame(data, as_of) if config.season_totals else None,
+        censored=prepared.demand[[UNIQUE_ID, DS, "imputed"]] if config.season_totals else None,
     )
     return result, prepared.demand
+
+
+def season_frame(data: ReplayData, as_of: date) -> pd.DataFrame:
+    """The engine's `seasons` as the nightly run builds them (`forecasting.services.season_windows`):
+    each seasonal category's windows starting in the history's first year … the year after `as_of`."""
+    first_year = as_of.year - HISTORY_DAYS // 365 - 1
+    rows = []
+    for code, info in sorted(data.categories.items()):
+        spec = data.seasons.get(info.season) if info.season else None
+        if spec is None:
+            continue
+        for year in range(first_year, as_of.year + 2):
+            if year in spec.windows:
+                start, end = spec.windows[year]
+                rows.append((code, pd.Timestamp(start), pd.Timestamp(end)))
+    return pd.DataFrame(rows, columns=[GROUP, "season_start", "season_end"])
 
 
 def _window_quantiles(run: ForecastResult, windows: dict[date, list[SkuWindow]]) -> dict[date, pd.DataFrame]:
@@ -166,6 +202,7 @@ def block_inputs(
         by_series = run.forecasts.pivot_table(index=UNIQUE_ID, columns=DS, values=MEAN, aggfunc="sum")
     else:
         demand = cut_history(data, refit_as_of, config, skus_known(data, refit_as_of)).demand
+    refit_demand = demand
     out = []
     windows_of = {
         week: sku_windows(week, data, config.review_period_days, skus_known(data, week - timedelta(days=1)))
@@ -176,7 +213,9 @@ def block_inputs(
         as_of = week - timedelta(days=1)
         skus = skus_known(data, as_of)
         if as_of > refit_as_of:
-            demand = cut_history(data, as_of, config, skus).demand
+            # between refits: the recent days cleansed as of this week (a shorter cut: the
+            # level update and trailing statistics read the last months only)
+            demand = cut_history(data, as_of, config, skus, days=WEEKLY_CUT_DAYS).demand
         windows = windows_of[week]
         if run is not None:
             totals = totals_of[week]
@@ -192,8 +231,9 @@ def block_inputs(
         inputs.history = _daily_matrix(demand, skus, history_first, as_of)
         twin = week - timedelta(days=364)
         inputs.year_ago_offset = 7 * config.naive_trend_weeks
+        # a year back: from the refit's three-year cut (its days all lie before the refit date)
         inputs.year_ago = _daily_matrix(
-            demand,
+            refit_demand,
             skus,
             twin - timedelta(days=inputs.year_ago_offset),
             twin + timedelta(days=BASE_HORIZON_DAYS - 1),
@@ -242,7 +282,7 @@ def all_week_inputs(
     blocks = refit_blocks(config.weeks(), config.refit_weeks)
     out: dict[date, WeekInputs] = {}
     if config.jobs > 1 and len(blocks) > 1:
-        with ProcessPoolExecutor(max_workers=config.jobs) as pool:
+        with ProcessPoolExecutor(max_workers=config.jobs, initializer=single_blas_thread) as pool:
             futures = [pool.submit(block_inputs, data, config, block, forecast) for block in blocks]
             for future in futures:
                 for inputs in future.result():

@@ -34,7 +34,7 @@ from forecasting.columns import DS, UNIQUE_ID, Y
 from forecasting.preparation import prepare_inputs
 from replenishment.problem import Agreement
 from simulation.data import AgreementSpec, ReplayConfig, ReplayData
-from simulation.inputs import WeekInputs, all_week_inputs, with_every_day
+from simulation.inputs import WeekInputs, all_week_inputs, single_blas_thread, with_every_day
 from simulation.policies import POLICIES, OrderLine, WeekView, make_policy
 
 CENT = Decimal("0.01")
@@ -207,7 +207,17 @@ def opening_stock(data: ReplayData, config: ReplayConfig, first: WeekInputs) -> 
 def replay(
     data: ReplayData, config: ReplayConfig, progress: Callable[[str], None] | None = None
 ) -> ReplayResult:
-    """Replay `config.policies` over `config.start` … `config.end` on `data` (see the module text)."""
+    """Replay `config.policies` over `config.start` … `config.end` on `data` (see the module text).
+    numpy's BLAS runs on one thread meanwhile (`simulation.inputs.single_blas_thread`)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        return _replay(data, config, progress)
+
+
+def _replay(
+    data: ReplayData, config: ReplayConfig, progress: Callable[[str], None] | None = None
+) -> ReplayResult:
     unknown = [p for p in config.policies if p not in POLICIES]
     if unknown:
         raise ValueError(f"unknown policy {unknown[0]!r}; known: {', '.join(POLICIES)}")
@@ -227,7 +237,7 @@ def replay(
     started = time.perf_counter()
     runs: dict[str, PolicyRun] = {}
     if config.jobs > 1 and len(config.policies) > 1:
-        with ProcessPoolExecutor(max_workers=config.jobs) as pool:
+        with ProcessPoolExecutor(max_workers=config.jobs, initializer=single_blas_thread) as pool:
             futures = {
                 name: pool.submit(run_policy, name, data, config, inputs, truth, opening)
                 for name in config.policies

@@ -34,7 +34,7 @@ def season_specs(settings: Any, first_year: int, last_year: int) -> dict[str, An
         name: SeasonSpec(
             name,
             spec.prebuild_days,
-            {year: season_window(spec, year) for year in range(first_year - 2, last_year + 3)},
+            {year: season_window(spec, year) for year in range(first_year - 4, last_year + 3)},
         )
         for name, spec in settings.seasons.items()
     }
