@@ -13,11 +13,14 @@ under the agreement (largest remainder, to the fen).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from datetime import date
 from decimal import Decimal
 
+import numpy as np
 import pandas as pd
 
+from simulation.inputs import WeekInputs
 from simulation.replay import PolicyRun, ReplayResult, yuan
 
 TOTAL = "(all)"
@@ -172,17 +175,24 @@ def window_forecast_accuracy(result: ReplayResult) -> dict[str, float | int | No
     week's restock window (lead time + review, or to the season's end) that ends by the replay's
     last day, WAPE = Σ|F − A| / ΣA
     and bias = (ΣF − ΣA) / ΣA of the window means F against the actual window demand A (units)."""
-    start = result.config.start
+    return inputs_accuracy(result.inputs.values(), result.demand, result.config.start, result.config.end)
+
+
+def inputs_accuracy(
+    inputs: Iterable[WeekInputs], demand: Mapping[str, np.ndarray], start: date, end: date
+) -> dict[str, float | int | None]:
+    """`window_forecast_accuracy` of the weeks `inputs` against `demand` (SKU → units per day
+    from `start`), windows ending after `end` not scored."""
     forecast_total = actual_total = error_total = 0.0
     n = 0
-    for inputs in result.inputs.values():
-        for win in inputs.windows:
-            mean = inputs.window_mean.get(win.sku)
-            demand = result.demand.get(win.sku)
-            if win.mode == "skip" or mean is None or demand is None or win.window_end > result.config.end:
-                continue  # windows reaching past the replay's last day are not scored
+    for week in inputs:
+        for win in week.windows:
+            mean = week.window_mean.get(win.sku)
+            units = demand.get(win.sku)
+            if win.mode == "skip" or mean is None or units is None or win.window_end > end:
+                continue  # windows reaching past the last day are not scored
             first, last = (win.window_start - start).days, (win.window_end - start).days
-            actual = float(demand[first : last + 1].sum())
+            actual = float(units[first : last + 1].sum())
             forecast_total += mean
             actual_total += actual
             error_total += abs(mean - actual)

@@ -14,6 +14,7 @@ def test_quick_replay_bench_writes_every_required_key(tmp_path: Path) -> None:
     assert result["params"]["quick"] is True
     assert {
         "wall_s",
+        "cpu_s",
         "forecast_and_inputs_s",
         "policies_s",
         "peak_rss_gib",
@@ -21,6 +22,9 @@ def test_quick_replay_bench_writes_every_required_key(tmp_path: Path) -> None:
         "policy",
     } <= set(result["figures"])
     assert set(result["figures"]["policy"]) == set(result["params"]["policies"])
-    assert "weekly_refit_restock_only" in result["baselines"]
+    refit = result["baselines"]["refit_cost_first_weeks"]
+    assert refit["weeks"] == 1
+    assert {"weekly_refit", "monthly_refit_weekly_level"} <= set(refit)
+    assert len(result["params"]["load_average_at_start"]) == 3
     assert "restock_gp_vs_best_simple" in result["ratios"]
     assert (tmp_path / "replay.md").exists()
