@@ -267,7 +267,7 @@ def _short_one(code: ReasonCode, p: dict[str, ParamValue]) -> str | None:
     if code is ReasonCode.ALSO_IN_OPEN_PROPOSAL:
         return f"also in #{p['proposal_id']}"
     if code is ReasonCode.ON_ORDER:
-        return f"PO {p['po_number']} +{fmt_units(p['units'])}"
+        return f"{fmt_units(p['units'])} on order"
     if code is ReasonCode.COVERED:
         return f"covered: {fmt_units(p['position'])} ≥ {fmt_units(p['target'])}"
     if code is ReasonCode.NOT_YET:
@@ -298,10 +298,10 @@ def _short_one(code: ReasonCode, p: dict[str, ParamValue]) -> str | None:
 # The one qualifier a narrow table shows next to a line's first reason, most telling first.
 SHORT_QUALIFIERS = (
     ReasonCode.ALSO_IN_OPEN_PROPOSAL,
-    ReasonCode.ON_ORDER,
     ReasonCode.RAISED_TO_TIER,
     ReasonCode.ADMITTED_BY_TIER,
     ReasonCode.CUT_BY_BUDGET,
+    ReasonCode.ON_ORDER,
 )
 
 
