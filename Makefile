@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: demo test lint serve system-packages pg-client bench bench-forecast bench-forecast-external bench-propose bench-import bench-web bench-reoptimize bench-replay lock clean
+.PHONY: demo test lint serve system-packages pg-client bench bench-forecast bench-forecast-external bench-propose bench-import bench-web bench-reoptimize bench-replay bench-brushing bench-presale lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,7 +46,7 @@ pg-client:
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-bench: bench-import bench-forecast bench-forecast-external bench-propose bench-web bench-reoptimize bench-replay
+bench: bench-import bench-forecast bench-forecast-external bench-propose bench-web bench-reoptimize bench-replay bench-brushing bench-presale
 
 bench-import: $(STAMP)
 	$(BIN)/python -m bench.import_bench
@@ -69,6 +69,14 @@ bench-reoptimize: $(STAMP)
 
 bench-replay: $(STAMP)
 	$(BIN)/python -m bench.replay
+
+# Precision/recall of the brushing rules on the sample's planted bursts (issue 17).
+bench-brushing: $(STAMP)
+	nice -n 10 $(BIN)/python -m bench.brushing
+
+# Double 11 event-day error 14/7/3 days ahead, with and without pre-sale deposits (issue 17).
+bench-presale: $(STAMP)
+	nice -n 10 $(BIN)/python -m bench.presale
 
 # Refresh the lock after changing dependencies in pyproject.toml.
 lock: $(STAMP)

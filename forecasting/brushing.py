@@ -6,8 +6,8 @@ group's own numbers:
 
 - `ip_burst` / `address_burst`: consecutive orders from one hashed IP (address) at most
   `burst_gap_minutes` apart, with at least `burst_min_orders` orders by `burst_min_buyers` buyers;
-- `shared_address`: at least `shared_address_min_buyers` distinct buyers shipping to one address,
-  consecutive orders at most `shared_address_days` apart;
+- `shared_address`: at least `shared_address_min_buyers` distinct buyers shipping to one address
+  within `shared_address_days` (a sliding window);
 - `identical_baskets`: the same multi-line basket (SKUs and units) ordered `basket_min_repeats`
   times, consecutive repeats at most `basket_window_hours` apart;
 - `refund_pattern`: a buyer whose cancelled or refunded orders number `refund_min_orders` and make
@@ -160,24 +160,51 @@ class _Context:
         return out
 
     def shared_addresses(self) -> list[_Group]:
-        """Addresses many distinct buyers ship to within the window."""
+        """Addresses many distinct buyers ship to within a sliding window of `shared_address_days`.
+
+        Overlapping windows that each reach the threshold make one group.
+        """
         s = self.settings
-        sessions = _sessions(self.frame[ADDRESS].to_numpy(dtype=object), self.seconds,
-                             s.shared_address_days * 86400.0)
+        window = s.shared_address_days * 86400.0
+        frame = self.frame
+        addresses = frame[ADDRESS].to_numpy(dtype=object)
+        buyers_all = frame[BUYER].to_numpy(dtype=object)
+        present = np.array([a is not None and a == a and a != "" for a in addresses], dtype=bool)
         out = []
-        for rows in _session_rows(sessions):
-            buyers = len(set(self.frame[BUYER].to_numpy()[rows]))
-            if buyers < s.shared_address_min_buyers:
+        positions = np.flatnonzero(present)
+        if positions.size == 0:
+            return out
+        by_address = pd.Series(positions).groupby(addresses[positions], sort=True)
+        for key, rows_series in by_address:
+            rows = rows_series.to_numpy()
+            if rows.size < s.shared_address_min_buyers:
                 continue
-            first, last = self._when(rows)
-            key = str(self.frame[ADDRESS].iat[rows[0]])[:8]
-            n_orders = len(set(self.frame[ORDER_ID].to_numpy()[rows]))
-            units = int(self.frame[UNITS].to_numpy()[rows].sum())
-            out.append(_Group(
-                "shared_address", f"shared_address:{key}:{first:%Y%m%dT%H%M%S}", rows, first,
-                f"shared_address: {buyers} distinct buyers shipped {n_orders} orders ({units} units) "
-                f"to address #{key}, {self._span_text(first, last)}",
-            ))
+            buyers = buyers_all[rows]
+            if len(set(buyers)) < s.shared_address_min_buyers:
+                continue
+            rows = rows[np.argsort(self.seconds[rows], kind="stable")]
+            times, buyers = self.seconds[rows], buyers_all[rows]
+            ends = np.searchsorted(times, times + window, side="right")
+            spans = [(i, int(ends[i])) for i in range(rows.size)
+                     if len(set(buyers[i:ends[i]])) >= s.shared_address_min_buyers]
+            merged: list[list[int]] = []
+            for start, end in spans:
+                if merged and start < merged[-1][1]:
+                    merged[-1][1] = max(merged[-1][1], end)
+                else:
+                    merged.append([start, end])
+            for start, end in merged:
+                members = np.sort(rows[start:end])
+                first, last = self._when(members)
+                short = str(key)[:8]
+                n_buyers = len(set(buyers[start:end]))
+                n_orders = len(set(frame[ORDER_ID].to_numpy()[members]))
+                units = int(frame[UNITS].to_numpy()[members].sum())
+                out.append(_Group(
+                    "shared_address", f"shared_address:{short}:{first:%Y%m%dT%H%M%S}", members, first,
+                    f"shared_address: {n_buyers} distinct buyers shipped {n_orders} orders ({units} units) "
+                    f"to address #{short}, {self._span_text(first, last)}",
+                ))
         return out
 
     def identical_baskets(self) -> list[_Group]:

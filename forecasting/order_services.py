@@ -63,26 +63,37 @@ def load_orders_frame(session: Session, first: date, last: date) -> pd.DataFrame
 
 
 def refresh_order_demand(session: Session, first: date, last: date, settings: BrushingSettings, *,
-                         tz: str, now: datetime) -> DemandRefresh:
-    """Re-run the brushing rules for orders of [first, last] (with the context the rules need),
-    replace those orders' flags and the clusters, and derive the daily sales of [first, last].
+                         tz: str, now: datetime, block_days: int = 7) -> DemandRefresh:
+    """Re-run the brushing rules for orders of [first, last], replace those orders' flags and the
+    clusters, and derive the daily sales of [first, last].
+
+    The range is judged `block_days` at a time, each block with the context days the rules need on
+    either side, so memory follows the orders of one block and its context, not of the whole range.
     """
     margin = timedelta(days=context_days(settings))
-    frame = load_orders_frame(session, first - margin, last + margin)
-    result = rules.detect_brushing(frame.drop(columns="business_date"), settings, tz)
-    in_range = frame.loc[(frame["business_date"] >= first) & (frame["business_date"] <= last),
-                         rules.ORDER_ROW]
-    flags = result.flags[result.flags[rules.ORDER_ROW].isin(set(in_range))]
-
-    replaced = select(Order.id).where(Order.business_date >= first, Order.business_date <= last)
-    session.execute(delete(OrderFlag).where(OrderFlag.order_row_id.in_(replaced)))
-    if not flags.empty:
-        session.execute(OrderFlag.__table__.insert(), [
-            {"order_row_id": int(row[rules.ORDER_ROW]), "cluster": str(row["cluster"]),
-             "score": float(row["score"]), "rules": list(row["rules"]), "detected_at": now}
-            for row in flags.to_dict("records")
-        ])
-    _store_clusters(session, result.clusters, now)
+    detected: list[pd.DataFrame] = []
+    block_start = first
+    while block_start <= last:
+        block_end = min(last, block_start + timedelta(days=block_days - 1))
+        frame = load_orders_frame(session, block_start - margin, block_end + margin)
+        result = rules.detect_brushing(frame.drop(columns="business_date"), settings, tz)
+        dates = frame["business_date"]
+        in_block = frame.loc[(dates >= block_start) & (dates <= block_end), rules.ORDER_ROW]
+        flags = result.flags[result.flags[rules.ORDER_ROW].isin(set(in_block))]
+        replaced = select(Order.id).where(Order.business_date >= block_start,
+                                          Order.business_date <= block_end)
+        session.execute(delete(OrderFlag).where(OrderFlag.order_row_id.in_(replaced)))
+        if not flags.empty:
+            session.execute(OrderFlag.__table__.insert(), [
+                {"order_row_id": int(row[rules.ORDER_ROW]), "cluster": str(row["cluster"]),
+                 "score": float(row["score"]), "rules": list(row["rules"]), "detected_at": now}
+                for row in flags.to_dict("records")
+            ])
+            detected.append(result.clusters[result.clusters["cluster"].isin(set(flags["cluster"]))])
+        block_start = block_end + timedelta(days=1)
+    clusters = (pd.concat(detected, ignore_index=True) if detected
+                else pd.DataFrame(columns=rules.CLUSTER_COLUMNS))
+    _store_clusters(session, clusters, now)
     sales_rows = derive_daily_sales(session, first, last)
     stored = session.execute(
         select(func.count(OrderFlag.id), func.count(func.distinct(Order.order_id)),
@@ -98,7 +109,9 @@ def _store_clusters(session: Session, detected: pd.DataFrame, now: datetime) -> 
     """Clusters of the stored flags: counts recomputed from the stored lines, evidence from detection."""
     session.execute(delete(BrushingCluster).where(
         ~BrushingCluster.cluster.in_(select(OrderFlag.cluster).distinct())))
-    evidence = {row["cluster"]: row["evidence"] for row in detected.to_dict("records")}
+    evidence: dict[str, list[str]] = {}
+    for row in detected.to_dict("records"):
+        evidence.setdefault(row["cluster"], row["evidence"])
     if not evidence:
         return
     names = list(evidence)
@@ -215,3 +228,24 @@ def _local(value: datetime, zone: ZoneInfo) -> datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=ZoneInfo("UTC"))
     return value.astimezone(zone)
+
+
+def load_deposits(session: Session, as_of: date) -> pd.DataFrame:
+    """Pre-sale lines whose deposit was paid on or before `as_of` (by the order's business date),
+    each with the event its deposit window belongs to (`forecasting.presale.event_of`)."""
+    from forecasting.presale import DEPOSIT_COLUMNS, event_of
+
+    rows = session.execute(
+        select(Sku.code, Order.business_date, func.sum(Order.units))
+        .join(Sku, Sku.id == Order.sku_id)
+        .where(Order.presale.is_(True), Order.business_date <= as_of)
+        .group_by(Sku.code, Order.business_date)
+    ).all()
+    records = []
+    for code, day, units in rows:
+        paid_on = _as_date(day)
+        event = event_of(paid_on)
+        if event is None or event[1] == paid_on:
+            continue
+        records.append((code, event[0], pd.Timestamp(event[1]), pd.Timestamp(paid_on), int(units)))
+    return pd.DataFrame(records, columns=DEPOSIT_COLUMNS)

@@ -223,6 +223,7 @@ def run_forecast(
             censored=prepared.demand[[UNIQUE_ID, DS, "imputed"]],
             forecast_only=list(skus) if skus else None,
         )
+        _apply_presale(session, result, prepared.demand, prepared.groups, as_of)
         duration = time.perf_counter() - started
         for uid in missing_category[UNIQUE_ID]:
             mask = result.series[UNIQUE_ID] == uid
@@ -232,6 +233,22 @@ def run_forecast(
         scope = "complete" if active <= set(result.series[UNIQUE_ID]) else "partial"
         run_id = store_run(session, result, as_of, started_at, duration, sku_table, scope=scope)
     return summarise(result, run_id, as_of, duration, scope)
+
+
+def _apply_presale(session: Session, result: ForecastResult, demand: pd.DataFrame, groups: pd.Series,
+                   as_of: date) -> None:
+    """Adjust open pre-sale events' days by the deposits paid up to `as_of` (`forecasting.presale`);
+    the adjustments are kept in the run's parameters (`presale`) so every changed number is explained."""
+    from forecasting.order_services import load_deposits
+    from forecasting.presale import apply_presale_signal
+
+    deposits = load_deposits(session, as_of)
+    if deposits.empty:
+        return
+    finals = demand[[UNIQUE_ID, DS, "y"]]
+    result.forecasts, adjustments = apply_presale_signal(
+        result.forecasts, deposits, finals, groups, as_of, tuple(result.quantiles))
+    result.params["presale"] = adjustments.to_dict("records")
 
 
 def summarise(

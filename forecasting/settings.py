@@ -78,8 +78,8 @@ class BrushingSettings(BaseModel):
     burst_gap_minutes: float = Field(30.0, gt=0, le=24 * 60)
     burst_min_orders: int = Field(8, ge=2)
     burst_min_buyers: int = Field(3, ge=1)
-    # shared_address: this many distinct buyers shipping to one address within the window.
-    shared_address_days: float = Field(7.0, gt=0, le=366)
+    # shared_address: this many distinct buyers shipping to one address within a sliding window of days.
+    shared_address_days: float = Field(3.0, gt=0, le=366)
     shared_address_min_buyers: int = Field(5, ge=2)
     # identical_baskets: the same multi-line basket (SKUs and units) this often within the window.
     basket_window_hours: float = Field(24.0, gt=0, le=24 * 366)

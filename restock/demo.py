@@ -32,6 +32,8 @@ class DemoSummary:
     database: str
     steps: list[tuple[str, str]] = field(default_factory=list)
     headline: Group | None = None
+    # Further sections (brushing clusters removed, the pre-sale replay) shown after the headline.
+    extras: list[Group] = field(default_factory=list)
 
     def __rich__(self) -> Group:
         table = Table("step", "result", title="restock demo", show_lines=False)
@@ -40,6 +42,7 @@ class DemoSummary:
         parts: list[Any] = [table]
         if self.headline is not None:
             parts.append(self.headline)
+        parts.extend(self.extras)
         parts.append(
             Text(
                 f"database: {self.database}  (look around: "
@@ -121,6 +124,7 @@ def run_demo(
     Steps: import the samples; forecast every SKU as of the last sales date;
     build the proposal of the Monday after it. Each step is a recorded job run.
     """
+    from restock.demo_orders import import_sample_orders, presale_replay
     from restock.importing import import_path
 
     engine = fresh_sqlite(database_file, force=force)
@@ -136,7 +140,13 @@ def run_demo(
     ):
         report = import_path(engine, samples, actor="demo", now=clock(), season_names=list(settings.seasons))
         run.message = f"{report.rows:,} rows from {len(report.files)} files"
+        orders = import_sample_orders(engine, settings, samples, clock())
+        if orders is not None:
+            run.message += "; order lines imported, brushing flagged"
     summary.steps.append(("import", f"{report.rows:,} rows from {len(report.files)} files ({samples_dir})"))
+    if orders is not None:
+        summary.steps.append(("brushing", orders[0]))
+        summary.extras.append(orders[1])
 
     as_of = history_end(engine)
     week = as_of + timedelta(days=(7 - as_of.weekday()) % 7 or 7)
@@ -147,6 +157,12 @@ def run_demo(
     proposal, headline = _propose_step(engine, settings, week, clock, console)
     summary.steps.append(("proposal", proposal))
     summary.headline = headline
+
+    with console.status("replaying Double 11 with and without the pre-sale deposits…"):
+        replay = presale_replay(engine, settings, as_of, clock)
+    if replay is not None:
+        summary.steps.append(("pre-sale", replay[0]))
+        summary.extras.append(replay[1])
     return summary
 
 

@@ -1116,11 +1116,24 @@ def write_sample_business(business: SampleBusiness, out_dir: Path) -> dict[str, 
     return rows
 
 
+ORDERS_FILE = Path("orders") / "orders.csv"
+
+
 def sample_file_names() -> tuple[str, ...]:
-    """The CSV files `generate` writes into its directory."""
-    return tuple(f"{name}.csv" for name in FILE_ORDER)
+    """The CSV files `generate` writes into its directory (relative paths)."""
+    return tuple(f"{name}.csv" for name in FILE_ORDER) + (ORDERS_FILE.as_posix(),)
 
 
 def generate(seed: int, out_dir: Path) -> dict[str, int]:
-    """Generate the sample business for `seed` into `out_dir`; return the number of rows per CSV file."""
-    return write_sample_business(build_sample_business(seed), Path(out_dir))
+    """Generate the sample business for `seed` into `out_dir`; return the number of rows per CSV file.
+
+    The order-level file of a few categories (`restock.sample_orders`) goes to `orders/orders.csv`,
+    apart from the files `restock import DIR` reads; `restock orders import` reads it.
+    """
+    from restock.sample_orders import build_sample_orders, write_sample_orders
+
+    business = build_sample_business(seed)
+    rows = write_sample_business(business, Path(out_dir))
+    orders = build_sample_orders(business.frames["sales"], seed)
+    rows[ORDERS_FILE.as_posix()] = write_sample_orders(orders, Path(out_dir) / ORDERS_FILE)
+    return rows

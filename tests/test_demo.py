@@ -32,12 +32,12 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, dict]:
     with engine.connect() as connection:
         active = set(connection.execute(select(Sku.code).where(Sku.status == "active")).scalars())
     engine.dispose()
-    return summary, {"proposal": proposal, "runs": runs, "active": active}
+    return summary, {"proposal": proposal, "runs": runs, "active": active, "database": database}
 
 
 def test_every_step_ran_and_is_recorded(demo: tuple[object, dict]) -> None:
     summary, stored = demo
-    assert [step for step, _ in summary.steps] == ["import", "forecast", "proposal"]
+    assert [step for step, _ in summary.steps] == ["import", "brushing", "forecast", "proposal", "pre-sale"]
     assert [(run["job"], run["status"]) for run in stored["runs"]] == [
         ("propose", "succeeded"),
         ("forecast", "succeeded"),
@@ -112,3 +112,41 @@ def test_every_active_sku_has_exactly_one_outcome_a_line_or_a_reason(demo: tuple
     assert len(reasons) == len(set(reasons))
     assert with_line.isdisjoint(reasons)
     assert with_line | set(reasons) == active
+
+
+def test_the_brushing_step_quotes_the_stored_flags(demo: tuple[object, dict]) -> None:
+    from sqlalchemy import func, select
+
+    from forecasting.models import Order, OrderFlag
+
+    summary, stored = demo
+    text = dict(summary.steps)["brushing"]
+    engine = make_engine(f"sqlite:///{stored['database']}")
+    with engine.connect() as conn:
+        orders, units, clusters = conn.execute(
+            select(func.count(func.distinct(Order.order_id)), func.sum(Order.units),
+                   func.count(func.distinct(OrderFlag.cluster)))
+            .join(Order, Order.id == OrderFlag.order_row_id)).one()
+    engine.dispose()
+    assert orders > 0
+    assert f"brushing: {orders:,} orders, {units:,} units removed from demand in {clusters} clusters" in text
+
+
+def test_the_pre_sale_replay_shows_double_11_with_and_without_the_stored_deposit_signal(
+    demo: tuple[object, dict],
+) -> None:
+    from forecasting.services import load_run
+
+    summary, stored = demo
+    text = dict(summary.steps)["pre-sale"]
+    engine = make_engine(f"sqlite:///{stored['database']}")
+    replay = load_run(engine, 2)
+    engine.dispose()
+    assert replay.params["as_of"] == "2025-11-04"
+    adjustments = replay.params["presale"]
+    assert adjustments and all(row["deposits"] > 0 for row in adjustments)
+    without = sum(row["model_mean"] for row in adjustments)
+    with_signal = sum(row["mean"] for row in adjustments)
+    assert f"{len(adjustments)} SKUs with deposits" in text
+    assert f"forecast {without:.0f} units without the deposit signal" in text
+    assert f"{with_signal:.0f} with it" in text

@@ -16,7 +16,10 @@ COMMITTED = Path(__file__).resolve().parent.parent / "data" / "samples"
 
 
 def _digests(folder: Path) -> dict[str, str]:
-    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in sorted(folder.glob("*.csv"))}
+    return {
+        path.relative_to(folder).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*.csv"))
+    }
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +36,7 @@ def sample() -> dict[str, pd.DataFrame]:
 
 def test_generate_writes_every_contract_file_and_reports_its_rows(tmp_path: Path) -> None:
     rows = generate(3, tmp_path)
-    assert list(rows) == [f"{name}.csv" for name in FILE_ORDER]
+    assert list(rows) == [f"{name}.csv" for name in FILE_ORDER] + ["orders/orders.csv"]
     for name, count in rows.items():
         lines = (tmp_path / name).read_bytes().split(b"\n")
         assert lines[-1] == b"" and len(lines) - 2 == count  # header + rows + final newline
@@ -55,7 +58,7 @@ def test_committed_sample_is_what_seed_7_generates(seed_7: Path) -> None:
 
 
 def test_committed_sample_stays_under_20_mb() -> None:
-    assert sum(path.stat().st_size for path in COMMITTED.glob("*.csv")) < 20 * 1024 * 1024
+    assert sum(path.stat().st_size for path in COMMITTED.rglob("*.csv")) < 20 * 1024 * 1024
 
 
 def test_sales_run_three_years_and_end_on_sunday_30_august_2026(sample: dict[str, pd.DataFrame]) -> None:

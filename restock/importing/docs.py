@@ -83,6 +83,20 @@ def render_formats() -> str:
     ]
     for schema in FILE_SCHEMAS:
         lines += _file_section(schema)
+    from restock.importing.orders import ORDERS_SCHEMA
+
+    lines += [
+        "# Order-level data",
+        "",
+        "`restock orders import FILE` reads one orders file with the same rules (encoding, layout,"
+        " values, all or nothing, `file:row:column: reason`); `restock import` does not take it."
+        " Times are ISO 8601 with their offset (`2026-11-11T00:03:12+08:00`, or `Z`) and are kept as"
+        " instants; an order's business date is its local date in the configured time zone. In the"
+        " same transaction restock's brushing rules (`[brushing]` in config/restock.toml) flag"
+        " orders and the daily sales of the SKUs with orders are derived from them.",
+        "",
+    ]
+    lines += _file_section(ORDERS_SCHEMA)
     return "\n".join(lines).rstrip() + "\n"
 
 

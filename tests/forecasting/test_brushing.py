@@ -63,9 +63,9 @@ def test_address_burst_flags_a_burst_to_one_address() -> None:
     assert set(result.flags["rules"].map(tuple)) == {("address_burst", "shared_address")}
 
 
-def test_shared_address_flags_five_buyers_over_days_but_not_four() -> None:
-    rows = [{"ordered_at": _at(0, f"2026-10-{20 + i}"), "buyer": f"b{i}", "ip": f"ip-{i}", "address": "a"}
-            for i in range(5)]
+def test_shared_address_flags_five_buyers_within_three_days_but_not_four() -> None:
+    rows = [{"ordered_at": _at(17 * 60 * i), "buyer": f"b{i}", "ip": f"ip-{i}", "address": "a"}
+            for i in range(5)]  # 68 hours from first to last
     result = detect_brushing(_orders(rows), SETTINGS)
     assert len(result.flags) == 5 and all(r == ["shared_address"] for r in result.flags["rules"])
     assert result.clusters.iloc[0]["evidence"][0].startswith(
@@ -73,10 +73,14 @@ def test_shared_address_flags_five_buyers_over_days_but_not_four() -> None:
     assert detect_brushing(_orders(rows[:4]), SETTINGS).flags.empty
 
 
-def test_shared_address_resets_after_a_gap_longer_than_its_window() -> None:
-    days = ["2026-10-01", "2026-10-02", "2026-10-03", "2026-10-20", "2026-10-21"]
-    rows = [{"ordered_at": _at(0, day), "buyer": f"b{i}", "address": "a"} for i, day in enumerate(days)]
+def test_shared_address_counts_buyers_in_a_sliding_window_not_a_chain_of_orders() -> None:
+    # one buyer a day for a week: never five within three days, however long the chain
+    rows = [{"ordered_at": _at(0, f"2026-10-{10 + i}"), "buyer": f"b{i}", "address": "a"} for i in range(7)]
     assert detect_brushing(_orders(rows), SETTINGS).flags.empty
+    just_over = [dict(row, ordered_at=_at(18 * 60 * i)) for i, row in enumerate(rows[:5])]  # 72 h
+    assert len(detect_brushing(_orders(just_over), SETTINGS).flags) == 5
+    too_slow = [dict(row, ordered_at=_at(18 * 60 * i + i)) for i, row in enumerate(rows[:5])]  # 72 h 4 min
+    assert detect_brushing(_orders(too_slow), SETTINGS).flags.empty
 
 
 def test_identical_multi_line_baskets_repeated_five_times_are_flagged() -> None:

@@ -175,3 +175,19 @@ def test_a_duplicate_order_line_in_one_file_is_refused(shop: Engine, tmp_path: P
     with pytest.raises(ImportValidationError) as refused:
         _import(shop, _write(tmp_path, line + line))
     assert refused.value.problems[0].startswith("orders.csv:3:sku_code: duplicate key")
+
+
+def test_the_forecast_reads_only_deposits_paid_by_its_as_of_date(shop: Engine, tmp_path: Path) -> None:
+    from forecasting.order_services import load_deposits
+    from kernel.orm import unit_of_work
+
+    body = (
+        "P-1,2026-10-25T20:00:00+08:00,DJ-001,2,599.00,b1,,,tmall,paid,true,90.00,2026-10-25T20:00:00+08:00,\n"
+        "P-2,2026-11-05T09:00:00+08:00,DJ-001,5,599.00,b2,,,tmall,paid,true,90.00,2026-11-05T09:00:00+08:00,\n"
+    )
+    _import(shop, _write(tmp_path, body))
+    with unit_of_work(shop) as session:
+        early = load_deposits(session, date(2026, 11, 1))
+        late = load_deposits(session, date(2026, 11, 5))
+    assert early[["unique_id", "event", "units"]].values.tolist() == [["DJ-001", "double_11", 2]]
+    assert sorted(late["units"].tolist()) == [2, 5]

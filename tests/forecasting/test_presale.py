@@ -1,0 +1,118 @@
+"""The pre-sale signal: ratios learnt from past events only, deposits after the as-of date never seen,
+the event day combined with the model by inverse variance and its quantiles widened by the ratio's spread."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from forecasting.presale import (
+    DEPOSIT_COLUMNS,
+    SHRINKAGE_PSEUDO_COUNT,
+    apply_presale_signal,
+    event_of,
+    learn_ratios,
+)
+
+D11_2024, D11_2025 = pd.Timestamp("2024-11-11"), pd.Timestamp("2025-11-11")
+GROUPS = pd.Series({"A": "textiles", "B": "textiles", "C": "kitchen"})
+QUANTILES = (0.1, 0.5, 0.9)
+
+
+def _deposits(rows: list[tuple[str, pd.Timestamp, str, int]]) -> pd.DataFrame:
+    records = [(uid, "double_11", event, pd.Timestamp(day), units) for uid, event, day, units in rows]
+    return pd.DataFrame(records, columns=DEPOSIT_COLUMNS)
+
+
+def _finals(values: dict[tuple[str, pd.Timestamp], float]) -> pd.DataFrame:
+    return pd.DataFrame([(uid, day, y) for (uid, day), y in values.items()], columns=["unique_id", "ds", "y"])
+
+
+def _forecast(uid: str, mean: float, q10: float, q50: float, q90: float) -> pd.DataFrame:
+    return pd.DataFrame({"unique_id": [uid, uid], "ds": [D11_2025 - pd.Timedelta(days=1), D11_2025],
+                         "mean": [5.0, mean], "q10": [1.0, q10], "q50": [5.0, q50], "q90": [9.0, q90]})
+
+
+def test_event_of_maps_a_deposit_day_to_its_event() -> None:
+    assert event_of(date(2025, 10, 24)) == ("double_11", date(2025, 11, 11))
+    assert event_of(date(2025, 6, 1)) == ("e618", date(2025, 6, 18))
+    assert event_of(date(2025, 8, 1)) is None
+
+
+def test_ratio_is_final_units_over_deposits_at_the_same_days_before_shrunk_to_the_event() -> None:
+    # 2024: A paid 10 units of deposits by 7 days before (2 more later), sold 41; C paid 4, sold 20.
+    deposits = _deposits([("A", D11_2024, "2024-10-25", 10), ("A", D11_2024, "2024-11-08", 2),
+                          ("C", D11_2024, "2024-10-30", 4)])
+    finals = _finals({("A", D11_2024): 41.0, ("C", D11_2024): 20.0})
+    ratios = learn_ratios(deposits, finals, GROUPS, date(2025, 11, 4), days_before=7)
+    log_a, log_c = np.log(41.5 / 10.5), np.log(20.5 / 4.5)
+    pooled = (log_a + log_c) / 2
+    expected = (1 * log_a + SHRINKAGE_PSEUDO_COUNT * pooled) / (1 + SHRINKAGE_PSEUDO_COUNT)
+    assert np.isclose(ratios[("double_11", "textiles")].log_ratio, expected)
+    assert np.isclose(ratios[("double_11", "*")].log_ratio, pooled)
+    assert ratios[("double_11", "textiles")].pairs == 1
+
+
+def test_an_event_on_or_after_the_as_of_date_teaches_nothing() -> None:
+    deposits = _deposits([("A", D11_2024, "2024-10-25", 10)])
+    finals = _finals({("A", D11_2024): 41.0})
+    assert learn_ratios(deposits, finals, GROUPS, date(2024, 11, 11), days_before=7) == {}
+    assert learn_ratios(deposits, finals, GROUPS, date(2024, 11, 12), days_before=7) != {}
+
+
+def test_deposits_paid_after_the_as_of_date_are_never_used() -> None:
+    past = [("A", D11_2024, "2024-10-25", 10), ("C", D11_2024, "2024-10-30", 4)]
+    finals = _finals({("A", D11_2024): 41.0, ("C", D11_2024): 20.0})
+    as_of = date(2025, 11, 4)
+    seen = _deposits(past + [("A", D11_2025, "2025-10-26", 6)])
+    leaked = _deposits(past + [("A", D11_2025, "2025-10-26", 6), ("A", D11_2025, "2025-11-05", 500),
+                               ("B", D11_2025, "2025-11-10", 300)])
+    forecast = _forecast("A", 20.0, 10.0, 20.0, 35.0)
+    clean, clean_adjustments = apply_presale_signal(forecast, seen, finals, GROUPS, as_of, QUANTILES)
+    dirty, dirty_adjustments = apply_presale_signal(forecast, leaked, finals, GROUPS, as_of, QUANTILES)
+    pd.testing.assert_frame_equal(clean, dirty)
+    pd.testing.assert_frame_equal(clean_adjustments, dirty_adjustments)
+    assert clean_adjustments["deposits"].tolist() == [6]
+    # a past event's late deposits, paid after the as-of date, do not teach either
+    late_past = _deposits(past + [("A", D11_2025, "2025-10-26", 6), ("C", D11_2024, "2025-11-06", 99)])
+    again, _ = apply_presale_signal(forecast, late_past, finals, GROUPS, as_of, QUANTILES)
+    pd.testing.assert_frame_equal(clean, again)
+
+
+def test_event_day_combines_model_and_deposits_by_inverse_variance_and_widens_by_the_ratio_spread() -> None:
+    past = [("A", D11_2024, "2024-10-25", 10), ("B", D11_2024, "2024-10-25", 5),
+            ("C", D11_2024, "2024-10-25", 8)]
+    finals = _finals({("A", D11_2024): 41.0, ("B", D11_2024): 12.0, ("C", D11_2024): 40.0})
+    deposits = _deposits(past + [("A", D11_2025, "2025-10-26", 6)])
+    as_of = date(2025, 11, 4)
+    ratio = learn_ratios(deposits, finals, GROUPS, as_of, 7)[("double_11", "textiles")]
+    forecast = _forecast("A", 20.0, 10.0, 20.0, 35.0)
+    out, adjustments = apply_presale_signal(forecast, deposits, finals, GROUPS, as_of, QUANTILES)
+    model_sd = (np.log(35.5) - np.log(10.5)) / (norm.ppf(0.9) - norm.ppf(0.1))
+    weight = ratio.sd**-2 / (ratio.sd**-2 + model_sd**-2)
+    centre = weight * (np.log(6.5) + ratio.log_ratio) + (1 - weight) * np.log(20.5)
+    sd = (ratio.sd**-2 + model_sd**-2) ** -0.5
+    day = out[out["ds"] == D11_2025].iloc[0]
+    assert np.isclose(day["mean"], np.exp(centre + sd**2 / 2) - 0.5)
+    assert np.isclose(day["q90"], np.exp(centre + norm.ppf(0.9) * sd) - 0.5)
+    assert day["q10"] < day["q50"] < day["q90"]
+    assert np.isclose(adjustments.iloc[0]["weight_deposits"], round(weight, 4))
+    # the day before the event is left alone
+    assert out.iloc[0].equals(forecast.iloc[0])
+
+
+def test_no_deposits_no_past_event_or_empty_input_changes_nothing() -> None:
+    forecast = _forecast("A", 20.0, 10.0, 20.0, 35.0)
+    empty = _deposits([])
+    as_of = date(2025, 11, 4)
+    out, adjustments = apply_presale_signal(forecast, empty, _finals({}), GROUPS, as_of, QUANTILES)
+    pd.testing.assert_frame_equal(out, forecast)
+    assert adjustments.empty
+    only_this_year = _deposits([("A", D11_2025, "2025-10-26", 6)])
+    out, adjustments = apply_presale_signal(forecast, only_this_year, _finals({}), GROUPS,
+                                            date(2025, 11, 4), QUANTILES)
+    pd.testing.assert_frame_equal(out, forecast)
+    assert adjustments.empty
