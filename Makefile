@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: demo test lint serve system-packages pg-client bench bench-forecast bench-forecast-external bench-propose bench-import bench-web bench-reoptimize bench-replay bench-brushing bench-presale lock clean
+.PHONY: demo test lint serve system-packages pg-client bench bench-forecast bench-forecast-external bench-propose bench-import bench-web bench-reoptimize bench-replay bench-brushing bench-presale bench-orders-import lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,7 +46,7 @@ pg-client:
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-bench: bench-import bench-forecast bench-forecast-external bench-propose bench-web bench-reoptimize bench-replay bench-brushing bench-presale
+bench: bench-import bench-forecast bench-forecast-external bench-propose bench-web bench-reoptimize bench-replay bench-brushing bench-presale bench-orders-import
 
 bench-import: $(STAMP)
 	$(BIN)/python -m bench.import_bench
@@ -77,6 +77,10 @@ bench-brushing: $(STAMP)
 # Double 11 event-day error 14/7/3 days ahead, with and without pre-sale deposits (issue 17).
 bench-presale: $(STAMP)
 	nice -n 10 $(BIN)/python -m bench.presale
+
+# orders.csv import speed and peak memory at 10 million rows and a quarter of that (issue 17).
+bench-orders-import: $(STAMP)
+	nice -n 10 $(BIN)/python -m bench.orders_import
 
 # Refresh the lock after changing dependencies in pyproject.toml.
 lock: $(STAMP)

@@ -142,7 +142,7 @@ class _Context:
         sessions = _sessions(self.frame[column].to_numpy(dtype=object), self.seconds,
                              s.burst_gap_minutes * 60.0)
         out = []
-        for rows in _session_rows(sessions):
+        for rows in _session_rows(sessions, s.burst_min_orders):
             orders = self.frame[ORDER_ID].to_numpy()[rows]
             buyers = self.frame[BUYER].to_numpy()[rows]
             n_orders, n_buyers = len(set(orders)), len(set(buyers))
@@ -174,11 +174,14 @@ class _Context:
         positions = np.flatnonzero(present)
         if positions.size == 0:
             return out
+        counts = pd.Series(addresses[positions]).value_counts()
+        busy = set(counts[counts >= s.shared_address_min_buyers].index)
+        positions = np.array([p for p in positions if addresses[p] in busy], dtype=np.int64)
+        if positions.size == 0:
+            return out
         by_address = pd.Series(positions).groupby(addresses[positions], sort=True)
         for key, rows_series in by_address:
             rows = rows_series.to_numpy()
-            if rows.size < s.shared_address_min_buyers:
-                continue
             buyers = buyers_all[rows]
             if len(set(buyers)) < s.shared_address_min_buyers:
                 continue
@@ -222,7 +225,7 @@ class _Context:
         keys[multi] = signature.to_numpy()
         sessions = _sessions(keys, self.seconds, s.basket_window_hours * 3600.0)
         out = []
-        for rows in _session_rows(sessions):
+        for rows in _session_rows(sessions, s.basket_min_repeats):
             n_orders = len(set(frame[ORDER_ID].to_numpy()[rows]))
             if n_orders < s.basket_min_repeats:
                 continue
@@ -244,7 +247,11 @@ class _Context:
                              s.refund_window_days * 86400.0)
         undone = frame[STATUS].isin(("cancelled", "refunded")).to_numpy()
         out = []
-        for rows in _session_rows(sessions):
+        # only sessions holding enough undone lines can qualify
+        undone_per_session = np.bincount(sessions[(sessions >= 0) & undone], minlength=sessions.max() + 1)
+        candidates = np.flatnonzero(undone_per_session >= s.refund_min_orders)
+        keep = np.isin(sessions, candidates)
+        for rows in _session_rows(np.where(keep, sessions, -1), s.refund_min_orders):
             bad_rows = rows[undone[rows]]
             if bad_rows.size == 0:
                 continue
@@ -298,15 +305,20 @@ def _sessions(keys: np.ndarray, seconds: np.ndarray, gap_s: float) -> np.ndarray
     return out
 
 
-def _session_rows(sessions: np.ndarray) -> list[np.ndarray]:
-    """Row positions of each session with at least two rows, in session order."""
+def _session_rows(sessions: np.ndarray, min_rows: int = 2) -> list[np.ndarray]:
+    """Row positions of each session with at least `min_rows` rows (and two), in session order."""
     valid = np.flatnonzero(sessions >= 0)
+    if valid.size == 0:
+        return []
+    sizes = np.bincount(sessions[valid])
+    big = sizes >= max(min_rows, 2)
+    valid = valid[big[sessions[valid]]]
     if valid.size == 0:
         return []
     order = valid[np.argsort(sessions[valid], kind="stable")]
     ids = sessions[order]
     bounds = np.flatnonzero(np.diff(ids)) + 1
-    return [np.sort(rows) for rows in np.split(order, bounds) if rows.size >= 2]
+    return [np.sort(rows) for rows in np.split(order, bounds)]
 
 
 def _clusters(frame: pd.DataFrame, groups: list[_Group], flagged: np.ndarray,
