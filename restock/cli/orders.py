@@ -34,7 +34,7 @@ def import_command(
 
     settings = get_settings()
     engine = get_engine()
-    ensure_ready(engine)
+    ensure_ready(engine, write=True)
     with recorded_cli_run(engine, "import", as_of=None, now=lambda: now(settings.tz), settings=settings,
                           on_wait=cli_waiting) as job, Progress(
         TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),

@@ -173,7 +173,7 @@ def import_orders(
     `ImportValidationError` with every problem found (up to `max_problems`) and writes nothing
     when the file has one.
     """
-    ensure_ready(engine)
+    ensure_ready(engine, write=True)
     file_path = Path(path)
     if not file_path.is_file():
         raise InvalidInput(f"{file_path}: no such file")
