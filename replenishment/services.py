@@ -11,6 +11,7 @@ one transaction.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -19,11 +20,12 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from forecasting import DemandSource, FrameDemand, complete_forecast, history_end
 from kernel.catalog import Category, Sku
-from kernel.errors import InvalidInput, NotFound, RestockError
+from kernel.errors import ConcurrentUpdate, InvalidInput, NotFound, RestockError
 from kernel.jsonable import to_jsonable
 from kernel.orm import unit_of_work
 from kernel.seasons import season_window
@@ -468,8 +470,8 @@ def build_proposal(
     if not store:
         return ProposalResult(None, None, plan, problem)
     created = now
-    with unit_of_work(engine) as session:
-        version = (session.scalar(select(func.max(Proposal.version)).where(Proposal.week == week)) or 0) + 1
+
+    def new_proposal(version: int) -> Proposal:
         proposal = Proposal(
             week=week,
             version=version,
@@ -539,9 +541,9 @@ def build_proposal(
             )
             for s in plan.suppliers
         ]
-        session.add(proposal)
-        session.flush()
-        proposal_id = proposal.id
+        return proposal
+
+    proposal_id, version = _store_as_next_version(engine, week, new_proposal)
     return ProposalResult(proposal_id, version, plan, problem)
 
 
@@ -556,6 +558,51 @@ def _mark_open_proposal_lines(plan: Plan, earlier: OpenProposal) -> None:
                 )
             )
             line.reason = render_all(line.reasons)
+
+
+# Tries of the insert when another process stores a version of the same week at the same moment.
+_VERSION_ATTEMPTS = 8
+
+
+def _store_as_next_version(
+    engine: Engine, week: date, new_proposal: Callable[[int], Proposal]
+) -> tuple[int, int]:
+    """Insert `new_proposal(version)` as the week's next version; return (id, version).
+
+    Versions are allocated race-free: two processes storing a proposal of the same week at
+    once both read the same highest version, and the database's unique (week, version) key
+    refuses the second insert (PostgreSQL: unique violation once the first commits; SQLite:
+    "database is locked" on a snapshot the first writer made stale). Only the insert is
+    repeated, with the next number — the solved plan is kept. After `_VERSION_ATTEMPTS`
+    tries the conflict is raised as `ConcurrentUpdate`.
+    """
+    for attempt in range(1, _VERSION_ATTEMPTS + 1):
+        try:
+            with unit_of_work(engine) as session:
+                latest = session.scalar(select(func.max(Proposal.version)).where(Proposal.week == week))
+                version = (latest or 0) + 1
+                proposal = new_proposal(version)
+                session.add(proposal)
+                session.flush()
+                return int(proposal.id), version
+        except (IntegrityError, OperationalError) as exc:
+            if not _version_clash(exc):
+                raise
+            if attempt == _VERSION_ATTEMPTS:
+                raise ConcurrentUpdate(
+                    f"proposal for week {week} not stored: {attempt} other proposals of the same "
+                    "week were stored at the same moment; run propose again"
+                ) from exc
+            time.sleep(0.05 * attempt)
+    raise AssertionError("unreachable")
+
+
+def _version_clash(exc: DBAPIError) -> bool:
+    """A concurrent store of the same week: its unique (week, version) key, or SQLite's lock."""
+    message = str(exc.orig)
+    if isinstance(exc, IntegrityError):
+        return "uq_proposals_week_version" in message or "proposals.week, proposals.version" in message
+    return "database is locked" in message
 
 
 def get_proposal(engine: Engine, proposal_id: int) -> dict[str, Any]:
