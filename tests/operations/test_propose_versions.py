@@ -79,7 +79,9 @@ def test_a_version_taken_between_reading_and_storing_moves_to_the_next_number(en
         assert session.get(Proposal, proposal_id).version == 3  # type: ignore[union-attr]
 
 
-def test_a_week_that_keeps_clashing_ends_in_a_named_error(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_week_that_keeps_clashing_ends_in_a_named_error(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
     seed(engine)
     first = build_proposal(engine, WEEK, proposal_settings(), now=CREATED, demand=demand_for)
     with unit_of_work(engine) as session:
