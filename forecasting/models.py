@@ -118,6 +118,9 @@ class ForecastRun(Base):
     # complete: every SKU active when the run was made was forecast; partial (`--sku`): kept
     # for inspection, never read by a proposal (forecasting.handoff).
     scope: Mapped[str] = mapped_column(String(16), default="complete", server_default="complete")
+    # sha256 of what the run read (`forecasting.services.inputs_fingerprint`): sales up to as_of,
+    # the SKUs' catalogue rows, promotions and the parameters. None for runs before it was kept.
+    inputs_fingerprint: Mapped[str | None] = mapped_column(String(64))
 
 
 class ForecastSeries(Base):

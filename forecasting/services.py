@@ -6,6 +6,8 @@ the run with all its rows in one transaction.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import time
 from collections import Counter
@@ -18,6 +20,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, delete, func, insert, select
+from sqlalchemy import column as sa_column
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import table as sa_table
 from sqlalchemy.orm import Session
 
 from forecasting.calendar import enabled_events
@@ -231,7 +236,9 @@ def run_forecast(
                 "SKU has no category: it borrows the whole shop's curve; "
                 + result.series.loc[mask, "fallback_reason"].fillna(""))
         scope = "complete" if active <= set(result.series[UNIQUE_ID]) else "partial"
-        run_id = store_run(session, result, as_of, started_at, duration, sku_table, scope=scope)
+        digest = frames_digest(sales, sku_table, promotions)
+        run_id = store_run(session, result, as_of, started_at, duration, sku_table, scope=scope,
+                           inputs_digest=digest)
     return summarise(result, run_id, as_of, duration, scope)
 
 
@@ -249,6 +256,87 @@ def _apply_presale(session: Session, result: ForecastResult, demand: pd.DataFram
     result.forecasts, adjustments = apply_presale_signal(
         result.forecasts, deposits, finals, groups, as_of, tuple(result.quantiles))
     result.params["presale"] = adjustments.to_dict("records")
+
+
+def frames_digest(sales: pd.DataFrame, skus: pd.DataFrame, promotions: pd.DataFrame) -> str:
+    """sha256 of what a run reads, as `load_history` returns it: each SKU's daily sales, the SKUs'
+    code, launch date and category, and the promotions — sorted, so row order does not matter."""
+    digest = hashlib.sha256()
+    parts = (
+        (sales, [UNIQUE_ID, DS, UNITS, RETURNED_UNITS, FRAUD_UNITS, STOCKOUT], [UNIQUE_ID, DS]),
+        (skus, [UNIQUE_ID, "launch_date", GROUP], [UNIQUE_ID]),
+        (promotions, ["start_date", "end_date", "sku_id", GROUP, "discount_rate"],
+         ["start_date", "end_date", "sku_id", GROUP]),
+    )
+    for frame, columns, order in parts:
+        chosen = frame[columns].sort_values(order, kind="mergesort", na_position="first")
+        digest.update(f"{len(chosen)}|".encode())
+        for column in columns:
+            values = chosen[column]
+            if pd.api.types.is_datetime64_any_dtype(values):
+                digest.update(values.to_numpy("datetime64[ns]").view("int64").tobytes())
+            elif pd.api.types.is_bool_dtype(values) or pd.api.types.is_integer_dtype(values):
+                digest.update(values.to_numpy("int64").tobytes())
+            else:  # codes, dates as objects, decimals: their text, one per row
+                digest.update("\x1f".join("" if pd.isna(v) else str(v) for v in values).encode())
+            digest.update(b"\x1e")
+    return digest.hexdigest()
+
+
+def inputs_fingerprint(data_digest: str, parameters: dict[str, Any]) -> str:
+    """A run's fingerprint: what it read (`frames_digest`) and the parameters it stored."""
+    text = data_digest + json.dumps(parameters, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class RunInputs:
+    """Whether a stored run's inputs are what the database holds now."""
+
+    run_id: int
+    as_of: date
+    stored: str | None
+    current: str | None
+
+    @property
+    def known(self) -> bool:
+        return self.stored is not None
+
+    @property
+    def changed(self) -> bool:
+        return self.stored is not None and self.stored != self.current
+
+    def describe(self) -> str:
+        if not self.known:
+            return f"forecast run {self.run_id} has no record of its inputs (made before they were kept)"
+        if self.changed:
+            return (f"forecast run {self.run_id}'s inputs changed since it ran (sales up to {self.as_of}, "
+                    "SKUs or promotions were imported again): run `restock forecast` again")
+        return f"forecast run {self.run_id}'s inputs are unchanged"
+
+
+def run_inputs(target: Engine | Session, run_id: int) -> RunInputs:
+    """Read again what run `run_id` read (its as-of, its SKUs) and compare the fingerprints."""
+    with _session_scope(target) as session:
+        run = session.get(ForecastRun, run_id)
+        if run is None:
+            raise NotFound(f"forecast run {run_id} does not exist")
+        if run.inputs_fingerprint is None:
+            return RunInputs(run_id, run.as_of, None, None)
+        codes = session.scalars(
+            select(Sku.code).join(ForecastSeries, ForecastSeries.sku_id == Sku.id)
+            .where(ForecastSeries.run_id == run_id).order_by(Sku.code)
+        ).all()
+        if run.scope != "complete":  # a subset run also read every active SKU (category curves)
+            active = session.scalars(select(Sku.code).where(Sku.status == "active"))
+            codes = sorted(set(codes) | set(active))
+        try:
+            sales, skus, promotions = load_history(session, run.as_of, codes)
+        except NotFound:  # a SKU of the run is gone: its inputs are not there any more
+            return RunInputs(run_id, run.as_of, run.inputs_fingerprint, "")
+        skus = skus.assign(**{GROUP: skus[GROUP].fillna("uncategorised")})
+        current = inputs_fingerprint(frames_digest(sales, skus, promotions), run.parameters)
+        return RunInputs(run_id, run.as_of, run.inputs_fingerprint, current)
 
 
 def summarise(
@@ -284,20 +372,26 @@ def _clean_json(value: Any) -> Any:
 
 
 def store_run(session: Session, result: ForecastResult, as_of: date, started_at: datetime,
-              duration_s: float, skus: pd.DataFrame, scope: str = "complete") -> int:
+              duration_s: float, skus: pd.DataFrame, scope: str = "complete",
+              inputs_digest: str | None = None) -> int:
     """Write the run, its per-SKU rows and its forecast values; returns the run id (no commit).
 
-    `scope`: "complete" when the run covers every active SKU, else "partial"."""
+    `scope`: "complete" when the run covers every active SKU, else "partial". `inputs_digest`
+    (`frames_digest` of what the run read) becomes, with the stored parameters, the run's
+    `inputs_fingerprint`.
+    """
+    parameters = _clean_json(result.params)
     sku_id = skus.set_index(UNIQUE_ID)["sku_id"].astype(int).to_dict()
     series = result.series
     totals = {row[UNIQUE_ID]: season_total_json(row) for row in result.season_totals.to_dict("records")}
     run = ForecastRun(
         as_of=as_of, started_at=started_at, status="succeeded", freq=result.freq,
         horizon=int(result.forecasts.groupby(UNIQUE_ID).size().max()),
-        quantiles=list(result.quantiles), parameters=_clean_json(result.params),
+        quantiles=list(result.quantiles), parameters=parameters,
         library_versions=library_versions(), effects=_clean_json(result.effects.to_dict("records")),
         duration_s=round(duration_s, 3), n_series=len(series),
         n_fallbacks=int(series["fallback_reason"].notna().sum()), scope=scope,
+        inputs_fingerprint=None if inputs_digest is None else inputs_fingerprint(inputs_digest, parameters),
     )
     session.add(run)
     session.flush()
@@ -457,12 +551,81 @@ def list_runs(target: Engine | Session, limit: int = 20) -> list[dict[str, Any]]
         ]
 
 
+class RunInUse(RestockError):
+    """A forecast run that other records (proposals) read cannot be deleted."""
+
+    exit_code = 18
+
+
+def run_references(session: Session, run_ids: Sequence[int]) -> dict[int, list[tuple[str, int]]]:
+    """Per run id, the rows outside forecasting that name it: [(table, row id), ...].
+
+    Found through the database's own foreign keys to `forecast_runs`, so forecasting needs to
+    know no other package's tables (proposals today), whichever models this process loaded.
+    """
+    found: dict[int, list[tuple[str, int]]] = {}
+    if not run_ids:
+        return found
+    inspector = sa_inspect(session.connection())
+    own = {ForecastRun.__tablename__, ForecastSeries.__tablename__, ForecastValue.__tablename__}
+    for name in sorted(set(inspector.get_table_names()) - own):
+        for fk in inspector.get_foreign_keys(name):
+            if fk["referred_table"] != ForecastRun.__tablename__ or len(fk["constrained_columns"]) != 1:
+                continue
+            table = sa_table(name, sa_column("id"), sa_column(fk["constrained_columns"][0]))
+            column = table.c[fk["constrained_columns"][0]]
+            rows = session.execute(
+                select(column, table.c.id).where(column.in_(list(run_ids))).order_by(table.c.id)
+            ).all()
+            for run_id, row_id in rows:
+                found.setdefault(int(run_id), []).append((name, int(row_id)))
+    return found
+
+
 def delete_run(target: Engine | Session, run_id: int) -> None:
-    """Remove a run and its rows (housekeeping)."""
+    """Remove a run and its rows; a run that a proposal read is refused (`RunInUse`)."""
     with _session_scope(target) as session:
+        used = run_references(session, [run_id]).get(run_id)
+        if used:
+            raise RunInUse(f"forecast run {run_id} is used by {_named(used)}: it cannot be deleted")
         for table in (ForecastValue, ForecastSeries):
             session.execute(delete(table).where(table.run_id == run_id))
         session.execute(delete(ForecastRun).where(ForecastRun.id == run_id))
+
+
+def _named(rows: list[tuple[str, int]]) -> str:
+    by_table: dict[str, list[int]] = {}
+    for table, row_id in rows:
+        by_table.setdefault(table, []).append(row_id)
+    return "; ".join(f"{table} {', '.join(map(str, ids))}" for table, ids in by_table.items())
+
+
+@dataclass(frozen=True)
+class PruneReport:
+    """What `prune_runs` did: runs deleted, and older runs kept because records use them."""
+
+    kept_newest: list[int]
+    deleted: list[int]
+    in_use: dict[int, str]
+
+
+def prune_runs(target: Engine | Session, keep: int) -> PruneReport:
+    """Delete all but the `keep` newest forecast runs (any status), in one transaction; a run that
+    a proposal read is never deleted and is listed with who uses it."""
+    if keep < 1:
+        raise InvalidInput(f"--keep: keep at least 1 run, got {keep}")
+    with _session_scope(target) as session:
+        ids = list(session.scalars(select(ForecastRun.id).order_by(ForecastRun.id.desc())))
+        newest, older = ids[:keep], ids[keep:]
+        used = run_references(session, older)
+        doomed = [run_id for run_id in older if run_id not in used]
+        for start in range(0, len(doomed), 500):
+            chunk = doomed[start:start + 500]
+            for table in (ForecastValue, ForecastSeries):
+                session.execute(delete(table).where(table.run_id.in_(chunk)))
+            session.execute(delete(ForecastRun).where(ForecastRun.id.in_(chunk)))
+        in_use = {run_id: _named(rows) for run_id, rows in sorted(used.items())}
+        return PruneReport(newest, sorted(doomed), in_use)
 
 
 def accuracy_report(result: ForecastResult) -> dict[str, Any]:

@@ -66,7 +66,10 @@ class Proposal(Base):
     week: Mapped[date] = mapped_column(Date, index=True)
     version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    forecast_run_id: Mapped[str | None] = mapped_column(String(64))
+    # The forecast run the proposal read; a run a proposal used cannot be deleted.
+    forecast_run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("forecast_runs.id", ondelete="RESTRICT"), index=True
+    )
     status: Mapped[str] = mapped_column(String(16))
     solver: Mapped[str] = mapped_column(String(16))
     gap: Mapped[float | None] = mapped_column(Float)

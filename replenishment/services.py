@@ -476,7 +476,7 @@ def build_proposal(
             week=week,
             version=version,
             created_at=created,
-            forecast_run_id=problem.forecast_run_id,
+            forecast_run_id=None if problem.forecast_run_id is None else int(problem.forecast_run_id),
             status=plan.status,
             solver=plan.solver,
             gap=plan.gap,

@@ -1,4 +1,5 @@
-"""What is in the database: row counts per table, date ranges of the history, last job runs."""
+"""What is in the database: row counts per table, date ranges of the history, the latest forecast run
+(and whether its inputs changed since), last job runs."""
 
 from __future__ import annotations
 
@@ -31,5 +32,23 @@ def database_status(engine: Engine) -> dict[str, Any]:
         "database": engine.url.render_as_string(hide_password=True),
         "counts": counts,
         "date_ranges": ranges,
+        "latest_forecast_run": _latest_run(engine),
         "last_job_runs": last_runs(engine),
     }
+
+
+def _latest_run(engine: Engine) -> dict[str, Any] | None:
+    """The newest succeeded forecast run and whether what it read is still what the database holds."""
+    from forecasting.models import ForecastRun
+    from forecasting.services import run_inputs
+
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(ForecastRun.id, ForecastRun.as_of, ForecastRun.started_at)
+            .where(ForecastRun.status == "succeeded").order_by(ForecastRun.id.desc()).limit(1)
+        ).first()
+    if row is None:
+        return None
+    inputs = run_inputs(engine, row.id)
+    return {"id": row.id, "as_of": row.as_of, "started_at": row.started_at,
+            "inputs_changed": inputs.changed if inputs.known else None, "inputs": inputs.describe()}

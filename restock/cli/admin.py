@@ -49,6 +49,10 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print JSON for sc
     console.print(counts)
     for name, span in report["date_ranges"].items():
         console.print(f"{name}: {span['first']} → {span['last']}")
+    latest = report["latest_forecast_run"]
+    if latest is not None:
+        style = "yellow" if latest["inputs_changed"] else "default"
+        console.print(note(f"forecast run {latest['id']} (as of {latest['as_of']})", latest["inputs"], style))
     runs = Table("id", "job", "as of", "status", "started", "message", title="last job runs")
     for run in report["last_job_runs"]:
         runs.add_row(

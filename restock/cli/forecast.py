@@ -250,3 +250,26 @@ def list_command(
     console.print(table)
     if any(row["scope"] != "complete" for row in rows):
         console.print("PARTIAL: made with --sku; kept for inspection, never read by a proposal")
+
+
+@forecast_app.command("prune")
+def prune_command(
+    keep: int = typer.Option(..., "--keep", help="How many of the newest runs to keep (at least 1)."),
+    as_json: bool = typer.Option(False, "--json", help="Print what was done as JSON."),
+) -> None:
+    """Delete all but the newest N forecast runs; runs that proposals read are kept and listed."""
+    from forecasting.services import prune_runs
+    from restock.db import ensure_ready, get_engine
+
+    if not 1 <= keep <= 1_000_000:
+        raise InvalidInput(f"--keep: expected 1 to 1000000 runs, got {keep}")
+    engine = get_engine()
+    ensure_ready(engine, write=True)
+    report = prune_runs(engine, keep)
+    if as_json:
+        print_json(report.__dict__)
+        return
+    deleted = ", ".join(map(str, report.deleted)) or "none"
+    console.print(f"kept the {len(report.kept_newest)} newest run(s); deleted: {deleted}", highlight=False)
+    for run_id, used_by in report.in_use.items():
+        console.print(f"kept run {run_id}: used by {used_by}", highlight=False)

@@ -25,6 +25,7 @@ from restock.cli.common import (
     check_output_path,
     cli_waiting,
     console,
+    err_console,
     note,
     parse_date_option,
     print_json,
@@ -159,6 +160,12 @@ def propose(
         }
     if save_problem is not None:
         write_problem(result.problem, save_problem)
+    if result.problem.forecast_run_id is not None:
+        from forecasting.services import run_inputs
+
+        inputs = run_inputs(engine, int(result.problem.forecast_run_id))
+        if inputs.changed:
+            err_console.print(note("warning", inputs.describe()), soft_wrap=True)
     stored = get_proposal(engine, int(result.proposal_id or 0))
     console.print(f"proposal {stored['id']} · week {stored['week']} v{stored['version']}", highlight=False)
     _render(stored, wide=False, limit=15)

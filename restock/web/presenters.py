@@ -24,11 +24,7 @@ from restock.web.i18n import money, percent
 
 
 def _run_id(proposal: Proposal) -> int | None:
-    raw = proposal.forecast_run_id
-    try:
-        return int(raw) if raw is not None else None
-    except (TypeError, ValueError):
-        return None
+    return proposal.forecast_run_id
 
 
 @dataclass(frozen=True)
