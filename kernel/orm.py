@@ -1,7 +1,9 @@
 """The shared declarative base and column types every package's tables use, and the unit of work.
 
 Each domain package declares its own tables in its `models.py` on this one
-`Base`, so one metadata feeds Alembic. Money is an exact decimal in CNY.
+`Base`, so one metadata feeds Alembic. Money is an exact decimal in CNY: NUMERIC on
+PostgreSQL; on SQLite (whose NUMERIC holds binary floats, so `sum(revenue)` drifted) an
+INTEGER count of fen (or of 1/10000 CNY for unit costs), which `ExactDecimal` converts.
 A service opens one `unit_of_work(engine)` per use case: committed when the
 block ends, rolled back if it raises.
 """
@@ -10,10 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from decimal import Decimal
-from typing import Annotated
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Annotated, Any
 
-from sqlalchemy import Engine, MetaData, Numeric, String
+from sqlalchemy import Engine, Integer, MetaData, Numeric, String, TypeDecorator
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
 
 NAMING_CONVENTION = {
@@ -24,10 +27,51 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
+
+
+class ExactDecimal(TypeDecorator[Decimal]):
+    """A decimal with a fixed number of places, exact on every database.
+
+    PostgreSQL: NUMERIC(precision, scale). SQLite: an INTEGER count of 10**-scale units
+    (fen for money), so stored values, comparisons and SQL sums are exact integers and
+    `func.sum(column)` reads back as the exact Decimal. Values with more places are rounded
+    half away from zero, as PostgreSQL's NUMERIC does. Arithmetic in SQL between columns of
+    different scales is not meaningful on SQLite: do it in Python.
+    """
+
+    impl = Numeric
+    cache_ok = True
+
+    def __init__(self, precision: int, scale: int) -> None:
+        super().__init__(precision, scale, asdecimal=True)
+        self.places = scale
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(Integer())
+        return dialect.type_descriptor(Numeric(self.impl.precision, self.places, asdecimal=True))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None or dialect.name != "sqlite":
+            return value
+        amount = value if isinstance(value, Decimal) else Decimal(str(value))
+        if not amount.is_finite():
+            raise ValueError(f"not a finite amount: {value!r}")
+        return int(amount.scaleb(self.places).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            units = value if isinstance(value, int) else round(float(value))
+            return Decimal(int(units)).scaleb(-self.places)
+        return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
 # CNY with two decimals, exact; up to 999,999,999,999.99.
-MONEY = Numeric(14, 2, asdecimal=True)
+MONEY = ExactDecimal(14, 2)
 # Unit costs keep four decimals: supplier price lists quote fractions of a fen.
-UNIT_COST = Numeric(14, 4, asdecimal=True)
+UNIT_COST = ExactDecimal(14, 4)
 # Rates and fractions such as 0.035 (3.5 %) or a 0.30 margin floor.
 RATE = Numeric(8, 6, asdecimal=True)
 

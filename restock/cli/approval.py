@@ -8,7 +8,6 @@ OS user).
 
 from __future__ import annotations
 
-import getpass
 from datetime import datetime, time
 from decimal import Decimal
 from typing import Any
@@ -18,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from kernel.errors import InvalidInput
-from restock.cli.common import console, parse_date_option, print_json
+from restock.cli.common import console, parse_date_option, print_json, resolve_actor
 
 po_app = typer.Typer(help="Purchase orders restock raised (and imported open orders).", no_args_is_help=True)
 
@@ -37,23 +36,6 @@ def register(app: typer.Typer) -> None:
     proposal_app.command("reoptimize")(reoptimize_command)
     app.add_typer(po_app, name="po")
     app.command("audit")(audit_command)
-
-
-def resolve_actor(user: str | None) -> str:
-    """The validated actor: `--user`, else `audit.user` from the settings, else the OS user."""
-    from kernel.audit import validate_actor
-    from restock.settings import get_settings
-
-    if user is not None:
-        return validate_actor(user, "--user")
-    configured = get_settings().audit.user
-    if configured:
-        return validate_actor(configured, "audit.user")
-    try:
-        os_user = getpass.getuser()
-    except (OSError, KeyError) as exc:
-        raise InvalidInput("--user: no user given and the OS user is unknown; pass --user NAME") from exc
-    return validate_actor(os_user, "OS user")
 
 
 def _who(user: str | None) -> Any:

@@ -131,3 +131,22 @@ def stdout_to_stderr() -> Iterator[None]:
         sys.stdout.flush()
         os.dup2(saved, 1)
         os.close(saved)
+
+
+def resolve_actor(user: str | None) -> str:
+    """The validated actor: `--user`, else `audit.user` from the settings, else the OS user."""
+    import getpass
+
+    from kernel.audit import validate_actor
+    from restock.settings import get_settings
+
+    if user is not None:
+        return validate_actor(user, "--user")
+    configured = get_settings().audit.user
+    if configured:
+        return validate_actor(configured, "audit.user")
+    try:
+        os_user = getpass.getuser()
+    except (OSError, KeyError) as exc:
+        raise InvalidInput("--user: no user given and the OS user is unknown; pass --user NAME") from exc
+    return validate_actor(os_user, "OS user")

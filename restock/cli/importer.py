@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 
 import typer
@@ -10,7 +9,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 
 from kernel.errors import InvalidInput
-from restock.cli.common import check_input_path, cli_waiting, console, err_console, note
+from restock.cli.common import check_input_path, cli_waiting, console, err_console, note, resolve_actor
 from restock.importing.docs import render_formats
 from restock.importing.schema import IMPORT_ORDER
 from restock.importing.service import ImportReport, import_path
@@ -29,7 +28,10 @@ def import_command(
         None, "--kind", help=f"Kind of a single file whose name does not say it: {', '.join(IMPORT_ORDER)}."
     ),
     formats: bool = typer.Option(False, "--formats", help="Print the data formats (markdown) and exit."),
-    actor: str = typer.Option(getpass.getuser(), "--actor", help="Who is importing (for the audit log)."),
+    user: str | None = typer.Option(
+        None, "--user", "--actor",
+        help="Who is importing, for the audit log (default: audit.user in config, else the OS user).",
+    ),
     encoding: str | None = typer.Option(
         None, "--encoding", help="Encoding of every file (e.g. utf-8, gb18030, cp1252); default: detected."
     ),
@@ -49,6 +51,7 @@ def import_command(
     from scheduler.runner import recorded_cli_run
 
     check_input_path(path, "PATH")
+    actor = resolve_actor(user)
     if encoding is not None:
         import codecs
 

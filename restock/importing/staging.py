@@ -52,6 +52,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from kernel.orm import ExactDecimal
 from restock.db import load_all_models
 from restock.importing.reading import Problem
 from restock.importing.schema import (
@@ -73,6 +74,14 @@ _SQL_TYPES = {
     ColumnType.TIMESTAMP: lambda: DateTime(timezone=True),
     ColumnType.BOOL: Boolean,
 }
+
+
+def _stage_type(column: Any) -> Any:
+    """The stage's type of a file column: amounts in CNY as the target stores them (exact fen on
+    SQLite, `kernel.orm.ExactDecimal`), so INSERT … SELECT copies them unchanged."""
+    if column.type is ColumnType.DECIMAL and column.unit == "CNY":
+        return ExactDecimal(14, column.max_decimals)
+    return _SQL_TYPES[column.type]()
 
 
 @dataclass
@@ -132,7 +141,7 @@ class StagedFile:
 
     def _temporary_table(self, name: str, names: list[str]) -> Table:
         columns = [SqlColumn("line", Integer)] + [
-            SqlColumn(column.name, _SQL_TYPES[column.type]())
+            SqlColumn(column.name, _stage_type(column))
             for column in self.schema.columns
             if column.name in names
         ]
