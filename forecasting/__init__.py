@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from forecasting.engine import EngineConfig, ForecastResult, forecast, forecast_panel
     from forecasting.forecasters import REGISTRY, Forecaster, make_forecaster
     from forecasting.handoff import DemandSource, FrameDemand, StoredForecast, complete_forecast, history_end
+    from forecasting.models import ForecastRun
     from forecasting.services import latest_run
     from forecasting.totals import total_demand, total_quantile
 
@@ -42,6 +43,7 @@ _LAZY = {
     "QUANTILE_LEVELS": "forecasting.columns",
     "QUANTILE_COLUMNS": "forecasting.columns",
     "latest_run": "forecasting.services",
+    "ForecastRun": "forecasting.models",
 }
 
 __all__ = [
@@ -55,6 +57,7 @@ __all__ = [
     "REGISTRY",
     "EngineConfig",
     "ForecastResult",
+    "ForecastRun",
     "Forecaster",
     "forecast",
     "forecast_panel",

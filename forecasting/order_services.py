@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy import Integer, and_, case, cast, delete, func, select, update
+from sqlalchemy import and_, case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -22,6 +22,7 @@ from forecasting import brushing as rules
 from forecasting.models import BrushingCluster, DailySales, Order, OrderFlag
 from forecasting.settings import BrushingSettings
 from kernel.catalog import Sku
+from kernel.orm import minor_units
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,7 @@ def derive_daily_sales(session: Session, first: date, last: date) -> int:
     """
     live = Order.status != "cancelled"
     flagged = OrderFlag.id.is_not(None)
-    fen = cast(func.round(Order.unit_price * 100), Integer)
+    fen = minor_units(Order.unit_price)
     query = (
         select(
             Order.sku_id, Order.sale_date,

@@ -17,7 +17,9 @@ from typing import Annotated, Any
 
 from sqlalchemy import Engine, Integer, MetaData, Numeric, String, TypeDecorator
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
+from sqlalchemy.sql.functions import FunctionElement
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -32,7 +34,8 @@ NAMING_CONVENTION = {
 class ExactDecimal(TypeDecorator[Decimal]):
     """A decimal with a fixed number of places, exact on every database.
 
-    PostgreSQL: NUMERIC(precision, scale). SQLite: an INTEGER count of 10**-scale units
+    PostgreSQL: NUMERIC(precision, scale). SQLite: the column is declared NUMERIC(precision,
+    scale) too, and holds an integer count of 10**-scale units
     (fen for money), so stored values, comparisons and SQL sums are exact integers and
     `func.sum(column)` reads back as the exact Decimal. Values with more places are rounded
     half away from zero, as PostgreSQL's NUMERIC does. Arithmetic in SQL between columns of
@@ -46,10 +49,6 @@ class ExactDecimal(TypeDecorator[Decimal]):
         super().__init__(precision, scale, asdecimal=True)
         self.places = scale
 
-    def load_dialect_impl(self, dialect: Dialect) -> Any:
-        if dialect.name == "sqlite":
-            return dialect.type_descriptor(Integer())
-        return dialect.type_descriptor(Numeric(self.impl.precision, self.places, asdecimal=True))
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if value is None or dialect.name != "sqlite":
@@ -62,10 +61,31 @@ class ExactDecimal(TypeDecorator[Decimal]):
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
-        if dialect.name == "sqlite":
-            units = value if isinstance(value, int) else round(float(value))
+        if dialect.name == "sqlite":  # the integer units, as SQLite's NUMERIC hands them back
+            units = value if isinstance(value, int) else Decimal(value).to_integral_value(ROUND_HALF_UP)
             return Decimal(int(units)).scaleb(-self.places)
         return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+class minor_units(FunctionElement[int]):  # noqa: N801 - used like a SQL function
+    """`minor_units(column)`: an `ExactDecimal` column as its exact integer count of 10**-scale units
+    (fen for money), for arithmetic in SQL such as `units * minor_units(unit_price)` — on SQLite
+    the stored integer itself, on PostgreSQL `CAST(ROUND(column * 10^scale) AS BIGINT)`."""
+
+    type = Integer()
+    name = "minor_units"
+    inherit_cache = True
+
+
+@compiles(minor_units)
+def _minor_units(element: minor_units, compiler: Any, **kw: Any) -> str:
+    column = next(iter(element.clauses))
+    return f"CAST(ROUND({compiler.process(column, **kw)} * {10 ** column.type.places}) AS BIGINT)"
+
+
+@compiles(minor_units, "sqlite")
+def _minor_units_sqlite(element: minor_units, compiler: Any, **kw: Any) -> str:
+    return compiler.process(next(iter(element.clauses)), **kw)
 
 
 # CNY with two decimals, exact; up to 999,999,999,999.99.

@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from forecasting import ForecastRun  # the table proposals refer to (loads its model)
 from kernel.orm import MONEY, UNIT_COST, Base
 from replenishment.lifecycle import DRAFT, LINE_PROPOSED, LINE_STATES, STATES
 
@@ -68,7 +69,7 @@ class Proposal(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     # The forecast run the proposal read; a run a proposal used cannot be deleted.
     forecast_run_id: Mapped[int | None] = mapped_column(
-        ForeignKey("forecast_runs.id", ondelete="RESTRICT"), index=True
+        ForeignKey(ForecastRun.id, ondelete="RESTRICT"), index=True
     )
     status: Mapped[str] = mapped_column(String(16))
     solver: Mapped[str] = mapped_column(String(16))

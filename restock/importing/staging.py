@@ -76,12 +76,28 @@ _SQL_TYPES = {
 }
 
 
-def _stage_type(column: Any) -> Any:
-    """The stage's type of a file column: amounts in CNY as the target stores them (exact fen on
-    SQLite, `kernel.orm.ExactDecimal`), so INSERT … SELECT copies them unchanged."""
-    if column.type is ColumnType.DECIMAL and column.unit == "CNY":
-        return ExactDecimal(14, column.max_decimals)
+def _stage_type(schema: FileSchema, column: Any) -> Any:
+    """The stage's type of a file column: amounts as the target stores them (`ExactDecimal`: exact
+    fen on SQLite), so INSERT … SELECT copies them unchanged."""
+    if column.type is ColumnType.DECIMAL:
+        table = _tables().get(schema.table)
+        target = None if table is None else table.c.get(_db_name(schema, column.name))
+        if target is not None and isinstance(target.type, ExactDecimal):
+            return ExactDecimal(14, target.type.places)
+        if column.unit == "CNY":  # a column of another table of the kind (purchase order lines)
+            return ExactDecimal(14, column.max_decimals)
     return _SQL_TYPES[column.type]()
+
+
+def _in_minor_units(row: tuple, columns: list[tuple[int, int]]) -> tuple:
+    """`row` with the validated amount texts at `columns` [(position, 10**places)] as integers
+    (e.g. "599.5" with 2 places -> 59950), exactly (validation capped their decimals)."""
+    values = list(row)
+    for position, factor in columns:
+        text = values[position]
+        if text is not None:
+            values[position] = int(Decimal(text) * factor)
+    return tuple(values)
 
 
 @dataclass
@@ -141,7 +157,7 @@ class StagedFile:
 
     def _temporary_table(self, name: str, names: list[str]) -> Table:
         columns = [SqlColumn("line", Integer)] + [
-            SqlColumn(column.name, _stage_type(column))
+            SqlColumn(column.name, _stage_type(self.schema, column))
             for column in self.schema.columns
             if column.name in names
         ]
@@ -211,9 +227,17 @@ class StagedFile:
                 copy.write(chunk.csv_bytes(names))
         else:
             marks = ", ".join("?" for _ in range(len(names) + 1))
+            rows = chunk.rows(names)
+            exact = [
+                (k + 1, 10 ** table.c[name].type.places)
+                for k, name in enumerate(names)
+                if isinstance(table.c[name].type, ExactDecimal)
+            ]
+            if exact:  # the driver is called directly: amounts go in as the integer units stored
+                rows = [_in_minor_units(row, exact) for row in rows]
             cursor = raw.cursor()
             try:
-                cursor.executemany(f'INSERT INTO "{table.name}" VALUES ({marks})', chunk.rows(names))
+                cursor.executemany(f'INSERT INTO "{table.name}" VALUES ({marks})', rows)
             finally:
                 cursor.close()
 
