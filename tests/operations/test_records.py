@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from alembic import command
@@ -124,3 +125,20 @@ def test_the_migration_turns_text_run_ids_into_references(empty_engine: Engine) 
     with unit_of_work(empty_engine) as session:
         refs = dict(session.execute(select(Proposal.id, Proposal.forecast_run_id)).tuples().all())
     assert refs == {1: 7, 2: None, 3: None}  # run 99 no longer exists: nothing to point at
+
+
+def test_the_import_actor_comes_from_config_or_the_os_user_and_is_validated(
+    engine: Engine, cli: Cli, tmp_path: Path
+) -> None:
+    from kernel.audit import read_audit
+    from tests.importing.dataset import BASE_FILES, write_files
+
+    files = write_files(tmp_path / "in", BASE_FILES)
+    refused = cli("import", str(files), "--user", "[link=http://x]mei[/link]")
+    assert refused.returncode == 2, refused.stderr
+    assert "is not a valid user name" in refused.stderr
+    assert read_audit(engine) == []
+    done = cli("import", str(files), env={"RESTOCK_AUDIT__USER": "mei.chen"})
+    assert done.returncode == 0, done.stderr
+    actors = {e.actor for e in read_audit(engine)}
+    assert actors == {"mei.chen"}
