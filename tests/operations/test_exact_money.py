@@ -80,7 +80,7 @@ def test_the_migration_turns_float_amounts_into_fen(sqlite_empty: Engine) -> Non
     cfg = alembic_config(sqlite_empty.url.render_as_string(hide_password=False))
     with sqlite_empty.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0011_i10_run_records")
+        command.upgrade(cfg, "0012_i10_run_records")
         conn.execute(text("INSERT INTO categories (id, code, name, salvage_rate) VALUES (1, 'c', 'C', 0.5)"))
         conn.execute(text(
             "INSERT INTO skus (id, code, name, category_id, price, abc_class, status) "

@@ -5,8 +5,8 @@ the run read (sales up to its as-of date, catalogue, promotions, parameters).
 A proposal naming a run that no longer exists (or not a run id at all) keeps no reference: there
 is nothing left for it to point at.
 
-Revision ID: 0011_i10_run_records
-Revises: 0010_h17_orders
+Revision ID: 0012_i10_run_records
+Revises: 0011_i9_reasons
 Create Date: 2026-11-26
 """
 
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011_i10_run_records"
-down_revision = "0010_h17_orders"
+revision = "0012_i10_run_records"
+down_revision = "0011_i9_reasons"
 branch_labels = None
 depends_on = None
 

@@ -2,8 +2,8 @@
 costs: of 1/10000 CNY) instead of SQLite's binary-float NUMERIC, so `sum(revenue)` no longer
 drifts (kernel.orm.ExactDecimal). PostgreSQL keeps NUMERIC and is not touched.
 
-Revision ID: 0012_i10_exact_money
-Revises: 0011_i10_run_records
+Revision ID: 0013_i10_exact_money
+Revises: 0012_i10_run_records
 Create Date: 2026-11-26
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0012_i10_exact_money"
-down_revision = "0011_i10_run_records"
+revision = "0013_i10_exact_money"
+down_revision = "0012_i10_run_records"
 branch_labels = None
 depends_on = None
 
@@ -29,6 +29,7 @@ COLUMNS = (
     ("proposal_lines", "unit_cost", 4),
     ("proposal_lines", "effective_unit_cost", 4),
     ("proposal_lines", "value", 2),
+    ("proposal_lines", "rebate_share", 2),
     ("proposal_supplier_summaries", "value", 2),
     ("proposal_supplier_summaries", "rebate_earned", 2),
     ("rebate_tiers", "threshold", 2),
