@@ -78,10 +78,10 @@ def test_a_reimport_that_changes_what_a_run_read_is_visible(engine: Engine, cli:
     seed_sales(engine)
     run_id = _run(engine)
     assert run_inputs(engine, run_id).changed is False
-    # Another SKU's sales or sales after the as-of date are not what the run read.
+    # Sales after the as-of date are not what the run read.
     with unit_of_work(engine) as session:
         k2 = session.scalar(select(Sku.id).where(Sku.code == "K2"))
-        session.execute(update(DailySales).where(DailySales.sku_id == k2).values(units=DailySales.units + 1))
+        session.add(DailySales(sku_id=k2, date=date(2026, 8, 31), units=9, revenue=Decimal("891.00")))
     assert run_inputs(engine, run_id).changed is False
     status = cli("status")
     assert f"forecast run {run_id}'s inputs are unchanged" in status.stdout, status.stderr
