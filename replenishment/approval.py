@@ -125,6 +125,24 @@ def _original_choices(lines: list[ProposalLine]) -> list[LineChoice]:
     ]
 
 
+def _remember_proposed(line: ProposalLine) -> None:
+    """Keep what the optimizer proposed the first time a user changes the line."""
+    if line.state == lc.LINE_PROPOSED:
+        line.proposed_units = line.units
+        line.proposed_supplier_code = line.supplier_code
+
+
+def _decide_line(line: ProposalLine, state: str, who: Who, reason_code: str | None, note: str | None) -> None:
+    """A user's decision on a line: its new state, pinned, with the reason, the user and a new version."""
+    line.state = state
+    line.pinned = True
+    line.reason_code = reason_code
+    line.reason_note = note
+    line.changed_by = who.actor
+    line.changed_at = who.now
+    line.lock_version += 1
+
+
 def _check_reason(code: str | None, note: str | None, reason_codes: list[str], what: str) -> None:
     if code is None:
         raise InvalidInput(f"{what}: a reason code is required, one of {', '.join(reason_codes)}")
@@ -438,20 +456,12 @@ def edit_line(
                 units if units is not None else line.units, item.case_pack, item.moq, what
             )
             rounding = round_.describe()
-        if line.state == lc.LINE_PROPOSED:
-            line.proposed_units = line.units
-            line.proposed_supplier_code = line.supplier_code
+        _remember_proposed(line)
         if not reject:
             line.supplier_code = target
             line.units = round_.units
             line.unit_cost = terms[(sku, target)].unit_cost
-        line.state = new_state
-        line.pinned = True
-        line.reason_code = reason_code
-        line.reason_note = note
-        line.changed_by = who.actor
-        line.changed_at = who.now
-        line.lock_version += 1
+        _decide_line(line, new_state, who, reason_code, note)
         after = assess(problem, _choices(proposal.lines), instance)
         findings = compare(before, after)
         _store_assessment(proposal, problem, instance, after)
@@ -807,16 +817,10 @@ def approve_proposal(
                 if ln.id in keep or ln.state == lc.LINE_REJECTED:
                     continue
                 before_line = _line_dict(ln)
-                if ln.state == lc.LINE_PROPOSED:
-                    ln.proposed_units = ln.units
-                    ln.proposed_supplier_code = ln.supplier_code
-                ln.state = lc.LINE_REJECTED
-                ln.pinned = True
-                ln.reason_code = leave_out_reason
-                ln.reason_note = "left out when approving the selected lines"
-                ln.changed_by = who.actor
-                ln.changed_at = who.now
-                ln.lock_version += 1
+                _remember_proposed(ln)
+                _decide_line(
+                    ln, lc.LINE_REJECTED, who, leave_out_reason, "left out when approving the selected lines"
+                )
                 record(
                     session,
                     at=who.now,
