@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -38,6 +38,7 @@ from replenishment.decisions import (
     orders_in_window,
 )
 from replenishment.demand import QUANTILE_COLUMNS, QUANTILE_LEVELS
+from replenishment.inputs import fingerprint, input_changes, proposal_inputs, summarise
 from replenishment.lifecycle import DRAFT, IN_REVIEW
 from replenishment.models import (
     InventorySnapshot,
@@ -79,14 +80,58 @@ class StaleInputs(RestockError):
     exit_code = 17
 
 
+@dataclass(frozen=True)
+class PreviousVersion:
+    """The week's latest stored version before this build: what it was built from."""
+
+    proposal_id: int
+    version: int
+    state: str
+    fingerprint: str | None
+    inputs: dict[str, Any]
+
+
 @dataclass
 class ProposalResult:
-    """The stored proposal's id and version, and the plan itself."""
+    """The proposal's id and version, the plan (None when nothing was solved because the
+    week's current version has the same inputs) and what happened to the week's versions.
+
+    `stored`: a new version was stored (False: `proposal_id`/`version` name the current
+    version whose inputs are unchanged). `previous`: the version the new one supersedes.
+    `changes`: how the inputs differ from `previous`'s. `forced`: stored with `force`.
+    """
 
     proposal_id: int | None
     version: int | None
-    plan: Plan
+    plan: Plan | None
     problem: Problem
+    stored: bool = True
+    previous: PreviousVersion | None = None
+    changes: list[str] = field(default_factory=list)
+    forced: bool = False
+
+    def outcome(self) -> str:
+        """One line: which version is current and why (first, inputs changed, --force, unchanged)."""
+        week = self.problem.week
+        if self.proposal_id is None:
+            return f"proposal for week {week} built, not stored"
+        head = f"proposal {self.proposal_id} (week {week}, version {self.version})"
+        previous = self.previous
+        if not self.stored:
+            state = f", {previous.state}" if previous is not None and previous.state != DRAFT else ""
+            return (
+                f"{head[:-1]}{state}) is current and its inputs are unchanged: nothing stored; "
+                "--force stores a new version"
+            )
+        if previous is None:
+            return f"{head} stored: the first for this week"
+        why = (
+            f"inputs changed since version {previous.version}: {summarise(self.changes)}"
+            if self.changes
+            else f"inputs unchanged since version {previous.version}"
+        )
+        forced = " with --force" if self.forced else ""
+        return f"{head} stored{forced}, superseding version {previous.version}; {why}"
 
 
 @dataclass(frozen=True)
@@ -438,6 +483,7 @@ def build_proposal(
     store: bool = True,
     solver: str | None = None,
     allow_stale: bool = False,
+    force: bool = False,
 ) -> ProposalResult:
     """Load the problem for `week`, optimise it, and (if `store`) save the proposal as the
     week's next version in one transaction, created at `now` (aware). `budget` (CNY)
@@ -448,6 +494,12 @@ def build_proposal(
     raise `StaleInputs` naming their dates unless `allow_stale`, and then the proposal's
     first message says so. An earlier week's proposal still open is named next, and the
     lines of SKUs it would also buy say so.
+
+    When the week's latest version was built from the same inputs (`replenishment.inputs`:
+    problem, open earlier proposal, solver) nothing is solved or stored unless `force`: the
+    result names that version with `stored` False. Otherwise the result says which version
+    the new one supersedes and what changed. Checked again in the storing transaction, so
+    two identical builds of a week at once store one version.
     """
     with unit_of_work(engine) as session:
         if week.weekday() != 0:
@@ -461,6 +513,16 @@ def build_proposal(
             )
         problem, messages = load_problem(session, week, settings, source, budget)
         earlier = open_earlier_proposal(session, week)
+        latest = latest_version(session, week)
+    problem_text = problem_to_json(problem)  # stored as is: the inputs compared with the next build
+    inputs = proposal_inputs(
+        problem_text, None if earlier is None else (earlier.proposal_id, earlier.version), solver
+    )
+    digest = fingerprint(inputs)
+    if store and not force and latest is not None and latest.fingerprint == digest:
+        return ProposalResult(
+            latest.proposal_id, latest.version, None, problem, stored=False, previous=latest
+        )
     plan = optimize(problem, solver=solver)
     first = [f"STALE INPUTS (proposed with --allow-stale): {s}" for s in stale]
     if earlier is not None:
@@ -495,9 +557,12 @@ def build_proposal(
                 "time_limit_s": problem.time_limit_s,
                 "mip_gap": problem.mip_gap,
                 "solver": problem.solver,
+                "solver_asked": solver,
+                "open_earlier_proposal": inputs["open_earlier_proposal"],
+                "inputs_fingerprint": digest,
             },
             messages=plan.messages,
-            problem=problem_to_json(problem),
+            problem=problem_text,
             agreements=to_jsonable(plan.agreements),
         )
         proposal.lines = [
@@ -543,8 +608,49 @@ def build_proposal(
         ]
         return proposal
 
-    proposal_id, version = _store_as_next_version(engine, week, new_proposal)
-    return ProposalResult(proposal_id, version, plan, problem)
+    proposal_id, version, stored, previous = _store_as_next_version(
+        engine, week, new_proposal, unless_fingerprint=None if force else digest
+    )
+    if not stored:  # an identical build of the week was stored meanwhile
+        return ProposalResult(proposal_id, version, plan, problem, stored=False, previous=previous)
+    changes = [] if previous is None else _changes_since(previous, inputs, digest)
+    return ProposalResult(
+        proposal_id, version, plan, problem, previous=previous, changes=changes, forced=force
+    )
+
+
+def latest_version(session: Session, week: date) -> PreviousVersion | None:
+    """The week's latest stored version and the inputs it was built from (None: no version yet)."""
+    row = session.execute(
+        select(Proposal.id, Proposal.version, Proposal.state, Proposal.parameters, Proposal.problem)
+        .where(Proposal.week == week)
+        .order_by(Proposal.version.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    parameters = row.parameters or {}
+    try:
+        problem_json = json.loads(row.problem)
+    except (TypeError, ValueError):
+        problem_json = {}
+    open_earlier = parameters.get("open_earlier_proposal")
+    inputs = {
+        "problem": problem_json,
+        "open_earlier_proposal": None if open_earlier is None else list(open_earlier),
+        "solver": parameters.get("solver_asked"),
+    }
+    return PreviousVersion(
+        int(row.id), int(row.version), row.state, parameters.get("inputs_fingerprint"), inputs
+    )
+
+
+def _changes_since(previous: PreviousVersion, inputs: dict[str, Any], digest: str) -> list[str]:
+    if previous.fingerprint is None:
+        return [f"version {previous.version} was stored without a record of its inputs"]
+    if previous.fingerprint == digest:
+        return []
+    return input_changes(previous.inputs, inputs) or ["inputs fingerprint differs"]
 
 
 def _mark_open_proposal_lines(plan: Plan, earlier: OpenProposal) -> None:
@@ -565,9 +671,14 @@ _VERSION_ATTEMPTS = 8
 
 
 def _store_as_next_version(
-    engine: Engine, week: date, new_proposal: Callable[[int], Proposal]
-) -> tuple[int, int]:
-    """Insert `new_proposal(version)` as the week's next version; return (id, version).
+    engine: Engine,
+    week: date,
+    new_proposal: Callable[[int], Proposal],
+    unless_fingerprint: str | None = None,
+) -> tuple[int, int, bool, PreviousVersion | None]:
+    """Insert `new_proposal(version)` as the week's next version; return (id, version, stored,
+    the version before). When the week's latest version has the inputs fingerprint
+    `unless_fingerprint`, nothing is inserted and that version is returned with stored False.
 
     Versions are allocated race-free: two processes storing a proposal of the same week at
     once both read the same highest version, and the database's unique (week, version) key
@@ -579,12 +690,18 @@ def _store_as_next_version(
     for attempt in range(1, _VERSION_ATTEMPTS + 1):
         try:
             with unit_of_work(engine) as session:
-                latest = session.scalar(select(func.max(Proposal.version)).where(Proposal.week == week))
-                version = (latest or 0) + 1
+                latest = latest_version(session, week)
+                if (
+                    latest is not None
+                    and unless_fingerprint is not None
+                    and latest.fingerprint == unless_fingerprint
+                ):
+                    return latest.proposal_id, latest.version, False, latest
+                version = (latest.version if latest is not None else 0) + 1
                 proposal = new_proposal(version)
                 session.add(proposal)
                 session.flush()
-                return int(proposal.id), version
+                return int(proposal.id), version, True, latest
         except (IntegrityError, OperationalError) as exc:
             if not _version_clash(exc):
                 raise

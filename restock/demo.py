@@ -198,8 +198,9 @@ def _propose_step(
         console.status(f"building the proposal for the week of {week}…"),
         job_run(engine, "propose", as_of=week, now=clock) as run,
     ):
-        result = build_proposal(engine, week, settings.proposal_settings(), now=clock())
+        result = build_proposal(engine, week, settings.proposal_settings(), now=clock(), force=True)
         plan = result.plan
+        assert plan is not None  # force: always solved and stored
         text = (
             f"proposal {result.proposal_id} (week {week}, v{result.version}): {len(plan.lines)} lines, "
             f"¥{plan.spend:,.2f}, rebate gain ¥{plan.rebate_gain:,.2f}, "

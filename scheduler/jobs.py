@@ -92,9 +92,15 @@ def propose(ctx: JobContext) -> JobOutcome:
 
     result = build_proposal(ctx.engine, ctx.business_date, ctx.settings.proposal_settings(), now=ctx.now())
     plan = result.plan
+    if plan is None:  # the week's current version has the same inputs: nothing stored
+        return JobOutcome(
+            message=result.outcome(),
+            counts={"proposal_id": result.proposal_id, "version": result.version, "stored": False},
+            status="skipped",
+        )
     return JobOutcome(
         message=(
-            f"proposal {result.proposal_id} (week {ctx.business_date}, v{result.version}): "
+            f"{result.outcome()}: "
             f"{len(plan.lines)} lines, ¥{plan.spend:,.2f}; {len(plan.exclusions)} SKUs left out; "
             f"{plan.status}"
         ),

@@ -108,9 +108,18 @@ def propose(
     save_problem: Path | None = typer.Option(
         None, "--save-problem", help="Also write the problem JSON here."
     ),
-    force: bool = typer.Option(False, "--force", help="Overwrite an existing --save-problem file."),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Store a new version even when the week's current one has the same inputs; "
+        "overwrite an existing --save-problem file.",
+    ),
 ) -> None:
-    """Build, store and show this week's purchase proposal."""
+    """Build, store and show this week's purchase proposal.
+
+    When the week's current version was built from the same inputs (forecast run, stock, on
+    order, supplier terms, agreements, budget, settings) nothing is stored and one line names
+    it (exit 0); otherwise the new version says which one it supersedes and what changed."""
     from kernel.clock import now
     from replenishment.problem import save_problem as write_problem
     from replenishment.services import build_proposal, default_week, get_proposal
@@ -146,20 +155,21 @@ def propose(
                 now=now(settings.tz),
                 budget=amount,
                 allow_stale=allow_stale,
+                force=force,
             )
         )
-        job.message = (
-            f"proposal {result.proposal_id} (week {chosen}, v{result.version}): "
-            f"{len(result.plan.lines)} lines, ¥{result.plan.spend:,.2f}"
-        )
-        job.counts = {
-            "proposal_id": result.proposal_id,
-            "version": result.version,
-            "lines": len(result.plan.lines),
-            "spend_cny": str(result.plan.spend),
-        }
+        outcome = result.outcome()
+        job.message = outcome
+        job.counts = {"proposal_id": result.proposal_id, "version": result.version, "stored": result.stored}
+        if result.plan is not None:
+            job.counts |= {"lines": len(result.plan.lines), "spend_cny": str(result.plan.spend)}
+        if not result.stored:
+            job.status = "skipped"
     if save_problem is not None:
         write_problem(result.problem, save_problem)
+    if not result.stored:
+        console.print(outcome, highlight=False, soft_wrap=True)
+        return
     if result.problem.forecast_run_id is not None:
         from forecasting.services import run_inputs
 
@@ -167,7 +177,7 @@ def propose(
         if inputs.changed:
             err_console.print(note("warning", inputs.describe()), soft_wrap=True)
     stored = get_proposal(engine, int(result.proposal_id or 0))
-    console.print(f"proposal {stored['id']} · week {stored['week']} v{stored['version']}", highlight=False)
+    console.print(outcome, highlight=False, soft_wrap=True)
     _render(stored, wide=False, limit=15)
 
 

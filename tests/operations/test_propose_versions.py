@@ -13,7 +13,7 @@ import replenishment.services as services
 from kernel.errors import ConcurrentUpdate
 from kernel.orm import unit_of_work
 from replenishment.models import Proposal
-from replenishment.services import build_proposal
+from replenishment.services import ProposalResult, build_proposal
 from tests.replenishment.test_services import CREATED, WEEK, demand_for, proposal_settings, seed
 
 
@@ -22,8 +22,13 @@ def _versions(engine: Engine) -> list[int]:
         return sorted(session.scalars(select(Proposal.version).where(Proposal.week == WEEK)))
 
 
-def test_two_proposals_of_a_week_solved_together_are_stored_as_two_versions(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("budgets", "force"),
+    [(("500000", "400000"), False), (("500000", "500000"), True), (("500000", "500000"), False)],
+    ids=["inputs-differ", "force", "same-inputs"],
+)
+def test_two_proposals_of_a_week_solved_together_are_two_versions_or_one_and_a_clear_answer(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, budgets: tuple[str, str], force: bool
 ) -> None:
     seed(engine)
     solved = threading.Barrier(2, timeout=60)
@@ -35,24 +40,40 @@ def test_two_proposals_of_a_week_solved_together_are_stored_as_two_versions(
         return plan
 
     monkeypatch.setattr(services, "optimize", optimize_then_meet)
-    results: list[object] = []
+    results: list[ProposalResult] = []
     errors: list[BaseException] = []
 
-    def propose() -> None:
+    def propose(budget: str) -> None:
         try:
             results.append(build_proposal(engine, WEEK, proposal_settings(), now=CREATED,
-                                          budget=Decimal("500000"), demand=demand_for))
+                                          budget=Decimal(budget), demand=demand_for, force=force))
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=propose) for _ in range(2)]
+    threads = [threading.Thread(target=propose, args=(budget,)) for budget in budgets]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(120)
     assert not errors, errors
-    assert sorted(r.version for r in results) == [1, 2]  # type: ignore[attr-defined]
-    assert _versions(engine) == [1, 2]
+    if budgets[0] != budgets[1] or force:
+        assert sorted(r.version for r in results) == [1, 2]
+        assert _versions(engine) == [1, 2]
+        second = next(r for r in results if r.version == 2)
+        assert second.stored and second.previous is not None and second.previous.version == 1
+        if force:
+            assert "stored with --force, superseding version 1; inputs unchanged" in second.outcome()
+        else:
+            assert "inputs changed since version 1: budget ¥" in second.outcome()
+    else:  # the same inputs at the same moment: one version, and the other names it
+        assert _versions(engine) == [1]
+        assert sorted(r.stored for r in results) == [False, True]
+        skipped = next(r for r in results if not r.stored)
+        assert skipped.version == 1
+        assert skipped.outcome() == (
+            f"proposal {skipped.proposal_id} (week {WEEK}, version 1) is current and its inputs are "
+            "unchanged: nothing stored; --force stores a new version"
+        )
 
 
 def test_a_version_taken_between_reading_and_storing_moves_to_the_next_number(engine: Engine) -> None:
@@ -72,7 +93,8 @@ def test_a_version_taken_between_reading_and_storing_moves_to_the_next_number(en
                 other.add(Proposal(**{**columns, "version": version}))
         return Proposal(**{**columns, "version": version})
 
-    proposal_id, version = services._store_as_next_version(engine, WEEK, new_proposal)
+    proposal_id, version, stored, previous = services._store_as_next_version(engine, WEEK, new_proposal)
+    assert stored and previous is not None and previous.version == 2
     assert tries == [2, 3]
     assert version == 3 and _versions(engine) == [1, 2, 3]
     with unit_of_work(engine) as session:

@@ -167,7 +167,9 @@ def test_proposal_is_built_stored_and_read_back(engine: Engine) -> None:
     tee = next(s for s in result.problem.skus if s.code == "TEE")
     assert (tee.on_hand, tee.committed, tee.on_order) == (100, 20, 50)
 
-    again = build_proposal(engine, WEEK, settings, now=CREATED, budget=Decimal("500000"), demand=demand_for)
+    again = build_proposal(
+        engine, WEEK, settings, now=CREATED, budget=Decimal("500000"), demand=demand_for, force=True
+    )
     assert again.version == 2
     with unit_of_work(engine) as s:
         assert s.scalar(select(func.count()).select_from(Proposal)) == 2
