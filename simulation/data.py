@@ -126,7 +126,7 @@ class ReplayConfig:
     solver: str = "highs"
     time_limit_s: float = 20.0
     mip_gap: float = 0.01
-    refit_weeks: int = 4
+    refit_weeks: int = 1
     jobs: int = 1
     # per-SKU season totals in the forecast (`forecasting.seasons`), as the nightly run makes them
     season_totals: bool = True

@@ -79,7 +79,10 @@ def simulate(
     ),
     out: Path | None = typer.Option(None, "--out", help="Directory for CSV, JSON and PNG plots."),
     sku: str | None = typer.Option(None, "--sku", help="SKU whose stock the inventory plot shows."),
-    refit_weeks: int = typer.Option(4, "--refit-weeks", help="Refit forecasts every N weeks (1 = weekly)."),
+    refit_weeks: int = typer.Option(
+        1, "--refit-weeks",
+        help="Refit forecasts every N weeks (1 = weekly, default; 4 is cheaper: bench/results/replay.md).",
+    ),
     jobs: int = typer.Option(2, "--jobs", help="Processes for forecasts and policies."),
     time_limit: float = typer.Option(20.0, "--time-limit", help="Optimizer seconds per weekly proposal."),
     list_policies: bool = typer.Option(False, "--list-policies", help="List the policies and exit."),

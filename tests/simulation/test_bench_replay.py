@@ -24,7 +24,8 @@ def test_quick_replay_bench_writes_every_required_key(tmp_path: Path) -> None:
     assert set(result["figures"]["policy"]) == set(result["params"]["policies"])
     refit = result["baselines"]["refit_cost_first_weeks"]
     assert refit["weeks"] == 1
-    assert {"weekly_refit", "monthly_refit_weekly_level"} <= set(refit)
+    assert {"weekly_refit", "refit_every_4_weeks_weekly_level"} <= set(refit)
+    assert result["params"]["refit_weeks"] == refit["replay_refit_weeks"] == 1
     assert len(result["params"]["load_average_at_start"]) == 3
     assert "restock_gp_vs_best_simple" in result["ratios"]
     assert (tmp_path / "replay.md").exists()
