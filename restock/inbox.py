@@ -8,8 +8,10 @@ half-way leaves the file in the inbox; importing it again changes nothing that
 was already written (imports upsert by natural key).
 
 File names say the kind: `sales.csv`, or the kind followed by `-`, `_` or `.`
-and anything (`sales-2026-08-30.csv`). Hidden files and names ending in
-`.part`/`.tmp` are still being written and are left alone: copy a file as
+and anything (`sales-2026-08-30.csv`). `orders.csv` files (order lines, see
+`restock.importing.orders`) come after every other kind, so the SKUs they name
+are in; their brushing rules and derived daily sales run as part of their import.
+Hidden files and names ending in `.part`/`.tmp` are still being written and are left alone: copy a file as
 `x.csv.part`, then rename it.
 """
 
@@ -22,8 +24,12 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from forecasting.settings import BrushingSettings
 from kernel.errors import ImportValidationError, InvalidInput
 from restock.importing.schema import IMPORT_ORDER
+
+ORDERS = "orders"
+INBOX_KINDS: tuple[str, ...] = (*IMPORT_ORDER, ORDERS)
 
 PROCESSED = "processed"
 FAILED = "failed"
@@ -43,6 +49,15 @@ class InboxFile:
     inserted: int = 0
     updated: int = 0
     problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class OrdersOptions:
+    """What an orders file's import needs beyond the file: the business time zone (an order's
+    business date is its local date there) and the brushing rules' thresholds."""
+
+    tz: str
+    brushing: BrushingSettings
 
 
 @dataclass(frozen=True)
@@ -69,7 +84,7 @@ def kind_of(name: str) -> str | None:
     stem = Path(name).stem
     matches = [
         kind
-        for kind in IMPORT_ORDER
+        for kind in INBOX_KINDS
         if stem == kind or (stem.startswith(kind) and stem[len(kind)] in "-_.")
     ]
     # `rebate_agreements...` also starts with a shorter kind in some schemas: the longest one wins.
@@ -87,7 +102,7 @@ def pending_files(inbox: Path) -> list[Path]:
         and not path.name.startswith(".")
         and not path.name.lower().endswith(_IN_PROGRESS_SUFFIXES)
     ]
-    order = {kind: i for i, kind in enumerate(IMPORT_ORDER)}
+    order = {kind: i for i, kind in enumerate(INBOX_KINDS)}
 
     def rank(path: Path) -> tuple[int, str]:
         kind = kind_of(path.name)
@@ -103,13 +118,16 @@ def import_inbox(
     actor: str,
     now: datetime,
     season_names: Collection[str] | None = None,
+    orders: OrdersOptions | None = None,
 ) -> InboxReport:
     """Import every file waiting in `inbox`, each in its own transaction, and file it away.
 
     Refused files (bad rows, unknown name, not CSV) go to `failed/` with their
-    report; database errors are raised and leave the file where it was.
+    report; database errors are raised and leave the file where it was. Orders
+    files are refused when `orders` (time zone, brushing thresholds) is not given.
     """
     from restock.importing import import_path
+    from restock.importing.orders import import_orders
 
     results: list[InboxFile] = []
     for path in pending_files(inbox):
@@ -120,11 +138,21 @@ def import_inbox(
         elif kind is None:
             problems = [
                 f"{path.name}:1:-: unknown file name: start it with its kind "
-                f"({', '.join(IMPORT_ORDER)}), e.g. sales-2026-08-30.csv"
+                f"({', '.join(INBOX_KINDS)}), e.g. sales-2026-08-30.csv"
+            ]
+        elif kind == ORDERS and orders is None:
+            problems = [
+                f"{path.name}:1:-: orders files are imported by the nightly job or `restock orders import`"
             ]
         else:
             try:
-                report = import_path(engine, path, kind, actor=actor, now=now, season_names=season_names)
+                if kind == ORDERS:
+                    assert orders is not None
+                    report = import_orders(
+                        engine, path, actor=actor, now=now, tz=orders.tz, brushing=orders.brushing
+                    )
+                else:
+                    report = import_path(engine, path, kind, actor=actor, now=now, season_names=season_names)
             except ImportValidationError as exc:
                 problems = list(exc.problems) + (["(more errors not shown)"] if exc.truncated else [])
             except InvalidInput as exc:
@@ -163,14 +191,21 @@ def _write_then_move(path: Path, target: Path, report_suffix: str, text: str) ->
 
 def _file_away(path: Path, folder: Path, kind: str, report, now: datetime) -> InboxFile:  # type: ignore[no-untyped-def]
     target = _destination(folder, path.name, now)
+    files = getattr(report, "files", [report])  # an orders import reports its one file itself
     lines = [
         f"{path.name}: imported {now.isoformat(timespec='seconds')} as {kind}",
         *(
             f"{f.file}: {f.rows} rows ({f.encoding}): {f.inserted} inserted, {f.updated} updated, "
             f"{f.unchanged} unchanged"
-            for f in report.files
+            for f in files
         ),
     ]
+    demand = getattr(report, "demand", None)
+    if demand is not None:
+        lines.append(
+            f"brushing: {demand.flagged_orders} orders ({demand.flagged_units} units) flagged in "
+            f"{demand.clusters} clusters; {demand.sales_rows} daily sales rows derived"
+        )
     written = _write_then_move(path, target, ".report.txt", "\n".join(lines) + "\n")
     return InboxFile(
         name=path.name,

@@ -49,11 +49,12 @@ def nightly(ctx: JobContext) -> JobOutcome:
     the business date (the last complete sales day)."""
     from forecasting.execution import make_runner
     from forecasting.services import run_forecast
-    from restock.inbox import import_inbox
+    from restock.inbox import OrdersOptions, import_inbox
 
     inbox = ctx.settings.project_path(ctx.settings.scheduler.inbox_dir)
     report = import_inbox(
-        ctx.engine, inbox, actor="scheduler", now=ctx.now(), season_names=tuple(ctx.settings.seasons)
+        ctx.engine, inbox, actor="scheduler", now=ctx.now(), season_names=tuple(ctx.settings.seasons),
+        orders=OrdersOptions(tz=ctx.settings.timezone, brushing=ctx.settings.brushing),
     )
     for refused in report.failed:
         log.warning("inbox: %s refused, see %s", refused.name, refused.report)

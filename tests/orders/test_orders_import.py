@@ -191,3 +191,35 @@ def test_the_forecast_reads_only_deposits_paid_by_its_as_of_date(shop: Engine, t
         late = load_deposits(session, date(2026, 11, 5))
     assert early[["unique_id", "event", "units"]].values.tolist() == [["DJ-001", "double_11", 2]]
     assert sorted(late["units"].tolist()) == [2, 5]
+
+
+def test_an_orders_file_in_the_inbox_is_imported_after_the_other_kinds_and_a_bad_one_fails(
+    shop: Engine, tmp_path: Path
+) -> None:
+    from restock.inbox import OrdersOptions, import_inbox, pending_files
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    _write(inbox, GENUINE + RING, name="orders-2026-08-30.csv")
+    (inbox / "categories.csv").write_text("category_code,name\n", encoding="utf-8")
+    assert [p.name for p in pending_files(inbox)] == ["categories.csv", "orders-2026-08-30.csv"]
+    (inbox / "categories.csv").unlink()
+    options = OrdersOptions(tz="Asia/Shanghai", brushing=BrushingSettings())
+    [done] = import_inbox(shop, inbox, actor="scheduler", now=NOW, orders=options).files
+    assert (done.kind, done.status, done.rows, done.inserted) == ("orders", "imported", 12, 12)
+    report = done.report.read_text(encoding="utf-8")
+    assert "12 inserted" in report and "brushing: 8 orders (8 units) flagged in 1 clusters" in report
+    assert _sales(shop, "DJ-001")[date(2026, 8, 30)][3] == 8  # the ring's units counted as fraud
+
+    with shop.connect() as conn:
+        orders_before = conn.execute(select(text("count(*)")).select_from(Order)).scalar_one()
+    _write(inbox, "O-9,2026-08-31T10:00:00+08:00,DJ-001,two,580.00,b,1.2.3.4,a,tmall,paid,false,,,\n")
+    [refused] = import_inbox(shop, inbox, actor="scheduler", now=NOW, orders=options).files
+    assert refused.status == "failed" and refused.moved_to == inbox / "failed" / "orders.csv"
+    assert any(p.startswith("orders.csv:2:units:") for p in refused.problems), refused.problems
+    with shop.connect() as conn:
+        assert conn.execute(select(text("count(*)")).select_from(Order)).scalar_one() == orders_before
+    # Without the orders options (a caller that cannot import orders) the file is refused, not lost.
+    _write(inbox, GENUINE, name="orders-late.csv")
+    [unhandled] = import_inbox(shop, inbox, actor="scheduler", now=NOW).files
+    assert unhandled.status == "failed" and "restock orders import" in unhandled.problems[0]
