@@ -223,3 +223,45 @@ def test_an_orders_file_in_the_inbox_is_imported_after_the_other_kinds_and_a_bad
     _write(inbox, GENUINE, name="orders-late.csv")
     [unhandled] = import_inbox(shop, inbox, actor="scheduler", now=NOW).files
     assert unhandled.status == "failed" and "restock orders import" in unhandled.problems[0]
+
+
+def test_orders_import_and_suspicious_from_the_command_line(tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from restock.db import make_engine, upgrade
+
+    db = tmp_path / "cli.db"
+    url = f"sqlite:///{db}"
+    engine = make_engine(url)
+    upgrade(engine)
+    base = write_files(tmp_path / "base", BASE_FILES)
+    import_path(engine, base, actor="setup", now=NOW, season_names=SEASONS)
+    engine.dispose()
+    env = {**os.environ, "RESTOCK_DATABASE_URL": url, "COLUMNS": "200"}
+
+    def restock(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "restock.cli.main", *args], env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    imported = restock("orders", "import", str(_write(tmp_path, GENUINE + RING)))
+    assert imported.returncode == 0, imported.stderr
+    assert "12" in imported.stdout and "orders import: nothing refused" in imported.stdout
+
+    listed = restock("orders", "suspicious", "--json")
+    assert listed.returncode == 0, listed.stderr
+    [cluster] = json.loads(listed.stdout)
+    assert (cluster["orders"], cluster["units"], cluster["skus"]) == (8, 8, ["DJ-001"])
+    assert set(cluster["rules"]) >= {"ip_burst"} and cluster["evidence"]
+
+    table = restock("orders", "suspicious")
+    assert table.returncode == 0, table.stderr
+    assert "1 brushing clusters: 8 orders, 8 units removed from demand" in table.stdout
+    assert cluster["cluster"] in table.stdout and "ip_burst" in table.stdout
+
+    later = restock("orders", "suspicious", "--since", "2026-08-31")
+    assert (later.returncode, later.stdout.strip()) == (0, "no brushing clusters since 2026-08-31")
+    bad = restock("orders", "suspicious", "--since", "31/08/2026")
+    assert bad.returncode != 0 and "--since" in bad.stderr and "Traceback" not in bad.stderr
