@@ -210,6 +210,8 @@ def series_regressor_betas(values: np.ndarray, regressors: dict[str, np.ndarray]
         X = np.column_stack([regressors[name][i, :cutoff] for name in names])
         rows = ok & np.isfinite(response)
         X, r = X[rows], response[rows]
+        if r.size == 0:  # nothing finite to learn from (and np.std of no rows warns)
+            continue
         moving = np.std(X, axis=0) > 1e-9
         if not moving.any() or r.size <= moving.sum() + 5:
             continue
