@@ -14,15 +14,16 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, Text, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from kernel.catalog import Category, Sku
 from kernel.errors import InvalidInput, NotFound
 from replenishment.demand import QUANTILE_LEVELS
-from replenishment.lifecycle import LINE_REJECTED
+from replenishment.lifecycle import LINE_PROPOSED, LINE_REJECTED
 from replenishment.models import Proposal, ProposalExclusion, ProposalLine
 from replenishment.problem import Problem, problem_from_json
+from replenishment.reasons import ReasonCode
 
 LINE_SORTS = {
     "sku": ProposalLine.sku_code,
@@ -34,6 +35,9 @@ LINE_SORTS = {
     "risk": ProposalLine.stockout_probability_without,
 }
 MAX_PAGE_SIZE = 500
+# The grid's exception filters: lines below the margin floor (approving them needs an
+# override), lines approved below the floor with an override, lines a user changed.
+LINE_EXCEPTIONS = ("below_floor", "override", "changed")
 
 
 @dataclass(frozen=True)
@@ -261,10 +265,17 @@ def proposal_lines(
     supplier: str | None = None,
     search: str | None = None,
     below_floor_only: bool = False,
+    reason_code: str | None = None,
+    exception: str | None = None,
 ) -> LinePage:
-    """A page of lines (1-based `page`) filtered by category, supplier, SKU text and exceptions."""
+    """A page of lines (1-based `page`) filtered by category, supplier, SKU text, reason code
+    (any of the line's reasons) and exception (`LINE_EXCEPTIONS`)."""
     if sort not in LINE_SORTS:
         raise InvalidInput(f"sort {sort!r}: expected one of {', '.join(LINE_SORTS)}")
+    if reason_code is not None and reason_code not in set(ReasonCode):
+        raise InvalidInput(f"reason code {reason_code[:40]!r}: expected one of {', '.join(ReasonCode)}")
+    if exception is not None and exception not in LINE_EXCEPTIONS:
+        raise InvalidInput(f"exception {exception[:40]!r}: expected one of {', '.join(LINE_EXCEPTIONS)}")
     if page < 1 or not 1 <= size <= MAX_PAGE_SIZE:
         raise InvalidInput(f"page must be ≥ 1 and size in 1..{MAX_PAGE_SIZE}")
     proposal = get_proposal_row(session, proposal_id)
@@ -276,9 +287,15 @@ def proposal_lines(
     if search:
         pattern = "%" + search.strip().replace("%", "").replace("_", "")[:64] + "%"
         query = query.where(ProposalLine.sku_code.ilike(pattern) | Sku.name.ilike(pattern))
-    if below_floor_only:
+    if below_floor_only or exception == "below_floor":
         floor = stored_problem(proposal).margin_floor * 100
         query = query.where(ProposalLine.margin_pct < floor - 1e-9)
+    if exception == "override":
+        query = query.where(ProposalLine.override_reason.is_not(None))
+    if exception == "changed":
+        query = query.where(ProposalLine.state != LINE_PROPOSED)
+    if reason_code:
+        query = query.where(_has_reason(reason_code))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     column = LINE_SORTS[sort]
     ordered = query.order_by(column.desc() if descending else column.asc(), ProposalLine.id)
@@ -306,16 +323,37 @@ def proposal_lines(
     return LinePage(rows, total, page, size, categories, suppliers)
 
 
-def proposal_exclusions(session: Session, proposal_id: int) -> list[ProposalExclusion]:
-    """The SKUs left out of a proposal with their reasons."""
+def _has_reason(code: str) -> ColumnElement[bool]:
+    # A line's reasons are a JSON list of {"code": ..., "params": ...}; the code is matched in
+    # the stored text (the same on SQLite and PostgreSQL: SQLAlchemy writes it with json.dumps),
+    # so the filter runs in the database. Codes are [a-z_] words, so no LIKE escaping is needed.
+    text = cast(ProposalLine.reasons, Text)
+    return or_(text.like(f'%"code": "{code}"%'), text.like(f'%"code":"{code}"%'))
+
+
+def line_reason_codes(session: Session, proposal_id: int) -> list[str]:
+    """The reason codes a proposal's lines quote, in `ReasonCode` order (for the grid's filter)."""
+    stored = session.scalars(select(ProposalLine.reasons).where(ProposalLine.proposal_id == proposal_id))
+    seen = {r["code"] for reasons in stored for r in reasons or []}
+    return [code.value for code in ReasonCode if code.value in seen]
+
+
+def exclusion_reason_codes(session: Session, proposal_id: int) -> list[str]:
+    """The reason codes of a proposal's left-out SKUs, in `ReasonCode` order."""
+    query = select(ProposalExclusion.code).where(ProposalExclusion.proposal_id == proposal_id).distinct()
+    seen = set(session.scalars(query))
+    return [code.value for code in ReasonCode if code.value in seen]
+
+
+def proposal_exclusions(
+    session: Session, proposal_id: int, *, reason_code: str | None = None
+) -> list[ProposalExclusion]:
+    """The SKUs left out of a proposal with their reasons (optionally only those with one code)."""
     get_proposal_row(session, proposal_id)
-    return list(
-        session.scalars(
-            select(ProposalExclusion)
-            .where(ProposalExclusion.proposal_id == proposal_id)
-            .order_by(ProposalExclusion.sku_code)
-        )
-    )
+    query = select(ProposalExclusion).where(ProposalExclusion.proposal_id == proposal_id)
+    if reason_code:
+        query = query.where(ProposalExclusion.code == reason_code)
+    return list(session.scalars(query.order_by(ProposalExclusion.sku_code, ProposalExclusion.id)))
 
 
 @dataclass(frozen=True)

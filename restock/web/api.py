@@ -71,11 +71,15 @@ def proposal_lines(
 
 
 @router.get("/proposals/{proposal_id}/left-out", response_model=list[schemas.ExclusionRead])
-def left_out(proposal_id: RowId, session: SessionDep) -> list[schemas.ExclusionRead]:
-    """SKUs left out of the proposal, with the reason for each."""
+def left_out(
+    proposal_id: RowId,
+    session: SessionDep,
+    reason: Annotated[str | None, Depends(presenters.exclusion_reason)] = None,
+) -> list[schemas.ExclusionRead]:
+    """SKUs left out of the proposal, with the reason for each (optionally only one reason code)."""
     return [
-        schemas.ExclusionRead(sku=e.sku_code, supplier=e.supplier_code, reason=e.reason)
-        for e in browse.proposal_exclusions(session, proposal_id)
+        presenters.exclusion(e)
+        for e in browse.proposal_exclusions(session, proposal_id, reason_code=reason or None)
     ]
 
 

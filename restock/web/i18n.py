@@ -2,7 +2,8 @@
 
 Catalogues are the `.po` files under `locale/`, compiled in memory on first use (no build
 step). Amounts are CNY with the locale's grouping; dates and times are shown in the
-configured business time zone.
+configured business time zone. Reasons (codes with their stored numbers) are rendered by
+`replenishment.reasons.render` with the user's catalogue and these number formats.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
@@ -21,6 +23,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
 from babel.support import NullTranslations, Translations
+
+from replenishment.reasons import Formats, ParamValue, Reason, ReasonCode, label, render, render_all
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 LANGUAGE_NAMES = {"en": "English", "zh_CN": "简体中文"}
@@ -103,3 +107,36 @@ def day(value: date | None) -> str:
     if value is None:
         return "—"
     return format_date(value, "yyyy-MM-dd", locale=_babel_locale())
+
+
+def _reason_units(value: ParamValue) -> str:
+    amount = Decimal(str(value))
+    return number(amount, 0 if amount == amount.to_integral_value() else 1)
+
+
+def _reason_percent(value: ParamValue) -> str:
+    return percent(Decimal(str(value)) / 100, 1)  # type: ignore[arg-type]
+
+
+# Reason numbers in the current language: the stored parameters, grouped per locale.
+REASON_FORMATS = Formats(units=_reason_units, money=money, pct=_reason_percent)
+
+
+def reason_text(stored: list[dict[str, Any]] | None, fallback: str = "") -> str:
+    """A line's stored reasons (codes and parameters) in the current request's language;
+    `fallback` (the words stored with the line) when it has no reason codes."""
+    if not stored:
+        return fallback
+    return render_all([Reason.from_json(r) for r in stored], gettext, REASON_FORMATS)
+
+
+def reason_label(code: str) -> str:
+    """The few words naming a reason code, in the current request's language."""
+    return label(code, gettext)
+
+
+def exclusion_text(code: str | None, params: dict[str, Any] | None, fallback: str = "") -> str:
+    """A left-out SKU's reason in the current request's language (`fallback` without a code)."""
+    if not code:
+        return fallback
+    return render(Reason(ReasonCode(code), dict(params or {})), gettext, REASON_FORMATS)

@@ -192,6 +192,8 @@ def grid(
         "supplier": line_filters.supplier or "",
         "q": line_filters.q or "",
         "below_floor": line_filters.below_floor,
+        "reason": line_filters.reason or "",
+        "exception": line_filters.exception or "",
         "size": line_filters.size,
     }
     template = "_lines_table.html" if request.headers.get("hx-request") else "lines.html"
@@ -203,17 +205,27 @@ def grid(
         result=result,
         page=presenters.line_page(result),
         filters=filters,
+        reason_filter=browse.line_reason_codes(session, proposal_id),
+        exceptions=browse.LINE_EXCEPTIONS,
     )
 
 
 @router.get("/proposals/{proposal_id}/left-out")
-def left_out(request: Request, proposal_id: RowId, session: SessionDep) -> HTMLResponse:
+def left_out(
+    request: Request,
+    proposal_id: RowId,
+    session: SessionDep,
+    reason: Annotated[str | None, Depends(presenters.exclusion_reason)] = None,
+) -> HTMLResponse:
     proposal = browse.get_proposal_row(session, proposal_id)
+    shown = browse.proposal_exclusions(session, proposal_id, reason_code=reason)
     return _render(
         request,
         "left_out.html",
         proposal=presenters.proposal_summary(proposal),
-        exclusions=browse.proposal_exclusions(session, proposal_id),
+        exclusions=[presenters.exclusion(e) for e in shown],
+        reason_filter=browse.exclusion_reason_codes(session, proposal_id),
+        reason=reason or "",
     )
 
 

@@ -17,10 +17,11 @@ from sqlalchemy.orm import Session, object_session
 from forecasting.browse import SkuSeries, sku_series
 from forecasting.models import ForecastRun
 from replenishment import browse
-from replenishment.models import Proposal, ProposalLine
+from replenishment.models import Proposal, ProposalExclusion, ProposalLine
+from replenishment.reasons import EXCLUSION_CODES, ReasonCode
 from restock.web import schemas
+from restock.web.i18n import exclusion_text, money, percent, reason_text
 from restock.web.i18n import gettext as _
-from restock.web.i18n import money, percent
 
 
 def _run_id(proposal: Proposal) -> int | None:
@@ -39,6 +40,8 @@ class LineFilters:
     supplier: str | None
     q: str | None
     below_floor: bool
+    reason: str | None = None
+    exception: str | None = None
 
     def fetch(self, session: Session, proposal_id: int) -> browse.LinePage:
         """The page of lines these filters select (an empty filter selects everything)."""
@@ -53,6 +56,8 @@ class LineFilters:
             supplier=self.supplier or None,
             search=self.q or None,
             below_floor_only=self.below_floor,
+            reason_code=self.reason or None,
+            exception=self.exception or None,
         )
 
 
@@ -65,9 +70,46 @@ def line_filters(
     supplier: Annotated[str | None, Query(max_length=64)] = None,
     q: Annotated[str | None, Query(max_length=64)] = None,
     below_floor: bool = False,
+    reason: Annotated[
+        str | None,
+        Query(pattern="^(" + "|".join(ReasonCode) + ")?$", description="lines quoting this reason code"),
+    ] = None,
+    exception: Annotated[
+        str | None,
+        Query(
+            pattern="^(" + "|".join(browse.LINE_EXCEPTIONS) + ")?$",
+            description="below the margin floor, approved below it with an override, or changed by a user",
+        ),
+    ] = None,
 ) -> LineFilters:
-    """FastAPI dependency: the grid's query parameters, validated once for the API and the page."""
-    return LineFilters(page, size, sort, order, category, supplier, q, below_floor)
+    """FastAPI dependency: the grid's query parameters, validated once for the API and the page.
+
+    An empty `reason` or `exception` (the page's "all" option) selects every line."""
+    return LineFilters(
+        page,
+        size,
+        sort,
+        order,
+        category,
+        supplier,
+        q,
+        below_floor,
+        reason or None,
+        exception or None,
+    )
+
+
+def exclusion_reason(
+    reason: Annotated[
+        str | None,
+        Query(
+            pattern="^(" + "|".join(sorted(EXCLUSION_CODES)) + ")?$",
+            description="only SKUs left out for this reason code",
+        ),
+    ] = None,
+) -> str | None:
+    """FastAPI dependency: the left-out tab's reason filter (empty: every reason)."""
+    return reason or None
 
 
 def proposal_summary(proposal: Proposal) -> schemas.ProposalSummaryRead:
@@ -141,7 +183,8 @@ def line(row: ProposalLine, sku_name: str, category: str) -> schemas.LineRead:
         days_of_cover=row.days_of_cover,
         stockout_probability_without=row.stockout_probability_without,
         stockout_probability_with=row.stockout_probability_with,
-        reason=row.reason,
+        reason=reason_text(row.reasons, row.reason),
+        reason_codes=[r["code"] for r in row.reasons or []],
         state=row.state,
         line_version=row.lock_version,
         proposed_units=row.proposed_units,
@@ -149,6 +192,16 @@ def line(row: ProposalLine, sku_name: str, category: str) -> schemas.LineRead:
         reason_code=row.reason_code,
         reason_note=row.reason_note,
         changed_by=row.changed_by,
+    )
+
+
+def exclusion(row: ProposalExclusion) -> schemas.ExclusionRead:
+    """A left-out SKU with its reason in the request's language."""
+    return schemas.ExclusionRead(
+        sku=row.sku_code,
+        supplier=row.supplier_code,
+        code=row.code,
+        reason=exclusion_text(row.code, row.params, row.reason),
     )
 
 

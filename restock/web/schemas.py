@@ -88,7 +88,8 @@ class LineRead(BaseModel):
     days_of_cover: float | None
     stockout_probability_without: float
     stockout_probability_with: float
-    reason: str
+    reason: str  # in the caller's language, numbers as stored
+    reason_codes: list[str]  # the line's reason codes, first the one that explains why it exists
     state: str
     line_version: int
     proposed_units: int | None
@@ -109,6 +110,7 @@ class LinePageRead(BaseModel):
 class ExclusionRead(BaseModel):
     sku: str
     supplier: str | None
+    code: str | None
     reason: str
 
 

@@ -17,6 +17,7 @@ from kernel.catalog import Category, Sku
 from kernel.orm import unit_of_work
 from replenishment.models import Proposal, ProposalExclusion, ProposalLine, ProposalSupplierSummary
 from replenishment.problem import problem_to_json
+from replenishment.reasons import Reason, ReasonCode, render, render_all
 from restock.accounts import add_user
 from suppliers.models import Supplier
 from tests.replenishment.builders import WEEK, agreement, item, problem, sku
@@ -25,6 +26,44 @@ PASSWORD = "correct-horse-battery"
 USERS = {"vera": "viewer", "mei": "merchandiser", "ada": "admin"}
 AS_OF = WEEK - timedelta(days=1)
 NOW = datetime(2026, 8, 31, 1, 0, tzinfo=UTC)
+# Stored reasons (codes with their numbers) of two lines and the left-out SKU, for tests to quote.
+RAISED_DJK_002 = (
+    ReasonCode.RAISED_TO_TIER,
+    {
+        "from_units": 80,
+        "to_units": 100,
+        "agreement": "SUP-A-2026",
+        "tier": 2,
+        "tier_without": 1,
+        "rebate_share": "12500.00",
+    },
+)
+COVERED_KIT_002 = {"position": 9, "target_kind": "order-up-to", "target": "8.5"}
+R = ReasonCode
+
+
+def _prebuild(need: str) -> tuple[ReasonCode, dict]:
+    return (
+        R.PREBUILD,
+        {
+            "season": "winter",
+            "order_by": "2026-09-01",
+            "season_start": "2026-11-15",
+            "prebuild_days": 45,
+            "supplier": "SUP-A",
+            "lead_time_days": 30,
+            "demand_start": "2026-10-01",
+            "demand_end": "2027-02-28",
+            "target": need,
+            "critical_ratio": "0.72",
+            "position": "0",
+            "need": need,
+        },
+    )
+
+
+def _reasons(*reasons: tuple[ReasonCode, dict]) -> list[dict]:
+    return [Reason(code, params).to_json() for code, params in reasons]
 
 
 def seed_shop(engine: Engine, *, extra_lines: int = 0) -> int:
@@ -135,7 +174,10 @@ def seed_shop(engine: Engine, *, extra_lines: int = 0) -> int:
                 days_of_cover=180.0,
                 stockout_probability_without=1.0,
                 stockout_probability_with=0.1,
-                reason="winter pre-build: order by 2026-09-01",
+                reasons=_reasons(
+                    _prebuild("118.6"), (R.ROUNDED_TO_CASES, {"cases": 12, "case_pack": 10, "units": 120})
+                ),
+                reason="",
             ),
             ProposalLine(
                 sku_code="DJK-002",
@@ -149,7 +191,8 @@ def seed_shop(engine: Engine, *, extra_lines: int = 0) -> int:
                 days_of_cover=150.0,
                 stockout_probability_without=1.0,
                 stockout_probability_with=0.12,
-                reason="winter pre-build; reaches tier 2 with SUP-A",
+                reasons=_reasons(_prebuild("76.4"), RAISED_DJK_002),
+                reason="",
             ),
             ProposalLine(
                 sku_code="KIT-001",
@@ -163,7 +206,14 @@ def seed_shop(engine: Engine, *, extra_lines: int = 0) -> int:
                 days_of_cover=30.0,
                 stockout_probability_without=0.6,
                 stockout_probability_with=0.05,
-                reason="below order-up-to",
+                reasons=_reasons(
+                    (
+                        R.BELOW_ORDER_UP_TO,
+                        {"target": "14.6", "service_level_pct": "95.0", "position": "3", "need": "11.6"},
+                    ),
+                    (R.ROUNDED_TO_CASES, {"cases": 2, "case_pack": 6, "units": 12}),
+                ),
+                reason="",
             ),
         ]
         lines += [
@@ -179,7 +229,13 @@ def seed_shop(engine: Engine, *, extra_lines: int = 0) -> int:
                 days_of_cover=14.0,
                 stockout_probability_without=0.5,
                 stockout_probability_with=0.05,
-                reason="below order-up-to",
+                reasons=_reasons(
+                    (
+                        R.BELOW_ORDER_UP_TO,
+                        {"target": "5.0", "service_level_pct": "95.0", "position": "0", "need": "5.0"},
+                    )
+                ),
+                reason="",
             )
             for n in range(extra_lines)
         ]
@@ -203,9 +259,17 @@ def seed_shop(engine: Engine, *, extra_lines: int = 0) -> int:
             messages=[],
             problem=problem_to_json(prob),
         )
+        for ln in lines:
+            ln.reason = render_all([Reason.from_json(r) for r in ln.reasons])
         proposal.lines = lines
         proposal.exclusions = [
-            ProposalExclusion(sku_code="KIT-002", supplier_code=None, reason="position 9 covers need 3")
+            ProposalExclusion(
+                sku_code="KIT-002",
+                supplier_code=None,
+                reason=render(Reason(R.COVERED, COVERED_KIT_002)),
+                code=R.COVERED.value,
+                params=COVERED_KIT_002,
+            )
         ]
         proposal.supplier_summaries = [
             ProposalSupplierSummary(

@@ -7,7 +7,10 @@ from decimal import Decimal
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from kernel.orm import unit_of_work
+from replenishment.models import ProposalLine
 from restock.settings import load_settings
 from restock.web.app import create_app
 from tests.web.conftest import csrf_from, log_in
@@ -64,6 +67,50 @@ def test_grid_pages_sorts_and_filters_on_the_server(big_app) -> None:  # type: i
     assert sup_a["total"] == 2
     html = client.get(f"/proposals/{pid}/lines?page=2&size=50", headers={"HX-Request": "true"}).text
     assert "<html" not in html and "page 2 / 3" in html
+
+
+def test_grid_filters_by_reason_code_and_exception_on_the_server(big_app, engine) -> None:  # type: ignore[no-untyped-def]
+    app, pid = big_app
+    with unit_of_work(engine) as session:
+        stored = session.scalars(select(ProposalLine).where(ProposalLine.proposal_id == pid))
+        lines = {ln.sku_code: ln for ln in stored}
+        lines["KIT-001"].override_reason = "clearance buy agreed with the category manager"
+        lines["FIL-0003"].state = "edited"
+    client = log_in(TestClient(app), "mei")
+
+    def skus(**params: str) -> list[str]:
+        body = client.get(f"/api/v1/proposals/{pid}/lines", params={"size": 500, **params}).json()
+        assert body["total"] == len(body["rows"])
+        return sorted(r["sku"] for r in body["rows"])
+
+    # any of a line's reasons counts: raised_to_tier is DJK-002's second reason
+    assert skus(reason="raised_to_tier") == ["DJK-002"]
+    assert skus(reason="prebuild") == ["DJK-001", "DJK-002"]
+    assert len(skus(reason="below_order_up_to")) == 121
+    assert skus(reason="rounded_to_cases", category="kitchen") == ["KIT-001"]
+    assert skus(reason="budget") == []
+    assert skus(exception="override") == ["KIT-001"]
+    assert skus(exception="changed") == ["FIL-0003"]
+    assert skus(exception="below_floor") == []  # every shop line clears the 10 % floor
+    assert len(skus(reason="", exception="")) == 123  # the page's "all" options
+    for bad in ({"reason": "not_a_code"}, {"exception": "stale"}, {"reason": "covered%"}):
+        assert client.get(f"/api/v1/proposals/{pid}/lines", params=bad).status_code == 422
+    # the page: the filter offers the codes the lines quote, in the user's language, and filters
+    page = client.get(f"/proposals/{pid}/lines", params={"reason": "raised_to_tier"}).text
+    assert '<option value="raised_to_tier" selected>raised to reach a rebate tier</option>' in page
+    assert 'value="covered"' not in page  # a left-out reason, not a line's
+    assert 'data-sku="DJK-002"' in page and 'data-sku="DJK-001"' not in page
+    table = client.get(
+        f"/proposals/{pid}/lines", params={"exception": "override"}, headers={"HX-Request": "true"}
+    ).text
+    assert 'data-sku="KIT-001"' in table and "exception=override" in table  # paging keeps the filter
+    # left-out SKUs: their own tab, filtered by their reason code too
+    left = client.get(f"/api/v1/proposals/{pid}/left-out", params={"reason": "covered"}).json()
+    assert [(e["sku"], e["code"]) for e in left] == [("KIT-002", "covered")]
+    assert client.get(f"/api/v1/proposals/{pid}/left-out", params={"reason": "budget"}).json() == []
+    assert client.get(f"/api/v1/proposals/{pid}/left-out", params={"reason": "prebuild"}).status_code == 422
+    tab = client.get(f"/proposals/{pid}/left-out", params={"reason": "budget"}).text
+    assert "KIT-002" not in tab and '<option value="covered">covered</option>' in tab
 
 
 def test_bad_grid_parameters_are_422_not_500(client_as, shop) -> None:  # type: ignore[no-untyped-def]
