@@ -86,6 +86,7 @@ class ProposalOverview:
     tiers: list[TierProgress]
     left_out: int
     below_floor: int
+    overrides: int
     stale_warnings: list[str]
     margin_floor: float
 
@@ -193,7 +194,11 @@ def proposal_overview(session: Session, proposal_id: int) -> ProposalOverview:
     problem = stored_problem(proposal)
     lines = session.execute(
         select(
-            ProposalLine.supplier_code, ProposalLine.sku_code, ProposalLine.value, ProposalLine.margin_pct
+            ProposalLine.supplier_code,
+            ProposalLine.sku_code,
+            ProposalLine.value,
+            ProposalLine.margin_pct,
+            ProposalLine.override_reason,
         ).where(ProposalLine.proposal_id == proposal_id, ProposalLine.state != LINE_REJECTED)
     ).all()
     by_supplier = _group(session, proposal_id, ProposalLine.supplier_code)
@@ -207,6 +212,7 @@ def proposal_overview(session: Session, proposal_id: int) -> ProposalOverview:
         tiers=tier_progress(problem, lines),
         left_out=int(left_out or 0),
         below_floor=sum(1 for ln in lines if ln.margin_pct < floor - 1e-9),
+        overrides=sum(1 for ln in lines if ln.override_reason is not None),
         stale_warnings=[m for m in (proposal.messages or []) if "stale" in str(m).lower()],
         margin_floor=problem.margin_floor,
     )

@@ -162,6 +162,8 @@ def overview(session: Session, proposal_id: int) -> schemas.ProposalOverviewRead
             for t in view.tiers
         ],
         below_floor=view.below_floor,
+        overrides=view.overrides,
+        stale_inputs=len(view.stale_warnings),
         margin_floor=view.margin_floor,
         messages=list(proposal.messages or []),
     )

@@ -68,7 +68,9 @@ class ProposalOverviewRead(BaseModel):
     by_supplier: list[GroupTotalRead]
     by_category: list[GroupTotalRead]
     tiers: list[TierProgressRead]
-    below_floor: int
+    below_floor: int  # lines below the margin floor (approving them needs an override each)
+    overrides: int  # lines approved below the floor with an override
+    stale_inputs: int  # inputs older than allowed when proposed (--allow-stale)
     margin_floor: float
     messages: list[Any]
 

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from kernel.orm import unit_of_work
-from replenishment.models import ProposalLine
+from replenishment.models import Proposal, ProposalLine
 from restock.settings import load_settings
 from restock.web.app import create_app
 from tests.web.conftest import csrf_from, log_in
@@ -39,6 +39,25 @@ def test_this_week_page_shows_the_same_numbers(client_as, shop) -> None:  # type
     assert "¥100,360.00" in html  # total value
     assert "SUP-A-2026" in html and "¥1,900,000.00" in html and "¥2,000,000.00" in html
     assert "tier 1 → 2" in html
+
+
+def test_this_week_counts_stale_inputs_left_out_and_below_floor_overrides(client_as, shop) -> None:  # type: ignore[no-untyped-def]
+    engine, pid = shop
+    with unit_of_work(engine) as session:
+        proposal = session.get(Proposal, pid)
+        proposal.messages = [
+            "STALE INPUTS (proposed with --allow-stale): stock snapshot 2026-08-20 is 11 days old",
+            "solver: optimal",
+        ]
+        line = next(ln for ln in proposal.lines if ln.sku_code == "KIT-001")
+        line.override_reason = "clearance buy"
+    client = client_as("vera")
+    body = client.get(f"/api/v1/proposals/{pid}").json()
+    assert (body["stale_inputs"], body["overrides"], body["below_floor"]) == (1, 1, 0)
+    assert body["proposal"]["left_out"] == 1
+    html = client.get(f"/proposals/{pid}").text
+    assert re.search(r'id="stale-inputs" class="error">Stale inputs: 1<', html)
+    assert "Approved below the floor (override): 1" in html and "Left out: 1" in html
 
 
 @pytest.fixture
