@@ -35,8 +35,16 @@ test: $(STAMP) system-packages pg-client
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q
 
+# Serves the configured database; after `make demo`, the demo's (var/demo.db, log in with the
+# account in var/demo-login.txt) unless RESTOCK_DATABASE_URL names another.
+DEMO_DB ?= var/demo.db
 serve: $(STAMP)
-	$(BIN)/restock serve
+	@if [ -z "$$RESTOCK_DATABASE_URL" ] && [ -f "$(DEMO_DB)" ]; then \
+	  echo "serving the demo database $(DEMO_DB) (set RESTOCK_DATABASE_URL to serve another)"; \
+	  RESTOCK_DATABASE_URL="sqlite:///$(abspath $(DEMO_DB))" $(BIN)/restock serve; \
+	else \
+	  $(BIN)/restock serve; \
+	fi
 
 # `restock backup`/`restore` on PostgreSQL run pg_dump/pg_restore (same major version as the server or newer).
 pg-client:

@@ -3,6 +3,11 @@
 The demo writes its own file (default `var/demo.db`, never the configured
 database) and marks it as a demo database. It replaces an existing file only
 when that file is a demo database nobody has added to since, unless `--force`.
+
+It ends by creating a merchandiser, `demo`, with a fresh random password that it
+prints and writes next to the database (`var/demo-login.txt`, readable by its owner
+only), so `make serve` (which serves `var/demo.db` when RESTOCK_DATABASE_URL is unset)
+lets a merchandiser log in. Everything else the demo writes is deterministic.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ class DemoSummary:
     headline: Group | None = None
     # Further sections (brushing clusters removed, the pre-sale replay) shown after the headline.
     extras: list[Group] = field(default_factory=list)
+    login: DemoLogin | None = None
 
     def __rich__(self) -> Group:
         table = Table("step", "result", title="restock demo", show_lines=False)
@@ -49,7 +55,65 @@ class DemoSummary:
                 f"RESTOCK_DATABASE_URL={self.database} restock status)"
             )
         )
+        if self.login is not None:
+            parts.append(self.login.__rich__())
         return Group(*parts)
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    """The demo's merchandiser account and how to reach the web app with it."""
+
+    user: str
+    password: str
+    url: str
+    database: str
+    file: Path
+
+    def __rich__(self) -> Text:
+        text = Text("web app: ", style="bold")
+        text.append(
+            f"make serve (or RESTOCK_DATABASE_URL={self.database} restock serve), open {self.url} and "
+            f"log in as {self.user} (merchandiser) with the password {self.password} "
+            f"(also in {self.file}, readable by you only)",
+            style="default",
+        )
+        return text
+
+
+DEMO_USER = "demo"
+
+
+def _database_path(database_file: Path) -> Path:
+    return database_file if database_file.is_absolute() else PROJECT_ROOT / database_file
+
+
+def create_demo_login(engine: Engine, settings: Settings, database_file: Path, when: datetime) -> DemoLogin:
+    """Add the merchandiser `demo` with a random password; write it to `<database>-login.txt`
+    (mode 600, replaced atomically) and return it. The password exists only there and on screen."""
+    import os
+    import secrets
+
+    from kernel.orm import unit_of_work
+    from restock.accounts import add_user
+
+    password = secrets.token_urlsafe(12)  # 16 characters, 96 random bits
+    with unit_of_work(engine) as session:
+        add_user(session, name=DEMO_USER, role="merchandiser", password=password, now=when)
+    path = _database_path(database_file)
+    target = path.with_name(f"{path.stem}-login.txt")
+    url = f"http://{settings.web.host}:{settings.web.port}/"
+    database = f"sqlite:///{path}"
+    partial = target.with_name(target.name + ".partial")
+    partial.unlink(missing_ok=True)
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(
+            "# restock demo: the web app's merchandiser account (run `make serve`, then open the URL)\n"
+            f"url: {url}\nuser: {DEMO_USER}\npassword: {password}\ndatabase: {database}\n"
+        )
+    os.replace(partial, target)
+    return DemoLogin(DEMO_USER, password, url, database, target)
 
 
 # SQLite's `PRAGMA application_id` of a database `restock demo` created ("RSTD").
@@ -86,7 +150,7 @@ def fresh_sqlite(database_file: Path, *, force: bool = False) -> Engine:
     Raises `OutputExists` when the file exists and is not an untouched demo
     database, unless `force`.
     """
-    path = database_file if database_file.is_absolute() else PROJECT_ROOT / database_file
+    path = _database_path(database_file)
     if path.is_dir():
         raise OutputExists(f"--database {path} is a directory")
     if (path.exists() or path.is_symlink()) and not force:
@@ -163,6 +227,8 @@ def run_demo(
     if replay is not None:
         summary.steps.append(("pre-sale", replay[0]))
         summary.extras.append(replay[1])
+    summary.login = create_demo_login(engine, settings, database_file, clock())
+    summary.steps.append(("web login", f"merchandiser {DEMO_USER}, password in {summary.login.file}"))
     return summary
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -37,7 +38,14 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, dict]:
 
 def test_every_step_ran_and_is_recorded(demo: tuple[object, dict]) -> None:
     summary, stored = demo
-    assert [step for step, _ in summary.steps] == ["import", "brushing", "forecast", "proposal", "pre-sale"]
+    assert [step for step, _ in summary.steps] == [
+        "import",
+        "brushing",
+        "forecast",
+        "proposal",
+        "pre-sale",
+        "web login",
+    ]
     assert [(run["job"], run["status"]) for run in stored["runs"]] == [
         ("propose", "succeeded"),
         ("forecast", "succeeded"),
@@ -150,3 +158,35 @@ def test_the_pre_sale_replay_shows_double_11_with_and_without_the_stored_deposit
     assert f"{len(adjustments)} SKUs with deposits" in text
     assert f"forecast {without:.0f} units without the deposit signal" in text
     assert f"{with_signal:.0f} with it" in text
+
+
+def test_a_merchandiser_logs_in_to_the_demo_with_the_printed_password(demo: tuple[object, dict]) -> None:
+    from fastapi.testclient import TestClient
+
+    from restock.web.app import create_app
+    from tests.web.conftest import log_in
+
+    summary, facts = demo
+    login = summary.login
+    assert login is not None and login.user == "demo" and len(login.password) >= 16
+    # printed at the end, and written next to the database for its owner only
+    out = io.StringIO()
+    Console(file=out, width=400).print(summary)
+    assert f"with the password {login.password}" in out.getvalue() and "make serve" in out.getvalue()
+    assert login.file == facts["database"].with_name("demo-login.txt")
+    assert login.file.stat().st_mode & 0o777 == 0o600
+    assert f"password: {login.password}\n" in login.file.read_text(encoding="utf-8")
+    assert login.database == f"sqlite:///{facts['database']}"
+    engine = make_engine(login.database)
+    try:
+        app = create_app(engine=engine, settings=load_settings())
+        client = log_in(TestClient(app), "demo", login.password)
+        assert client.get("/api/v1/me").json()["role"] == "merchandiser"
+        page = client.get("/proposals/1")
+        assert page.status_code == 200 and "SUP-" in page.text
+        wrong = TestClient(app)
+        token = re.search(r'name="csrf_token" value="([^"]*)"', wrong.get("/login").text).group(1)
+        refused = wrong.post("/login", data={"username": "demo", "password": "demo", "csrf_token": token})
+        assert refused.status_code in (400, 401)
+    finally:
+        engine.dispose()

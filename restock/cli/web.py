@@ -47,8 +47,16 @@ def serve(
     app = create_app(settings=settings)
     bind_host = host or settings.web.host
     bind_port = port or settings.web.port
-    console.print(f"restock web app on http://{bind_host}:{bind_port}/ (Ctrl+C stops)")
+    database = engine_url_for_humans(settings.resolved_database_url())
+    console.print(f"restock web app on http://{bind_host}:{bind_port}/ serving {database} (Ctrl+C stops)")
     uvicorn.run(app, host=bind_host, port=bind_port, log_level="warning")
+
+
+def engine_url_for_humans(url: str) -> str:
+    """A database URL without its password."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def _password(from_stdin: bool, env_var: str | None) -> str:
