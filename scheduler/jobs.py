@@ -10,7 +10,8 @@ that runs them: scheduled, by hand (`restock run`), or after a crash.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
@@ -44,6 +45,31 @@ class JobOutcome:
     status: Literal["succeeded", "skipped"] = "succeeded"
 
 
+@contextmanager
+def _work_lock(ctx: JobContext, work: str) -> Iterator[None]:
+    """The lock `restock import` / `restock forecast` take (`job:import`, `job:forecast`), so the
+    nightly job's inbox import and forecast never overlap a person's: each waits up to
+    `lock_wait_s`, logging whom it waits for, then fails with `JobLockBusy` naming the holder."""
+    from kernel.locks import LockHolder, job_lock
+    from scheduler.runner import lock_kind
+
+    def waiting(holder: LockHolder | None) -> None:
+        who = holder.describe(ctx.settings.tz) if holder is not None else f"another {work}"
+        log.warning("nightly: waiting for %s (up to %.0f s)", who, ctx.settings.lock_wait_s)
+
+    with job_lock(
+        ctx.engine,
+        lock_kind(work),
+        now=ctx.now,
+        wait_s=ctx.settings.lock_wait_s,
+        holder=f"scheduler (nightly, {ctx.trigger})",
+        on_wait=waiting,
+        lease_s=ctx.settings.scheduler.lease_s,
+        tz=ctx.settings.tz,
+    ):
+        yield
+
+
 def nightly(ctx: JobContext) -> JobOutcome:
     """Import every file waiting in the inbox (each to processed/ or failed/), then forecast as of
     the business date (the last complete sales day)."""
@@ -52,20 +78,22 @@ def nightly(ctx: JobContext) -> JobOutcome:
     from restock.inbox import OrdersOptions, import_inbox
 
     inbox = ctx.settings.project_path(ctx.settings.scheduler.inbox_dir)
-    report = import_inbox(
-        ctx.engine, inbox, actor="scheduler", now=ctx.now(), season_names=tuple(ctx.settings.seasons),
-        orders=OrdersOptions(tz=ctx.settings.timezone, brushing=ctx.settings.brushing),
-    )
+    with _work_lock(ctx, "import"):
+        report = import_inbox(
+            ctx.engine, inbox, actor="scheduler", now=ctx.now(), season_names=tuple(ctx.settings.seasons),
+            orders=OrdersOptions(tz=ctx.settings.timezone, brushing=ctx.settings.brushing),
+        )
     for refused in report.failed:
         log.warning("inbox: %s refused, see %s", refused.name, refused.report)
     log.info("nightly: forecasting as of %s", ctx.business_date)
-    summary = run_forecast(
-        ctx.engine,
-        ctx.business_date,
-        ctx.settings.forecast_settings(),
-        runner=make_runner(ctx.settings.forecasting.executor),
-        now=ctx.now(),
-    )
+    with _work_lock(ctx, "forecast"):
+        summary = run_forecast(
+            ctx.engine,
+            ctx.business_date,
+            ctx.settings.forecast_settings(),
+            runner=make_runner(ctx.settings.forecasting.executor),
+            now=ctx.now(),
+        )
     parts = [f"forecast run {summary.run_id}: {summary.n_series} SKUs as of {ctx.business_date}"]
     if report.files:
         parts.insert(0, f"inbox: {len(report.imported)} file(s) imported ({report.rows:,} rows)")

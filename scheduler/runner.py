@@ -153,8 +153,8 @@ def run_job(
                 run.status = outcome.status
             return RunResult(name, day, key, outcome.status, outcome.message, run.id, outcome.counts)
     except JobLockBusy as busy:
-        if trigger not in _SCHEDULED_TRIGGERS:
-            raise
+        if trigger not in _SCHEDULED_TRIGGERS or busy.kind != lock_kind(name):
+            raise  # by hand, or a lock the job takes inside (its run is recorded failed)
         message = f"not started: {busy}"
         run_id = record_skipped(engine, name, as_of=day, key=key, trigger=trigger, message=message, at=now())
         return RunResult(name, day, key, "skipped", message, run_id, {})

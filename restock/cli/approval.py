@@ -46,11 +46,13 @@ def _who(user: str | None) -> Any:
     return Who(actor=resolve_actor(user), now=now(get_settings().tz))
 
 
-def _engine() -> Any:
+def _engine(write: bool = False) -> Any:
+    """The configured database, checked before any work; `write`: a read-only one is refused
+    (`DatabaseReadOnly`, exit 9) before anything is computed."""
     from restock.db import ensure_ready, get_engine
 
     engine = get_engine()
-    ensure_ready(engine)
+    ensure_ready(engine, write=write)
     return engine
 
 
@@ -101,7 +103,7 @@ def review_command(
     """Put a draft in review and show it: decisions per line, tiers, floor breaches, impact of the edits."""
     from replenishment.approval import review_proposal
 
-    view = review_proposal(_engine(), proposal_id, _who(user) if start else None)
+    view = review_proposal(_engine(write=start), proposal_id, _who(user) if start else None)
     if as_json:
         print_json(view)
         return
@@ -188,7 +190,7 @@ def edit_command(
                 "--add: give --units (and optionally --supplier), not --reject or --supplier-to"
             )
         outcome = add_line(
-            _engine(),
+            _engine(write=not dry_run),
             proposal_id,
             sku,
             units,
@@ -202,7 +204,7 @@ def edit_command(
         )
     else:
         outcome = edit_line(
-            _engine(),
+            _engine(write=not dry_run),
             proposal_id,
             sku,
             who,
@@ -276,7 +278,7 @@ def approve_command(
             raise InvalidInput(f"--override: expected SKU=reason, got {item!r}")
         overrides[sku.strip()] = why.strip()
     outcome = approve_proposal(
-        _engine(),
+        _engine(write=True),
         proposal_id,
         _who(user),
         tz=get_settings().tz,
@@ -321,7 +323,7 @@ def reject_command(
     from replenishment.approval import reject_proposal
 
     state = reject_proposal(
-        _engine(),
+        _engine(write=True),
         proposal_id,
         _who(user),
         reason_codes=_reason_codes(),
@@ -350,7 +352,7 @@ def reoptimize_command(
     who = _who(user)
     with stdout_to_stderr():
         outcome = reoptimize_proposal(
-            _engine(), proposal_id, who, expected_version=expect_version, solver=solver
+            _engine(write=True), proposal_id, who, expected_version=expect_version, solver=solver
         )
     if as_json:
         print_json(outcome.__dict__)

@@ -25,7 +25,7 @@ def backup_command(as_json: bool = typer.Option(False, "--json", help="Print the
 
     settings = get_settings()
     engine = get_engine()
-    ensure_ready(engine)
+    ensure_ready(engine, write=True)  # a backup records its run
     result = run_job("backup", engine=engine, settings=settings, now=lambda: now(settings.tz),
                      force=True, trigger="cli")
     if as_json:

@@ -40,7 +40,7 @@ def export_command(
     if not target.is_absolute():
         target = (Path.cwd() if outbox is not None else PROJECT_ROOT) / target
     report = export_purchase_orders(
-        _engine(),
+        _engine(write=True),
         actor=who.actor,
         now=who.now,
         tz=settings.tz,

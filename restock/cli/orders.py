@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 
 import typer
@@ -10,7 +9,15 @@ from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from restock.cli.common import cli_waiting, console, err_console, parse_date_option, print_json
+from restock.cli.common import (
+    check_input_path,
+    cli_waiting,
+    console,
+    err_console,
+    parse_date_option,
+    print_json,
+    resolve_actor,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -23,7 +30,10 @@ def register(app: typer.Typer) -> None:
 
 def import_command(
     path: Path = typer.Argument(..., help="An orders CSV file (docs/data-formats.md lists its columns)."),
-    actor: str = typer.Option(getpass.getuser(), "--actor", help="Who is importing (for the audit log)."),
+    user: str | None = typer.Option(
+        None, "--user", "--actor",
+        help="Who is importing, for the audit log (default: audit.user in config, else the OS user).",
+    ),
 ) -> None:
     """Import order lines in one transaction, flag brushing and derive the daily sales of their SKUs."""
     from kernel.clock import now
@@ -32,11 +42,13 @@ def import_command(
     from restock.settings import get_settings
     from scheduler.runner import recorded_cli_run
 
+    check_input_path(path, "PATH")
+    actor = resolve_actor(user)
     settings = get_settings()
     engine = get_engine()
     ensure_ready(engine, write=True)
     with recorded_cli_run(engine, "import", as_of=None, now=lambda: now(settings.tz), settings=settings,
-                          on_wait=cli_waiting) as job, Progress(
+                          lock_wait_s=settings.lock_wait_s, on_wait=cli_waiting) as job, Progress(
         TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
         console=err_console, transient=True,
     ) as bar:

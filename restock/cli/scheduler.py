@@ -49,7 +49,7 @@ def scheduler_command(
 
     settings = get_settings()
     engine = get_engine()
-    ensure_ready(engine)
+    ensure_ready(engine, write=True)  # every job records its run, and writes its work
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     clock = None
@@ -159,7 +159,7 @@ def run_command(
     get_job(job)
     business_date = parse_date_option(day, "--date")
     engine = get_engine()
-    ensure_ready(engine)
+    ensure_ready(engine, write=True)  # every job records its run, and writes its work
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("restock.scheduler").setLevel(logging.INFO)
     result = run_job(job, engine=engine, settings=settings, now=lambda: now(settings.tz),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import Engine, select, text, update
+from sqlalchemy import Engine, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from forecasting.models import DailySales, ForecastRun
@@ -142,3 +142,31 @@ def test_the_import_actor_comes_from_config_or_the_os_user_and_is_validated(
     assert done.returncode == 0, done.stderr
     actors = {e.actor for e in read_audit(engine)}
     assert actors == {"mei.chen"}
+
+
+def test_the_orders_import_actor_is_validated_and_comes_from_config_or_the_os_user(
+    engine: Engine, cli: Cli, tmp_path: Path
+) -> None:
+    from forecasting.models import Order
+    from kernel.audit import read_audit
+    from restock.importing import import_path
+    from tests.importing.dataset import BASE_FILES, SEASONS, write_files
+    from tests.orders.test_orders_import import GENUINE, HEADER
+
+    import_path(engine, write_files(tmp_path / "base", BASE_FILES), actor="setup", now=NOW,
+                season_names=SEASONS)
+    orders = tmp_path / "orders.csv"
+    orders.write_text(HEADER + GENUINE, encoding="utf-8")
+    for hostile in ("[link=http://x]mei[/link]", "mei\u202echen", ""):
+        refused = cli("orders", "import", str(orders), "--actor", hostile)
+        assert refused.returncode == 2, refused.stderr
+        assert "--user" in refused.stderr and "internal error" not in refused.stderr
+    with unit_of_work(engine) as session:
+        assert session.scalar(select(func.count()).select_from(Order)) == 0
+    assert read_audit(engine, entity="orders") == []
+    done = cli("orders", "import", str(orders), env={"RESTOCK_AUDIT__USER": "mei.chen"})
+    assert done.returncode == 0, done.stderr
+    assert {e.actor for e in read_audit(engine, entity="orders")} == {"mei.chen"}
+    given = cli("orders", "import", str(orders), "--user", "li.wei")
+    assert given.returncode == 0, given.stderr
+    assert {e.actor for e in read_audit(engine, entity="orders")} <= {"mei.chen", "li.wei"}

@@ -93,6 +93,49 @@ def test_a_read_only_sqlite_database_is_refused_before_any_work(tmp_path: Path) 
     assert run_restock("status", url=url).returncode == 0
 
 
+def _writing_commands(tmp_path: Path) -> list[list[str]]:
+    """Commands that write: approval steps, export, the jobs run by hand, backup."""
+    return [
+        ["proposal", "review", "1", "--user", "mei"],
+        ["proposal", "edit", "1", "TEE", "--units", "10", "--reason", "other", "--note", "x",
+         "--user", "mei"],
+        ["proposal", "approve", "1", "--user", "mei"],
+        ["proposal", "reject", "1", "--reason", "other", "--note", "x", "--user", "mei"],
+        ["proposal", "reoptimize", "1", "--user", "mei"],
+        ["export", "--pending", "--user", "mei", "--outbox", str(tmp_path / "outbox")],
+        ["run", "nightly"],
+        ["run", "propose", "--date", "2026-08-31"],
+        ["run", "export"],
+        ["run", "backup"],
+        ["backup"],
+    ]
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_every_command_that_writes_refuses_a_read_only_database_before_any_work(
+    dialect: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    if dialect == "sqlite":
+        path = tmp_path / "r.db"
+        writable = make_engine(f"sqlite:///{path}")
+        upgrade(writable)
+        writable.dispose()
+        url = f"sqlite:///file:{path}?mode=ro&uri=true"
+    else:
+        url = database_url(request.getfixturevalue("pg_engine")) + "%20-cdefault_transaction_read_only%3Don"
+    env = {"RESTOCK_BACKUP__DIR": str(tmp_path / "backups"),
+           "RESTOCK_SCHEDULER__INBOX_DIR": str(tmp_path / "inbox")}
+    for args in _writing_commands(tmp_path):
+        result = run_restock(*args, url=url, env=env)
+        assert result.returncode == 9, (args, result.returncode, result.stderr)
+        said = result.stderr
+        assert "read-only" in said and len(said.strip().splitlines()) == 1, (args, said)
+    assert not (tmp_path / "outbox").exists() and not (tmp_path / "backups").exists()
+    for args in (["proposal", "list"], ["po", "list"], ["audit"], ["jobs"]):
+        result = run_restock(*args, url=url)
+        assert result.returncode == 0, (args, result.stderr)
+
+
 def test_a_mistyped_sqlite_path_is_not_created_by_status_or_import(tmp_path: Path) -> None:
     missing = tmp_path / "typo" / "restokc.db"
     for args in (["status"], ["import", str(write_files(tmp_path / "in", BASE_FILES))]):
