@@ -291,7 +291,8 @@ class _Context:
 
 def _sessions(keys: np.ndarray, seconds: np.ndarray, gap_s: float) -> np.ndarray:
     """Session number per row: same key, consecutive times at most `gap_s` apart; -1 for no key."""
-    present = np.array([k is not None and k == k and k != "" for k in keys], dtype=bool)
+    as_series = pd.Series(keys, dtype=object)
+    present = (as_series.notna() & (as_series != "")).to_numpy(dtype=bool)
     out = np.full(len(keys), -1, dtype=np.int64)
     positions = np.flatnonzero(present)
     if positions.size == 0:

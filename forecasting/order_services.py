@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy import and_, case, delete, func, select, update
+from sqlalchemy import String, and_, case, delete, func, select, type_coerce, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -46,32 +46,47 @@ def context_days(settings: BrushingSettings) -> int:
 
 
 def load_orders_frame(session: Session, first: date, last: date) -> pd.DataFrame:
-    """Order lines with business dates in [first, last] as the brushing rules read them."""
+    """Order lines with business dates in [first, last] as the brushing rules read them
+    (`business_date` as a datetime64 day).
+
+    Read as plain driver values — times and dates as the driver gives them, the price as its exact
+    count of fen — and converted column by column, not value by value: a block of a 10-million-line
+    file holds hundreds of thousands of lines.
+    """
+    raw = type_coerce
     query = (
-        select(Order.id, Order.order_id, Sku.code, Order.ordered_at, Order.units, Order.unit_price,
-               Order.buyer_hash, Order.ip_hash, Order.address_hash, Order.status, Order.business_date)
+        select(Order.id, Order.order_id, Sku.code, raw(Order.ordered_at, String), Order.units,
+               minor_units(Order.unit_price), Order.buyer_hash, Order.ip_hash, Order.address_hash,
+               Order.status, raw(Order.business_date, String))
         .join(Sku, Sku.id == Order.sku_id)
         .where(Order.business_date >= first, Order.business_date <= last)
     )
     frame = pd.DataFrame(
-        session.execute(query).all(),
+        session.connection().execute(query).all(),  # plain rows: no ORM loading per row
         columns=[rules.ORDER_ROW, rules.ORDER_ID, rules.SKU, rules.AT, rules.UNITS, rules.PRICE,
                  rules.BUYER, rules.IP, rules.ADDRESS, rules.STATUS, "business_date"],
     )
-    frame[rules.AT] = pd.to_datetime(frame[rules.AT], utc=True)
-    frame[rules.PRICE] = frame[rules.PRICE].astype(float)
+    # SQLite keeps instants as UTC text without a zone; PostgreSQL's driver gives aware datetimes.
+    frame[rules.AT] = pd.to_datetime(frame[rules.AT], utc=True, format="ISO8601")
+    frame[rules.PRICE] = frame[rules.PRICE].astype(float) / 100.0
+    frame["business_date"] = pd.to_datetime(frame["business_date"], format="ISO8601")
     return frame
 
 
 def refresh_order_demand(session: Session, first: date, last: date, settings: BrushingSettings, *,
-                         tz: str, now: datetime, block_days: int = 7) -> DemandRefresh:
+                         tz: str, now: datetime, block_days: int | None = None) -> DemandRefresh:
     """Re-run the brushing rules for orders of [first, last], replace those orders' flags and the
     clusters, and derive the daily sales of [first, last].
 
     The range is judged `block_days` at a time, each block with the context days the rules need on
     either side, so memory follows the orders of one block and its context, not of the whole range.
+    By default a block is twice the context (at least 7 days): every order is then read about twice,
+    not once per block its context reaches (a 30-day refund window around 7-day blocks read each
+    order ten times).
     """
     margin = timedelta(days=context_days(settings))
+    if block_days is None:
+        block_days = max(7, 2 * margin.days)
     detected: list[pd.DataFrame] = []
     block_start = first
     while block_start <= last:
@@ -79,7 +94,8 @@ def refresh_order_demand(session: Session, first: date, last: date, settings: Br
         frame = load_orders_frame(session, block_start - margin, block_end + margin)
         result = rules.detect_brushing(frame.drop(columns="business_date"), settings, tz)
         dates = frame["business_date"]
-        in_block = frame.loc[(dates >= block_start) & (dates <= block_end), rules.ORDER_ROW]
+        in_block = frame.loc[(dates >= pd.Timestamp(block_start)) & (dates <= pd.Timestamp(block_end)),
+                             rules.ORDER_ROW]
         flags = result.flags[result.flags[rules.ORDER_ROW].isin(set(in_block))]
         replaced = select(Order.id).where(Order.business_date >= block_start,
                                           Order.business_date <= block_end)
@@ -148,14 +164,31 @@ def _store_clusters(session: Session, detected: pd.DataFrame, now: datetime) -> 
     session.execute(BrushingCluster.__table__.insert(), rows)
 
 
-def derive_daily_sales(session: Session, first: date, last: date) -> int:
+def derive_daily_sales(session: Session, first: date, last: date, *, chunk_days: int = 31) -> int:
     """Write daily sales of [first, last] for every SKU with orders there; return rows written.
 
     Per SKU and sale date: `units` = units of lines not cancelled; `revenue` = their units × price
     paid (summed in whole fen, exact); `fraud_units` = units of those lines the brushing rules
     flagged; `returned_units` = units of refunded lines not flagged. Days of the range without
-    orders are set to zero for those SKUs (their recorded `stockout` is kept).
+    orders are set to zero for those SKUs (their recorded `stockout` is kept). Done `chunk_days`
+    at a time, so memory follows a month of SKU-days, not the file's whole span.
     """
+    sku_ids = sorted(int(sku_id) for sku_id in session.execute(
+        select(Order.sku_id).where(Order.sale_date >= first, Order.sale_date <= last).distinct()
+    ).scalars())
+    if not sku_ids:
+        return 0
+    written = 0
+    start = first
+    while start <= last:
+        end = min(last, start + timedelta(days=chunk_days - 1))
+        written += _derive_daily_sales(session, sku_ids, start, end)
+        start = end + timedelta(days=1)
+    return written
+
+
+def _derive_daily_sales(session: Session, sku_ids: list[int], first: date, last: date) -> int:
+    """Daily sales of [first, last] for the SKUs `sku_ids` (those with orders in the whole range)."""
     live = Order.status != "cancelled"
     flagged = OrderFlag.id.is_not(None)
     fen = minor_units(Order.unit_price)
@@ -177,23 +210,22 @@ def derive_daily_sales(session: Session, first: date, last: date) -> int:
          "fraud_units": int(fraud), "stockout": False}
         for sku_id, day, units, fen_total, returned, fraud in session.execute(query).all()
     ]
-    sku_ids = sorted({row["sku_id"] for row in rows})
-    if not sku_ids:
-        return 0
     session.execute(
         update(DailySales)
         .where(DailySales.sku_id.in_(sku_ids), DailySales.date >= first, DailySales.date <= last)
         .values(units=0, revenue=Decimal("0.00"), returned_units=0, fraud_units=0)
     )
     dialect_insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    for start in range(0, len(rows), 5000):
-        statement = dialect_insert(DailySales).values(rows[start:start + 5000])
-        statement = statement.on_conflict_do_update(
-            index_elements=["sku_id", "date"],
-            set_={name: statement.excluded[name] for name in ("units", "revenue", "returned_units",
-                                                               "fraud_units")},
-        )
-        session.execute(statement)
+    statement = dialect_insert(DailySales.__table__)
+    statement = statement.on_conflict_do_update(
+        index_elements=["sku_id", "date"],
+        set_={name: statement.excluded[name]
+              for name in ("units", "revenue", "returned_units", "fraud_units")},
+    )
+    # One statement executed over many parameter sets (batched by the driver layer), not a
+    # statement of thousands of VALUES tuples compiled anew for every chunk.
+    if rows:
+        session.connection().execute(statement, rows)
     return len(rows)
 
 
