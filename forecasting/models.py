@@ -121,6 +121,9 @@ class ForecastRun(Base):
     # sha256 of what the run read (`forecasting.services.inputs_fingerprint`): sales up to as_of,
     # the SKUs' catalogue rows, promotions and the parameters. None for runs before it was kept.
     inputs_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    # sha256 of each part (`forecasting.services.part_digests`: sales, skus, promotions,
+    # parameters), so a stale run says what changed. None for runs before they were kept.
+    inputs_parts: Mapped[dict[str, str] | None] = mapped_column(JSON)
 
 
 class ForecastSeries(Base):

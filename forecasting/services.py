@@ -237,8 +237,9 @@ def run_forecast(
                 + result.series.loc[mask, "fallback_reason"].fillna(""))
         scope = "complete" if active <= set(result.series[UNIQUE_ID]) else "partial"
         digest = frames_digest(sales, sku_table, promotions)
+        parts = part_digests(sales, sku_table, promotions, _clean_json(result.params))
         run_id = store_run(session, result, as_of, started_at, duration, sku_table, scope=scope,
-                           inputs_digest=digest)
+                           inputs_digest=digest, inputs_parts=parts)
     return summarise(result, run_id, as_of, duration, scope)
 
 
@@ -258,29 +259,55 @@ def _apply_presale(session: Session, result: ForecastResult, demand: pd.DataFram
     result.params["presale"] = adjustments.to_dict("records")
 
 
+# What a run reads, part by part: (name, columns hashed, sort order) of each `load_history` frame.
+_PARTS = (
+    ("sales", [UNIQUE_ID, DS, UNITS, RETURNED_UNITS, FRAUD_UNITS, STOCKOUT], [UNIQUE_ID, DS]),
+    ("skus", [UNIQUE_ID, "launch_date", GROUP], [UNIQUE_ID]),
+    ("promotions", ["start_date", "end_date", "sku_id", GROUP, "discount_rate"],
+     ["start_date", "end_date", "sku_id", GROUP]),
+)
+# How a changed part reads in a message.
+PART_WORDS = {"sales": "sales", "skus": "SKU catalogue (launch date, category)", "promotions": "promotions",
+              "parameters": "forecast settings"}
+
+
+def _hash_frame(digest: Any, frame: pd.DataFrame, columns: list[str], order: list[str]) -> None:
+    chosen = frame[columns].sort_values(order, kind="mergesort", na_position="first")
+    digest.update(f"{len(chosen)}|".encode())
+    for column in columns:
+        values = chosen[column]
+        if pd.api.types.is_datetime64_any_dtype(values):
+            digest.update(values.to_numpy("datetime64[ns]").view("int64").tobytes())
+        elif pd.api.types.is_bool_dtype(values) or pd.api.types.is_integer_dtype(values):
+            digest.update(values.to_numpy("int64").tobytes())
+        else:  # codes, dates as objects, decimals: their text, one per row
+            digest.update("\x1f".join("" if pd.isna(v) else str(v) for v in values).encode())
+        digest.update(b"\x1e")
+
+
 def frames_digest(sales: pd.DataFrame, skus: pd.DataFrame, promotions: pd.DataFrame) -> str:
     """sha256 of what a run reads, as `load_history` returns it: each SKU's daily sales, the SKUs'
     code, launch date and category, and the promotions — sorted, so row order does not matter."""
     digest = hashlib.sha256()
-    parts = (
-        (sales, [UNIQUE_ID, DS, UNITS, RETURNED_UNITS, FRAUD_UNITS, STOCKOUT], [UNIQUE_ID, DS]),
-        (skus, [UNIQUE_ID, "launch_date", GROUP], [UNIQUE_ID]),
-        (promotions, ["start_date", "end_date", "sku_id", GROUP, "discount_rate"],
-         ["start_date", "end_date", "sku_id", GROUP]),
-    )
-    for frame, columns, order in parts:
-        chosen = frame[columns].sort_values(order, kind="mergesort", na_position="first")
-        digest.update(f"{len(chosen)}|".encode())
-        for column in columns:
-            values = chosen[column]
-            if pd.api.types.is_datetime64_any_dtype(values):
-                digest.update(values.to_numpy("datetime64[ns]").view("int64").tobytes())
-            elif pd.api.types.is_bool_dtype(values) or pd.api.types.is_integer_dtype(values):
-                digest.update(values.to_numpy("int64").tobytes())
-            else:  # codes, dates as objects, decimals: their text, one per row
-                digest.update("\x1f".join("" if pd.isna(v) else str(v) for v in values).encode())
-            digest.update(b"\x1e")
+    for frame, (_, columns, order) in zip((sales, skus, promotions), _PARTS, strict=True):
+        _hash_frame(digest, frame, columns, order)
     return digest.hexdigest()
+
+
+def part_digests(
+    sales: pd.DataFrame, skus: pd.DataFrame, promotions: pd.DataFrame, parameters: dict[str, Any]
+) -> dict[str, str]:
+    """sha256 of each part a run reads (sales, skus, promotions) and of its parameters, so a later
+    check can say which part changed."""
+    found: dict[str, str] = {}
+    for frame, (name, columns, order) in zip((sales, skus, promotions), _PARTS, strict=True):
+        digest = hashlib.sha256()
+        _hash_frame(digest, frame, columns, order)
+        found[name] = digest.hexdigest()
+    found["parameters"] = hashlib.sha256(
+        json.dumps(parameters, sort_keys=True, default=str).encode()
+    ).hexdigest()
+    return found
 
 
 def inputs_fingerprint(data_digest: str, parameters: dict[str, Any]) -> str:
@@ -291,12 +318,16 @@ def inputs_fingerprint(data_digest: str, parameters: dict[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class RunInputs:
-    """Whether a stored run's inputs are what the database holds now."""
+    """Whether a stored run's inputs are what the database holds now, and which parts changed
+    (`changed_parts`: names from `PART_WORDS`; empty when unknown — runs stored before parts
+    were kept — or unchanged)."""
 
     run_id: int
     as_of: date
     stored: str | None
     current: str | None
+    changed_parts: tuple[str, ...] = ()
+    gone: tuple[str, ...] = ()
 
     @property
     def known(self) -> bool:
@@ -306,17 +337,37 @@ class RunInputs:
     def changed(self) -> bool:
         return self.stored is not None and self.stored != self.current
 
+    def what_changed(self) -> str:
+        """E.g. "sales up to 2026-08-30, promotions", "SKUs gone: K9", or "what it read"."""
+        if self.gone:
+            return f"SKUs gone: {', '.join(self.gone)}"
+        words = [f"sales up to {self.as_of}" if part == "sales" else PART_WORDS.get(part, part)
+                 for part in self.changed_parts]
+        return ", ".join(words) if words else "what it read"
+
+    def state(self) -> str:
+        """"current", "stale: <what changed>" or "not recorded" (a run made before fingerprints)."""
+        if not self.known:
+            return "not recorded"
+        return f"stale: {self.what_changed()}" if self.changed else "current"
+
     def describe(self) -> str:
         if not self.known:
             return f"forecast run {self.run_id} has no record of its inputs (made before they were kept)"
         if self.changed:
-            return (f"forecast run {self.run_id}'s inputs changed since it ran (sales up to {self.as_of}, "
-                    "SKUs or promotions were imported again): run `restock forecast` again")
+            return (f"forecast run {self.run_id}'s inputs changed since it ran ({self.what_changed()} "
+                    "imported again): run `restock forecast` again")
         return f"forecast run {self.run_id}'s inputs are unchanged"
 
 
-def run_inputs(target: Engine | Session, run_id: int) -> RunInputs:
-    """Read again what run `run_id` read (its as-of, its SKUs) and compare the fingerprints."""
+def run_inputs(
+    target: Engine | Session,
+    run_id: int,
+    _history: dict[tuple[date, tuple[str, ...]], Any] | None = None,
+) -> RunInputs:
+    """Read again what run `run_id` read (its as-of, its SKUs) and compare the fingerprints
+    (and, for runs that kept them, each part's digest). `_history` caches reads shared by runs
+    of the same as-of and SKUs (`runs_inputs`)."""
     with _session_scope(target) as session:
         run = session.get(ForecastRun, run_id)
         if run is None:
@@ -330,13 +381,34 @@ def run_inputs(target: Engine | Session, run_id: int) -> RunInputs:
         if run.scope != "complete":  # a subset run also read every active SKU (category curves)
             active = session.scalars(select(Sku.code).where(Sku.status == "active"))
             codes = sorted(set(codes) | set(active))
-        try:
-            sales, skus, promotions = load_history(session, run.as_of, codes)
-        except NotFound:  # a SKU of the run is gone: its inputs are not there any more
-            return RunInputs(run_id, run.as_of, run.inputs_fingerprint, "")
-        skus = skus.assign(**{GROUP: skus[GROUP].fillna("uncategorised")})
+        key = (run.as_of, tuple(codes))
+        cache = _history if _history is not None else {}
+        if key not in cache:
+            try:
+                sales, skus, promotions = load_history(session, run.as_of, codes)
+                skus = skus.assign(**{GROUP: skus[GROUP].fillna("uncategorised")})
+                cache[key] = (sales, skus, promotions)
+            except NotFound as exc:  # a SKU of the run is gone: its inputs are not there any more
+                cache[key] = exc
+        loaded = cache[key]
+        if isinstance(loaded, NotFound):
+            known = set(session.scalars(select(Sku.code).where(Sku.code.in_(codes))))
+            return RunInputs(run_id, run.as_of, run.inputs_fingerprint, "",
+                             gone=tuple(c for c in codes if c not in known))
+        sales, skus, promotions = loaded
         current = inputs_fingerprint(frames_digest(sales, skus, promotions), run.parameters)
-        return RunInputs(run_id, run.as_of, run.inputs_fingerprint, current)
+        parts: tuple[str, ...] = ()
+        if run.inputs_parts and current != run.inputs_fingerprint:
+            now_parts = part_digests(sales, skus, promotions, run.parameters)
+            parts = tuple(name for name, digest in now_parts.items() if run.inputs_parts.get(name) != digest)
+        return RunInputs(run_id, run.as_of, run.inputs_fingerprint, current, changed_parts=parts)
+
+
+def runs_inputs(target: Engine | Session, run_ids: Sequence[int]) -> dict[int, RunInputs]:
+    """`run_inputs` of several runs, reading each (as-of, SKUs) history once."""
+    cache: dict[tuple[date, tuple[str, ...]], Any] = {}
+    with _session_scope(target) as session:
+        return {run_id: run_inputs(session, run_id, cache) for run_id in run_ids}
 
 
 def summarise(
@@ -373,12 +445,12 @@ def _clean_json(value: Any) -> Any:
 
 def store_run(session: Session, result: ForecastResult, as_of: date, started_at: datetime,
               duration_s: float, skus: pd.DataFrame, scope: str = "complete",
-              inputs_digest: str | None = None) -> int:
+              inputs_digest: str | None = None, inputs_parts: dict[str, str] | None = None) -> int:
     """Write the run, its per-SKU rows and its forecast values; returns the run id (no commit).
 
     `scope`: "complete" when the run covers every active SKU, else "partial". `inputs_digest`
     (`frames_digest` of what the run read) becomes, with the stored parameters, the run's
-    `inputs_fingerprint`.
+    `inputs_fingerprint`; `inputs_parts` (`part_digests`) lets a later check name what changed.
     """
     parameters = _clean_json(result.params)
     sku_id = skus.set_index(UNIQUE_ID)["sku_id"].astype(int).to_dict()
@@ -392,6 +464,7 @@ def store_run(session: Session, result: ForecastResult, as_of: date, started_at:
         duration_s=round(duration_s, 3), n_series=len(series),
         n_fallbacks=int(series["fallback_reason"].notna().sum()), scope=scope,
         inputs_fingerprint=None if inputs_digest is None else inputs_fingerprint(inputs_digest, parameters),
+        inputs_parts=inputs_parts,
     )
     session.add(run)
     session.flush()

@@ -219,14 +219,26 @@ def show_command(
 def list_command(
     limit: int = typer.Option(20, "--limit", min=1, help="How many runs (newest first)."),
     as_json: bool = typer.Option(False, "--json", help="Print the list as JSON."),
+    check: bool = typer.Option(
+        True, "--check/--no-check",
+        help="Read each run's inputs again and say whether they still match (default) or skip it.",
+    ),
 ) -> None:
-    """Stored forecast runs, newest first; a partial run (--sku) is labelled: it never feeds a proposal."""
-    from forecasting.services import list_runs
+    """Stored forecast runs, newest first; a partial run (--sku) is labelled: it never feeds a proposal.
+
+    The inputs column says whether what each run read (sales up to its as-of, the SKU catalogue,
+    promotions, its settings) is still what the database holds: current, or stale and what changed."""
+    from forecasting.services import list_runs, runs_inputs
     from restock.db import ensure_ready, get_engine
 
     engine = get_engine()
     ensure_ready(engine)
     rows = list_runs(engine, limit=limit)
+    if check:
+        checked = runs_inputs(engine, [row["id"] for row in rows if row["status"] == "succeeded"])
+        for row in rows:
+            found = checked.get(row["id"])
+            row["inputs"] = found.state() if found is not None else "—"
     if as_json:
         print_json(rows)
         return
@@ -237,8 +249,10 @@ def list_command(
     tz = get_settings().tz
     table = Table(title=f"forecast runs (times in {tz.key})", title_justify="left", box=None, pad_edge=False,
                   header_style="bold underline")
-    for column in ("run", "as of", "started", "status", "scope", "SKUs", "s"):
-        table.add_column(column, no_wrap=True, justify="right" if column in ("run", "SKUs", "s") else "left")
+    columns = ["run", "as of", "started", "status", "scope", "SKUs", "s"] + (["inputs"] if check else [])
+    for column in columns:
+        table.add_column(column, no_wrap=column != "inputs",
+                         justify="right" if column in ("run", "SKUs", "s") else "left")
     for row in rows:
         moment = datetime.fromisoformat(row["started_at"])
         # SQLite drops the offset and keeps the wall time restock wrote, in the configured zone
@@ -246,10 +260,13 @@ def list_command(
         started = moment.astimezone(tz).isoformat(sep=" ", timespec="minutes")
         table.add_row(str(row["id"]), row["as_of"], started, row["status"],
                       "complete" if row["scope"] == "complete" else "PARTIAL", str(row["n_series"]),
-                      f"{row['duration_s']:.0f}")
+                      f"{row['duration_s']:.0f}", *([row["inputs"]] if check else []))
     console.print(table)
     if any(row["scope"] != "complete" for row in rows):
         console.print("PARTIAL: made with --sku; kept for inspection, never read by a proposal")
+    if check and any(str(row.get("inputs", "")).startswith("stale") for row in rows):
+        console.print("stale: what the run read was imported again since; `restock forecast` makes a run "
+                      "from the data as it is now", highlight=False)
 
 
 @forecast_app.command("prune")

@@ -4,6 +4,7 @@ use, and a run's fingerprint shows when a later import changed what it read."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -170,3 +171,39 @@ def test_the_orders_import_actor_is_validated_and_comes_from_config_or_the_os_us
     given = cli("orders", "import", str(orders), "--user", "li.wei")
     assert given.returncode == 0, given.stderr
     assert {e.actor for e in read_audit(engine, entity="orders")} <= {"mei.chen", "li.wei"}
+
+
+def test_forecast_list_says_whether_each_runs_inputs_still_match_and_what_changed(
+    engine: Engine, cli: Cli
+) -> None:
+    from forecasting.models import Promotion
+
+    seed_sales(engine)
+    old, run_id = _run(engine), _run(engine)
+    with unit_of_work(engine) as session:  # a run stored before fingerprints were kept
+        session.execute(update(ForecastRun).where(ForecastRun.id == old)
+                        .values(inputs_fingerprint=None, inputs_parts=None))
+
+    def listed() -> dict[int, str]:
+        result = cli("forecast", "list", "--json")
+        assert result.returncode == 0, result.stderr
+        return {row["id"]: row["inputs"] for row in json.loads(result.stdout)}
+
+    assert listed() == {run_id: "current", old: "not recorded"}
+    with unit_of_work(engine) as session:
+        k0 = session.scalar(select(Sku.id).where(Sku.code == "K0"))
+        session.execute(
+            update(DailySales).where(DailySales.sku_id == k0, DailySales.date == AS_OF).values(units=500)
+        )
+    assert listed()[run_id] == f"stale: sales up to {AS_OF}"
+    with unit_of_work(engine) as session:
+        session.execute(update(Promotion).where(Promotion.code == "P1").values(discount_rate=Decimal("0.2")))
+    assert listed()[run_id] == f"stale: sales up to {AS_OF}, promotions"
+    table = cli("forecast", "list")
+    assert table.returncode == 0, table.stderr
+    assert f"stale: sales up to {AS_OF}, promotions" in table.stdout
+    assert "not recorded" in table.stdout
+    assert "inputs changed since it ran (sales up to" in run_inputs(engine, run_id).describe()
+    fresh = _run(engine)
+    assert listed()[fresh] == "current"
+    assert "inputs" not in cli("forecast", "list", "--no-check").stdout
