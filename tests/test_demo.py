@@ -190,3 +190,120 @@ def test_a_merchandiser_logs_in_to_the_demo_with_the_printed_password(demo: tupl
         assert refused.status_code in (400, 401)
     finally:
         engine.dispose()
+
+
+def test_the_demo_in_a_browser_in_english_and_chinese(demo: tuple[object, dict], tmp_path: Path) -> None:
+    """Issue 15's done-when on the demo database itself: the merchandiser `demo` logs in with the
+    password the demo wrote, sees the proposal's rebate tiers, filters the grid to the down-jacket
+    pre-build, opens a line's chart, edits it, approves and downloads a supplier file — and reads
+    the line's reason in English and in Chinese. Screenshots: var/screenshots/demo-*.png."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from restock.web.app import create_app
+    from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, IN_CI, SHOTS, _free_port
+
+    if not Path(CHROMIUM).exists():
+        (pytest.fail if IN_CI else pytest.skip)(f"{CHROMIUM} missing: `make test` installs Debian's chromium")
+    from playwright.sync_api import sync_playwright
+
+    summary, _ = demo
+    login = summary.login
+    password = re.search(r"^password: (\S+)$", login.file.read_text(encoding="utf-8"), re.M).group(1)
+    settings = load_settings()
+    settings.export.outbox = str(tmp_path / "outbox")
+    engine = make_engine(login.database)
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(engine=engine, settings=settings), host="127.0.0.1", port=_free_port())
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            context = browser.new_context(
+                viewport={"width": 1280, "height": 900},
+                base_url=f"http://127.0.0.1:{server.config.port}",
+                accept_downloads=True,
+            )
+            page = context.new_page()
+            page.set_default_timeout(90_000)
+            _walk_the_demo(page, password, tmp_path / "outbox")
+            browser.close()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        engine.dispose()
+
+
+def _walk_the_demo(page, password: str, outbox: Path) -> None:  # type: ignore[no-untyped-def]
+    from tests.web.test_browser import SHOTS
+
+    page.goto("/")
+    page.fill("input[name=username]", "demo")
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#total-value")
+    assert page.locator(".tier").count() >= 1  # the rebate agreements' progress bars
+    page.screenshot(path=str(SHOTS / "demo-1-this-week-en.png"), full_page=True)
+
+    page.click("nav.tabs >> text=Lines")
+    page.wait_for_selector("#lines-table")
+    page.select_option("select[name=reason]", "prebuild")
+    page.wait_for_function("location.search.includes('reason=prebuild')")
+    page.wait_for_selector("#lines-table tbody tr[data-sku]")
+    rows = page.locator("#lines-table tbody tr[data-sku]")
+    assert rows.count() >= 1
+    assert all("pre-build: order by" in rows.nth(i).inner_text() for i in range(rows.count()))
+    page.screenshot(path=str(SHOTS / "demo-2-grid-prebuild-en.png"), full_page=True)
+
+    rows.first.locator("a").first.click()
+    page.wait_for_selector("#history-chart")
+    page.wait_for_function(
+        "['#history-chart', '#projection-chart'].every(s => document.querySelector(s).naturalWidth > 0)"
+    )
+    assert "pre-build: order by" in page.locator("#line-reason").inner_text()
+    page.screenshot(path=str(SHOTS / "demo-3-line-en.png"), full_page=True)
+    units = int(page.locator("#line-units").inner_text().split()[0].replace(",", ""))
+    page.fill("#edit-form input[name=units]", str(units + 1))  # rounded up to the next whole case
+    page.select_option("#edit-form select[name=reason_code]", "promotion_plan_changed")
+    page.click("#edit-form button[value=save]")
+    page.wait_for_selector("#edit-outcome")
+    assert int(page.locator("#line-units").inner_text().split()[0].replace(",", "")) > units
+    page.wait_for_function(
+        "['#history-chart', '#projection-chart'].every(s => document.querySelector(s).naturalWidth > 0)"
+    )
+    page.screenshot(path=str(SHOTS / "demo-4-line-edited-en.png"), full_page=True)
+
+    page.select_option("#language-form select", "zh_CN")
+    page.wait_for_selector("text=历史与预测")
+    page.wait_for_function(
+        "['#history-chart', '#projection-chart'].every(s => document.querySelector(s).naturalWidth > 0)"
+    )
+    assert "提前备货：须在" in page.locator("#line-reason").inner_text()
+    page.screenshot(path=str(SHOTS / "demo-5-line-zh.png"), full_page=True)
+
+    page.goto("/")
+    page.wait_for_selector("text=返利协议")
+    page.screenshot(path=str(SHOTS / "demo-6-this-week-zh.png"), full_page=True)
+    page.click("nav.tabs >> text=批准或驳回")
+    page.wait_for_selector("#approve-form")
+    overrides = page.locator("#approve-form input[name^='override:']")
+    for i in range(overrides.count()):
+        overrides.nth(i).fill("agreed with the category manager")
+    page.screenshot(path=str(SHOTS / "demo-7-approve-zh.png"), full_page=True)
+    page.click("#approve-button")
+    page.wait_for_selector("#orders-table")
+    page.click("#export-button")
+    page.wait_for_selector("a.download")
+    with page.expect_download() as downloading:
+        page.locator("a.download").first.click()
+    download = downloading.value
+    assert Path(download.path()).read_bytes() == (outbox / download.suggested_filename).read_bytes()
+    page.screenshot(path=str(SHOTS / "demo-8-orders-zh.png"), full_page=True)

@@ -495,10 +495,12 @@ def history_chart(proposal_id: RowId, line_id: RowId, session: SessionDep) -> Re
     detail = browse.line_detail(session, proposal_id, line_id)
     series = presenters.chart_series(session, proposal_id, detail.line.sku_code)
     season = detail.window if detail.mode in ("prebuild", "in_season") else None
+    # calendar events by their name in the user's language (a promotion keeps its own code)
+    events = series.events.assign(event=[_(str(name)) for name in series.events["event"]])
     svg = charts.history_forecast_svg(
         series.history,
         series.forecast,
-        series.events,
+        events,
         labels=_chart_labels(),
         season=season,
         order_by=detail.order_by,
