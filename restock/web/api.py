@@ -15,7 +15,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from forecasting.services import accuracy_report, load_run
-from kernel.audit import AuditEntry
 from kernel.errors import NotFound
 from replenishment import browse
 from restock.accounts import Principal, set_language
@@ -116,18 +115,14 @@ def forecast_accuracy(
 
 @router.get("/audit", response_model=list[schemas.AuditRead])
 def audit(
+    request: Request,
     session: SessionDep,
-    entity: Annotated[str | None, Query(max_length=64)] = None,
-    action: Annotated[str | None, Query(max_length=64)] = None,
+    filters: Annotated[presenters.AuditFilters, Depends(presenters.audit_filters)],
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[schemas.AuditRead]:
-    """Audit entries, newest first, optionally for one entity kind or action."""
-    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
-    if entity:
-        query = query.where(AuditEntry.entity == entity)
-    if action:
-        query = query.where(AuditEntry.action == action)
-    return [schemas.AuditRead.model_validate(r, from_attributes=True) for r in session.scalars(query)]
+    """Audit entries, newest first, filtered by entity kind and key, action, user and date range."""
+    entries = presenters.audit_entries(session, filters, request.app.state.settings.tz, limit)
+    return [schemas.AuditRead.model_validate(r, from_attributes=True) for r in entries]
 
 
 # --- decisions: the approval service ----------------------------------------------------------

@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from forecasting.services import accuracy_report, load_run
-from kernel.audit import AuditEntry
 from kernel.errors import InvalidInput, NotFound, RestockError
 from replenishment import browse
 from restock.accounts import LANGUAGES, AuthenticationFailed, Principal, TooManyAttempts, log_in, log_out
@@ -553,19 +552,14 @@ def accuracy(request: Request, session: SessionDep) -> HTMLResponse:
 def audit(
     request: Request,
     session: SessionDep,
-    entity: Annotated[str | None, Query(max_length=64)] = None,
-    action: Annotated[str | None, Query(max_length=64)] = None,
+    filters: Annotated[presenters.AuditFilters, Depends(presenters.audit_filters)],
 ) -> HTMLResponse:
-    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(500)
-    if entity:
-        query = query.where(AuditEntry.entity == entity)
-    if action:
-        query = query.where(AuditEntry.action == action)
     return _render(
         request,
         "audit.html",
-        entries=list(session.scalars(query)),
-        filters={"entity": entity or "", "action": action or ""},
+        entries=presenters.audit_entries(session, filters, request.app.state.settings.tz, 500),
+        filters=filters.as_form(),
+        choices=presenters.audit_choices(session),
     )
 
 

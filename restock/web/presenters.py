@@ -7,8 +7,9 @@ number in `/api/v1` cannot disagree.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Query
 from sqlalchemy import select
@@ -16,6 +17,8 @@ from sqlalchemy.orm import Session, object_session
 
 from forecasting.browse import SkuSeries, sku_series
 from forecasting.models import ForecastRun
+from kernel.audit import AuditEntry
+from kernel.errors import InvalidInput
 from replenishment import browse
 from replenishment.models import Proposal, ProposalExclusion, ProposalLine
 from replenishment.reasons import EXCLUSION_CODES, ReasonCode
@@ -318,3 +321,62 @@ def finding_text(code: str, params: dict[str, Any]) -> str:
             profit=money(p["profit_change"], signed=True),
         )
     raise ValueError(f"unknown finding code {code!r}")
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    """The audit log's filters: entity kind and key, action, user, business-date range."""
+
+    entity: str | None = None
+    key: str | None = None
+    action: str | None = None
+    actor: str | None = None
+    since: date | None = None
+    until: date | None = None
+
+    def as_form(self) -> dict[str, str]:
+        return {name: "" if value is None else str(value) for name, value in self.__dict__.items()}
+
+
+def audit_filters(
+    entity: Annotated[str | None, Query(max_length=64)] = None,
+    key: Annotated[str | None, Query(max_length=200, description="the entity key, e.g. a PO number")] = None,
+    action: Annotated[str | None, Query(max_length=64)] = None,
+    actor: Annotated[str | None, Query(max_length=100, description="who did it")] = None,
+    since: Annotated[date | None, Query(description="from this business date (configured time zone)")] = None,
+    until: Annotated[date | None, Query(description="up to and including this business date")] = None,
+) -> AuditFilters:
+    """FastAPI dependency: the audit log's filters for the page and the API (empty means any)."""
+    if since and until and since > until:
+        raise InvalidInput(f"since {since} is after until {until}")
+    return AuditFilters(entity or None, key or None, action or None, actor or None, since, until)
+
+
+def audit_entries(session: Session, filters: AuditFilters, zone: ZoneInfo, limit: int) -> list[AuditEntry]:
+    """Audit entries matching `filters`, newest first; dates are business days in `zone`."""
+    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    for column, value in (
+        (AuditEntry.entity, filters.entity),
+        (AuditEntry.entity_key, filters.key),
+        (AuditEntry.action, filters.action),
+        (AuditEntry.actor, filters.actor),
+    ):
+        if value:
+            query = query.where(column == value)
+    if filters.since:
+        query = query.where(AuditEntry.at >= datetime.combine(filters.since, time(), zone))
+    if filters.until:
+        query = query.where(AuditEntry.at < datetime.combine(filters.until + timedelta(days=1), time(), zone))
+    return list(session.scalars(query))
+
+
+def audit_choices(session: Session) -> dict[str, list[str]]:
+    """The entity kinds, actions and users the log holds (the page offers them as choices)."""
+    return {
+        name: sorted(v for v in session.scalars(select(column).distinct()) if v)
+        for name, column in (
+            ("entity", AuditEntry.entity),
+            ("action", AuditEntry.action),
+            ("actor", AuditEntry.actor),
+        )
+    }

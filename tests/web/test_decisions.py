@@ -8,6 +8,7 @@ service's outcome (rounding, impact, conflicts) and the file downloaded is the f
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -256,3 +257,44 @@ def test_a_rejected_line_counts_in_no_total_or_tier(client_as, shop) -> None:  #
     assert (tier["this_proposal"], tier["tier_after"]) == ("60000.00", 1)
     assert {g["key"]: g["value"] for g in view["by_supplier"]} == {"SUP-A": "60000.00", "SUP-C": "360.00"}
     assert view["proposal"]["lines"] == 3  # the grid still lists it, struck through
+
+
+def test_audit_log_filters_by_user_entity_key_and_business_date(client_as, shop, engine) -> None:  # type: ignore[no-untyped-def]
+    _, pid = shop
+    with unit_of_work(engine) as session:
+        # someone else's entry, the business day before (2026-08-30 23:30 in Shanghai)
+        session.add(
+            AuditEntry(
+                at=datetime(2026, 8, 30, 15, 30, tzinfo=UTC), actor="ada", action="import",
+                entity="import", entity_key="inbox", note=None,
+            )
+        )
+    mei = client_as("mei")
+    token = csrf_from(mei.get(f"/proposals/{pid}").text)
+    line = _line(engine, pid, "DJK-001")
+    edited = mei.patch(
+        f"/api/v1/proposals/{pid}/lines/{line.id}",
+        json={"units": 130, "reason_code": "promotion_plan_changed"},
+        headers={"X-CSRF-Token": token},
+    )
+    assert edited.status_code == 200, edited.text
+
+    def audit(**params: str) -> list[tuple[str, str]]:
+        response = mei.get("/api/v1/audit", params=params)
+        assert response.status_code == 200, response.text
+        return [(e["actor"], e["action"]) for e in response.json()]
+
+    mine = audit(actor="mei")
+    assert mine and {actor for actor, _ in mine} == {"mei"}
+    assert audit(actor="ada") == [("ada", "import")]
+    # business dates in Asia/Shanghai: the test clock's now is 2026-08-31 09:00 there
+    assert ("ada", "import") not in audit(since="2026-08-31")
+    assert audit(since="2026-08-30", until="2026-08-30") == [("ada", "import")]
+    assert set(audit(since="2026-08-31", until="2026-08-31")) == set(mine)
+    assert audit(key="inbox") == [("ada", "import")]
+    assert mei.get("/api/v1/audit", params={"since": "2026-09-01", "until": "2026-08-01"}).status_code == 422
+    assert mei.get("/api/v1/audit", params={"since": "yesterday"}).status_code == 422
+    page = mei.get("/audit", params={"actor": "ada"})
+    assert page.status_code == 200
+    assert "<option selected>ada</option>" in page.text and "inbox" in page.text
+    assert "promotion_plan_changed" not in page.text  # mei's edit is filtered out
