@@ -126,7 +126,7 @@ def test_a_chinese_page_shows_the_stored_reason_in_chinese(client_as, shop) -> N
     api = mei.get(f"/api/v1/proposals/{pid}/lines/{line.id}").json()["line"]
     assert expected_raised in api["reason"] and api["reason_codes"] == ["prebuild", "raised_to_tier"]
     left_out = mei.get(f"/proposals/{pid}/left-out")
-    assert "库存位置 9 已覆盖补货目标 8.5" in left_out.text
+    assert "库存头寸 9 已覆盖补货目标 8.5" in left_out.text
     # English users read the same numbers in English
     mei.post("/language", data={"csrf_token": token, "language": "en", "next": "/"})
     english = mei.get(f"/proposals/{pid}/lines/{line.id}").text
