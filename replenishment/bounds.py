@@ -102,6 +102,7 @@ class _Block:
     local_e: np.ndarray
     local_len: np.ndarray
     local_need: np.ndarray
+    local_line: np.ndarray  # the line of each piece
     tiers: list[int]
     low: list[float]  # least spend (CNY, this proposal) that keeps the agreement in each tier
     high: list[float]  # most spend in each tier
@@ -116,7 +117,7 @@ class _Table:
     e: np.ndarray
     cum_len: np.ndarray
     cum_val: np.ndarray
-    origin: np.ndarray  # line index of a split line's piece, -1 for a single-line SKU's
+    origin: np.ndarray  # line index of each piece
 
 
 def _sku_gain_points(instance: Instance, i: int, most_units: float) -> tuple[np.ndarray, np.ndarray]:
@@ -193,7 +194,7 @@ class _Model:
         # points u, G(u), its lines) — rule 7: each line keeps its own window's value
         self.split_windows: list[list[tuple[int, np.ndarray, np.ndarray, list[int]]]] = []
         self.split_lines_of: list[list[int]] = []
-        local: dict[int, list[tuple[float, float, int]]] = {}
+        local: dict[int, list[tuple[float, float, int, int]]] = {}
         split_lines: dict[int, list[int]] = {}
         for i, sku in enumerate(instance.skus):
             if sku.alternative_of is not None:
@@ -210,7 +211,7 @@ class _Model:
                 slopes = np.diff(g)[keep] / du[keep]
                 for slope, d in zip(slopes, du[keep], strict=True):
                     local.setdefault(line.agreement, []).append(
-                        (slope / line.cost, d * line.cost, line.tier_needed)
+                        (slope / line.cost, d * line.cost, line.tier_needed, usable[0])
                     )
             else:
                 self.split.append(i)
@@ -250,6 +251,7 @@ class _Model:
                     local_e=np.array([p[0] for p in pieces], dtype=float),
                     local_len=np.array([p[1] for p in pieces], dtype=float),
                     local_need=np.array([p[2] for p in pieces], dtype=int),
+                    local_line=np.array([p[3] for p in pieces], dtype=int),
                     tiers=tiers,
                     low=low,
                     high=high,
@@ -316,7 +318,7 @@ class _Model:
                 keep_split = split_need <= t
                 e = np.concatenate((b.local_e[keep], split_e[keep_split]))
                 length = np.concatenate((b.local_len[keep], split_len[keep_split]))
-                origin = np.concatenate((np.full(int(keep.sum()), -1), split_line[keep_split]))
+                origin = np.concatenate((b.local_line[keep], split_line[keep_split]))
                 order = np.argsort(-e, kind="stable")
                 e, length, origin = e[order], length[order], origin[order]
                 per_tier.append(
@@ -339,7 +341,7 @@ class _Model:
         allowed: list[np.ndarray] | None = None,
     ) -> tuple[float, dict[int, int]]:
         """Σ over blocks of the best tier's value at λ and the tier chosen per agreement;
-        `solution` (when given) receives the spend (CNY) on each split line, `margins` each
+        `solution` (when given) receives the spend (CNY) on each line, `margins` each
         block's (tier, value per yuan at the margin of what it buys); `allowed` restricts each
         block's tiers (by position in `block.tiers`)."""
         total = 0.0
@@ -401,15 +403,15 @@ def lagrangian_bound(
     started = time.perf_counter()
     model = _Model(instance)
     budget = model.budget
-    mu = np.zeros(len(instance.skus))
-    for per_window in model.split_windows:
-        for w, u, g, _its in per_window:
-            if marginal is not None:
+    if marginal is not None:
+        mu = np.zeros(len(instance.skus))
+        for per_window in model.split_windows:
+            for w, _u, _g, _its in per_window:
                 # no dual on any chord: the sales variable sits at its upper bound, stock is worth 0
                 mu[w] = marginal.get(w, 0.0)
-            else:
-                # without a start: the window's average gain per unit over its first chord
-                mu[w] = float(g[1] / u[1]) if len(u) > 1 and u[1] > 0 else 0.0
+    else:
+        # without a start: each window's cheapest line at its list cost (θ = 1: no budget, no rebate)
+        mu = _priced_mu(model, {b.index: (max(b.tiers), 1.0) for b in model.blocks})
     best: LagrangianBound | None = None
     best_mu = mu.copy()
     lam = 0.0
@@ -447,6 +449,67 @@ def lagrangian_bound(
     if target is not None:
         tighten_by_tiers(best, target, max(0.5, time_limit_s - (time.perf_counter() - started)))
     return best
+
+
+def relaxed_cases(bound: LagrangianBound) -> tuple[np.ndarray, dict[int, int]] | None:
+    """The relaxation's own solution at the bound's multipliers, as fractional cases per line,
+    and its tier per agreement: every piece worth more than its block's θ, each block at its
+    best tier, at the least λ (from the bound's up) whose spend fits the budget (a start to
+    round, not a proof; None without a model)."""
+    model, mu = bound.model, bound.mu
+    if model is None or mu is None:
+        return None
+    tables, _constant, _ = model.tables(mu)
+    lines = model.instance.lines
+    split_lines = {k for its in model.split_lines_of for k in its}
+
+    def solve_at(lam: float) -> tuple[dict[int, float], dict[int, int]]:
+        spend: dict[int, float] = {}
+        margins: dict[int, tuple[int, float]] = {}
+        _, tiers = model.blocks_value(lam, tables, solution=spend, margins=margins)
+        for k in split_lines:
+            spend.pop(k, None)
+        # a split SKU's h pieces sit at its cheapest line's price (indifferent there): buy
+        # it instead in the window where it gains most, from that window's cheapest line
+        # at the blocks' margins, up to where one more unit does not pay
+        for per_window in model.split_windows:
+            best_gain, best_line, best_units = 0.0, -1, 0.0
+            for _w, u, g, its in per_window:
+                for k in its:
+                    line = lines[k]
+                    tier, theta = margins.get(line.agreement, (0, math.inf))
+                    if line.tier_needed > tier or not math.isfinite(theta):
+                        continue
+                    reach = u <= line.max_cases * line.case + 1e-9
+                    values = g[reach] - line.cost * theta * u[reach]
+                    at = int(np.argmax(values))
+                    if values[at] > best_gain:
+                        best_gain, best_line, best_units = float(values[at]), k, float(u[reach][at])
+            if best_line >= 0:
+                spend[best_line] = best_units * lines[best_line].cost
+        return spend, tiers
+
+    # the least λ ≥ the bound's whose solution fits the budget (bisection: spend falls with λ)
+    low, high = bound.multiplier, bound.multiplier + 1e-6
+    spend, tiers = solve_at(high)
+    for _ in range(40):
+        if sum(spend.values()) <= model.budget * (1 - 1e-9):
+            break
+        low, high = high, high * 1.5 + 1e-3
+        spend, tiers = solve_at(high)
+    for _ in range(12 if math.isfinite(model.budget) else 0):
+        middle = (low + high) / 2
+        trial = solve_at(middle)
+        if sum(trial[0].values()) <= model.budget * (1 - 1e-9):
+            high, (spend, tiers) = middle, trial
+        else:
+            low = middle
+    total = sum(spend.values())
+    scale = min(1.0, model.budget / total) if total > 0 else 1.0
+    cases = np.zeros(len(lines))
+    for k, amount in spend.items():
+        cases[k] = min(scale * amount / lines[k].case_value, float(lines[k].max_cases))
+    return cases, tiers
 
 
 def tighten_by_tiers(bound: LagrangianBound, incumbent: float, time_limit_s: float) -> None:

@@ -19,7 +19,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 
-from replenishment.bounds import bound_outside, lagrangian_bound, tighten_by_tiers
+from replenishment.bounds import bound_outside, lagrangian_bound, relaxed_cases, tighten_by_tiers
 from replenishment.explain import agreement_outcomes, left_out_reason, line_reasons
 from replenishment.heuristics import (
     Evaluation,
@@ -32,7 +32,7 @@ from replenishment.heuristics import (
     sku_stock,
     violations,
 )
-from replenishment.instance import Instance, LineData, prepare
+from replenishment.instance import LARGE_INSTANCE_SKUS, Instance, LineData, prepare
 from replenishment.milp import K, MilpResult, fixed_tier_lp, lp_tier_choice, solve_milp
 from replenishment.plan import AgreementSummary, Plan, PlanLine, Shortfall, SupplierSummary
 from replenishment.problem import Exclusion, Problem
@@ -54,6 +54,15 @@ FIXED_TIER_MILP_GAP = 0.002
 # share of the time limit: a cap, not a share — without these LPs the plan is the greedy
 # one (on the 10k bench under a load of 14, a 0.3 share left the plan 25 % worse).
 LP_SHARE = 1.0
+# Instances above LARGE_INSTANCE_SKUS skip the LP relaxation and the fixed-tier MILP (on the
+# 10k-SKU bench neither finished its root within the time limit in any run, and each PuLP
+# build took ~10 s): the Lagrangian bound (given up to this share of the time limit: it
+# stops when its multipliers settle, ~14 steps and ~6 s of CPU on 10k SKUs, so that a
+# loaded machine does not cut it short) picks the tiers, its own solution and the LP with those
+# tiers held are rounded, and the full MILP runs only when at least LARGE_MILP_SHARE of
+# the time limit is left.
+LARGE_LAGRANGIAN_SHARE = 1.0
+LARGE_MILP_SHARE = 0.5
 
 
 def optimize(
@@ -242,12 +251,24 @@ def _solve_phased(instance: Instance, greedy_cases: np.ndarray) -> MilpResult:
     best = greedy_cases
     build_s = 0.0
     marginal: dict[int, float] = {}
-    choice, _lp_bound, _lp_s = lp_tier_choice(instance, marginal, time_limit_s=LP_SHARE * limit)
-    # The LP bound is weak where agreements sit between tiers; the Lagrangian bound keeps
-    # tiers integral (replenishment.bounds) and its tier choice is often better than the
-    # LP's: both tier vectors are tried. Its time comes out of the MILP's.
     budget_s = min(LAGRANGIAN_SHARE * limit, LAGRANGIAN_MAX_S)
-    lagrangian = lagrangian_bound(instance, marginal, time_limit_s=budget_s / 2)
+    # Large instances skip the LP relaxation (on 10k SKUs it took longer than the time
+    # limit under load): the Lagrangian bound picks the tiers; its own solution and the
+    # LP with those tiers held are rounded into the start.
+    large = len(instance.skus) > LARGE_INSTANCE_SKUS
+    lagrangian = (
+        lagrangian_bound(instance, None, time_limit_s=LARGE_LAGRANGIAN_SHARE * limit) if large else None
+    )
+    large = lagrangian is not None  # else (committed orders above stock) the LP's path
+    if large:
+        choice, _lp_bound = {}, None
+    else:
+        choice, _lp_bound, _lp_s = lp_tier_choice(instance, marginal, time_limit_s=LP_SHARE * limit)
+        # The LP bound is weak where agreements sit between tiers; the Lagrangian bound keeps
+        # tiers integral (replenishment.bounds) and its tier choice is often better than the
+        # LP's: both tier vectors are tried. Its time comes out of the MILP's.
+        # without the LP's duals (it ran out of time) μ starts at the lines' prices
+        lagrangian = lagrangian_bound(instance, marginal or None, time_limit_s=budget_s / 2)
     nothing = evaluate(instance, np.zeros(len(instance.lines), dtype=np.int64), chord=True)
 
     def trace(step: str, cases: np.ndarray | None = None, bound: float | None = None) -> None:
@@ -270,6 +291,15 @@ def _solve_phased(instance: Instance, greedy_cases: np.ndarray) -> MilpResult:
     for n, tiers in enumerate(candidates):
         if n and time.perf_counter() - started > 0.35 * limit:
             break  # the polishing MILP below needs the time more than a second rounding
+        relaxed = relaxed_cases(lagrangian) if large and lagrangian is not None else None
+        if relaxed is not None:
+            # the Lagrangian's own solution, rounded: a start even when the LP runs out of time
+            rounded = rounded_lp_cases(instance, relaxed[0], relaxed[1])
+            value = evaluate(instance, rounded, chord=True).expected_profit
+            if value > best_value:
+                best, best_value = rounded, value
+            trace(f"rounded relaxation #{n}", rounded)
+        # the LP with these tiers held rounds ~1-4 % better than the Lagrangian's solution
         fractional = fixed_tier_lp(instance, tiers, time_limit_s=LP_SHARE * limit)
         if fractional is None:
             continue
@@ -297,7 +327,12 @@ def _solve_phased(instance: Instance, greedy_cases: np.ndarray) -> MilpResult:
     # The MIP gap is asked of the increment over ordering nothing, not of an objective
     # inflated by the value of stock already held: pass it to HiGHS as an absolute gap.
     increment_k = (evaluate(instance, best, chord=True).expected_profit - nothing.expected_profit) / K
-    if best is not greedy_cases and instance.agreements and time.perf_counter() - started < 0.6 * limit:
+    if (
+        not large
+        and best is not greedy_cases
+        and instance.agreements
+        and time.perf_counter() - started < 0.6 * limit
+    ):
         # Rounding the fixed-tier LP loses up to ~1 % of the increment; with every tier held
         # where the proposal reaches, the MILP has no tier binaries left and closes most of it.
         scored = evaluate(instance, best, chord=True)
@@ -331,6 +366,17 @@ def _solve_phased(instance: Instance, greedy_cases: np.ndarray) -> MilpResult:
         tighten_by_tiers(lagrangian, increment_k * K, budget_s / 2)
         trace("tightened")
     remaining = max(1.0, limit - (time.perf_counter() - started))
+    if large and remaining < LARGE_MILP_SHARE * limit:
+        # too little time left for the full MILP to build and solve its root: the rounded
+        # Lagrangian solution stands, proven by the Lagrangian bound
+        value_k = evaluate(instance, best, chord=True).expected_profit / K
+        bound_k = None
+        if lagrangian is not None and math.isfinite(lagrangian.increment_bound):
+            candidate = nothing.expected_profit / K + lagrangian.increment_bound / K
+            bound_k = candidate if candidate >= value_k - 1e-6 else None
+        trace("no milp (large)", best)
+        elapsed = time.perf_counter() - started
+        return MilpResult(best, "Lagrangian bound", value_k, bound_k, elapsed - build_s, {}, build_s)
     result = solve_milp(
         instance,
         "highs",

@@ -80,3 +80,42 @@ def test_lagrangian_bound_tightens_the_lp_bound_between_tiers() -> None:
     bound = lagrangian_bound(instance, None)
     assert bound is not None
     assert optimum - 1e-6 <= bound.increment_bound < lp_k * K - nothing - 1.0
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+@given(tiny_problems())
+def test_the_large_instance_path_meets_the_rules_and_proves_only_what_holds(p) -> None:  # type: ignore[no-untyped-def]
+    """Above LARGE_INSTANCE_SKUS the optimizer skips the LP relaxation: the Lagrangian bound
+    picks the tiers and its own solution (`relaxed_cases`) is rounded into the start. Forced
+    on tiny problems: the plan meets every rule, is never worse than ordering nothing, its
+    bound is never below the enumerated optimum, and `optimal` is said only when it is."""
+    from unittest.mock import patch
+
+    from replenishment.bounds import relaxed_cases
+    from replenishment.heuristics import violations
+    from replenishment.optimizer import optimize
+    from tests.replenishment.test_bruteforce import brute_force, exact_objective, plan_cases
+
+    instance = prepare(p)
+    with patch("replenishment.optimizer.LARGE_INSTANCE_SKUS", 0):
+        plan = optimize(p)
+    cases = plan_cases(p, plan)
+    assert not violations(instance, cases), plan.messages
+    best, nothing = brute_force(p)
+    value, feasible = exact_objective(p, instance, cases)
+    assert feasible and value >= nothing - 1e-6
+    if plan.bound_k is not None:
+        chord_error = sum(s.chord_error for s in instance.skus if s.lines)
+        assert plan.bound_k * K + chord_error >= best - TOLERANCE * (1 + abs(best))
+    if plan.status == "optimal":
+        assert value >= best - p.mip_gap * max(best - nothing, 0.0) - 1.0 - 1e-6
+    # the relaxed solution it rounds stays within the budget and each line's most cases
+    bound = lagrangian_bound(instance, None, iterations=5)
+    if bound is not None:
+        relaxed = relaxed_cases(bound)
+        assert relaxed is not None
+        fractional, _tiers = relaxed
+        assert all(0 <= fractional[k] <= ln.max_cases + 1e-9 for k, ln in enumerate(instance.lines))
+        if p.budget is not None:
+            spend = sum(fractional[k] * ln.case_value for k, ln in enumerate(instance.lines))
+            assert spend <= float(p.budget) * (1 + 1e-9)
