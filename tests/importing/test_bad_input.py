@@ -359,3 +359,24 @@ def test_new_rows_are_still_checked_whole_file(
 
     assert refused.value.problems == [expected]
     assert snapshot(loaded_engine) == before
+
+
+def test_header_problems_and_ignored_columns_are_capped(loaded_engine: Engine, tmp_path: Path) -> None:
+    from restock.importing.reading import MAX_HEADER_PROBLEMS
+
+    before = snapshot(loaded_engine)
+    header = ",".join(["sku_code"] * 40 + [f"extra_{i}" for i in range(3000)])
+    with pytest.raises(ImportValidationError) as refused:
+        import_path(
+            loaded_engine, write_files(tmp_path / "in", {"skus.csv": header + "\nX\n"}), actor="tester",
+            now=datetime(2026, 9, 1, tzinfo=UTC), season_names=SEASONS,
+        )
+    problems = refused.value.problems
+    header_problems = [p for p in problems if p.startswith("skus.csv:1:")]
+    assert len(header_problems) == MAX_HEADER_PROBLEMS + 1
+    assert header_problems[0] == "skus.csv:1:sku_code: column appears twice"
+    # 39 duplicates and 5 missing required columns, 10 shown
+    extra = 39 + 5 - MAX_HEADER_PROBLEMS
+    assert header_problems[-1] == f"skus.csv:1:*: {extra} more header problem(s) not shown"
+    assert len(str(refused.value)) < 5_000  # the 3,000 ignored columns are not all echoed
+    assert snapshot(loaded_engine) == before

@@ -22,7 +22,7 @@ from restock.importing import import_path
 from restock.importing.staging import StagedFile
 from scheduler.runner import lock_kind
 from tests.importing.dataset import BASE_FILES, SEASONS, write_files
-from tests.operations.conftest import ROOT, database_url
+from tests.operations.conftest import ROOT, Cli, database_url
 
 NOW = datetime(2026, 8, 31, tzinfo=UTC)
 
@@ -174,3 +174,28 @@ def test_two_imports_started_together_both_succeed_and_each_says_whom_it_waits_f
         assert conn.execute(select(func.count()).select_from(DailySales)).scalar_one() == len(
             BASE_FILES["sales.csv"].strip().splitlines()[1:]
         )
+
+
+@pytest.mark.parametrize(
+    ("job", "args"),
+    [
+        ("import", ["import", "{files}"]),
+        ("forecast", ["forecast", "--as-of", "2026-08-30", "--executor", "serial"]),
+        ("propose", ["propose", "--week", "2026-08-31"]),
+    ],
+)
+def test_a_job_held_longer_than_lock_wait_s_is_refused_with_exit_75_naming_the_holder(
+    engine: Engine, cli: Cli, tmp_path: Path, job: str, args: list[str]
+) -> None:
+    files = write_files(tmp_path / "in", BASE_FILES)
+    with job_lock(engine, lock_kind(job), now=lambda: datetime.now(UTC), holder="mei@shop-1"):
+        result = cli(*[a.format(files=files) for a in args], env={"RESTOCK_LOCK_WAIT_S": "1"})
+    said = result.stderr
+    assert result.returncode == 75, said
+    assert f"waiting for the {job} started at" in said and "mei@shop-1" in said
+    assert f"error: {job} not started: the {job} started at" in said
+    assert "internal error" not in said
+    with engine.connect() as conn:  # nothing of the work was done
+        assert conn.execute(select(func.count()).select_from(DailySales)).scalar_one() == 0
+        assert conn.execute(text("SELECT count(*) FROM forecast_runs")).scalar_one() == 0
+        assert conn.execute(text("SELECT count(*) FROM proposals")).scalar_one() == 0
