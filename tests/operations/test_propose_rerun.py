@@ -5,6 +5,10 @@ stores — on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import typer
@@ -20,6 +24,7 @@ from replenishment.inputs import input_changes, proposal_inputs
 from replenishment.models import InventorySnapshot, Proposal
 from restock.cli import propose as propose_cli
 from scheduler.models import JobRun
+from tests.operations.conftest import ROOT, database_url
 from tests.replenishment.test_services import CREATED, SALES_END, WEEK, seed, window_demand
 
 
@@ -156,3 +161,30 @@ def test_input_changes_name_each_difference() -> None:
         "solver asked for none → cbc",
     ]
     assert input_changes(old, old) == []
+
+
+def test_two_propose_commands_started_together_store_one_version_and_the_other_says_why(
+    engine: Engine, tmp_path: Path
+) -> None:
+    from forecasting.services import run_forecast
+    from tests.forecasting.test_services import AS_OF, NOW
+    from tests.forecasting.test_services import _seed as seed_sales
+    from tests.forecasting.test_services import _settings as forecast_settings
+
+    seed_sales(engine)
+    run_forecast(engine, AS_OF, forecast_settings(horizon=14), now=NOW)
+    environment = {**os.environ, "RESTOCK_DATABASE_URL": database_url(engine), "COLUMNS": "200"}
+    command = [sys.executable, "-m", "restock.cli.main", "propose", "--week", str(WEEK), "--allow-stale"]
+    started = [subprocess.Popen(command, cwd=ROOT, env=environment, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    said = [process.communicate(timeout=300) for process in started]
+    assert [p.returncode for p in started] == [0, 0], said
+    outs = sorted(out for out, _ in said)
+    assert _versions(engine) == [1]
+    first = f"proposal 1 (week {WEEK}, version 1) stored: the first for this week"
+    assert any(first in o for o in outs), said
+    assert any(
+        f"proposal 1 (week {WEEK}, version 1) is current and its inputs are unchanged: nothing stored" in o
+        for o in outs
+    ), said
+    assert all("internal error" not in err for _, err in said)
