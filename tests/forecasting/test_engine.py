@@ -395,3 +395,87 @@ def test_a_price_must_be_positive() -> None:
     with pytest.raises(ValueError, match="'price' is a price and must be positive"):
         forecast_panel(panel, 1, "W-MON", future=future[["unique_id", "ds", "price", "display"]],
                        events=NO_EVENTS)
+
+
+def _monthly_panel(n: int = 6, months: int = 96, seed: int = 3) -> pd.DataFrame:
+    """Noisy trending monthly series with a yearly season (where candidates disagree)."""
+    rng = np.random.default_rng(seed)
+    ds = pd.date_range("2015-01-01", periods=months, freq="MS")
+    frames = []
+    for i in range(n):
+        season = 1 + 0.4 * np.sin(2 * np.pi * (np.arange(months) + i) / 12)
+        trend = 100 + i * np.arange(months) * 0.4
+        y = np.maximum(trend * season * rng.lognormal(0, 0.15, months), 0)
+        frames.append(pd.DataFrame({"unique_id": f"M{i}", "ds": ds, "y": y}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_the_median_combination_is_the_median_of_its_members_forecasts() -> None:
+    history = _monthly_panel()
+    result = forecast_panel(history, 12, "MS", events=NO_EVENTS)
+    chosen = result.series.set_index("unique_id")["model"]
+    medians = chosen[chosen.str.startswith("median(")]
+    assert not medians.empty
+    uid = medians.index[0]
+    members = medians.iloc[0][len("median("):-1].split(",")
+    assert len(members) >= 3
+    singles = []
+    for member in members:
+        alone = forecast_panel(history, 12, "MS", events=NO_EVENTS, config=EngineConfig(
+            horizon=12, smooth_models=(member,), combine_top=1, combination_margin=None))
+        frame = alone.forecasts
+        singles.append(frame.loc[frame["unique_id"] == uid, "mean"].to_numpy())
+    mine = result.forecasts.loc[result.forecasts["unique_id"] == uid, "mean"].to_numpy()
+    assert np.allclose(mine, np.median(singles, axis=0))
+    # Its backtest score is stored like any candidate's, and it is what the series was scored on.
+    row = result.series.set_index("unique_id").loc[uid]
+    assert row["score"] == pytest.approx(row["scores"][medians.iloc[0]]["mase"])
+
+
+def test_a_single_model_displaces_the_median_only_when_clearly_better_on_the_backtest() -> None:
+    history = _monthly_panel()
+    result = forecast_panel(history, 12, "MS", events=NO_EVENTS)
+    margin = EngineConfig(horizon=12).combination_margin
+    for row in result.series.itertuples():
+        medians = [name for name in row.scores if name.startswith("median(")]
+        assert len(medians) == 1
+        median_score = row.scores[medians[0]]["mase"]
+        if not row.model.startswith("median("):
+            assert row.score < (1 - margin) * median_score
+    off = forecast_panel(history, 12, "MS", events=NO_EVENTS,
+                         config=EngineConfig(horizon=12, combination_margin=None))
+    assert not off.series["model"].str.startswith("median(").any()
+    with pytest.raises(ValueError, match="combination_margin"):
+        EngineConfig(horizon=12, combination_margin=1.5)
+
+
+def test_a_monthly_off_season_far_below_the_floor_is_forecast_at_its_own_level() -> None:
+    # A resort: 1,000 a month in its four peak months, 20 otherwise; the index of the off-season
+    # months is ~0.06, under the weekly floor of 0.2 that would read them as 3× their level.
+    ds = pd.date_range("2012-01-01", periods=120, freq="MS")
+    rng = np.random.default_rng(1)
+    y = np.where(ds.month.isin([6, 7, 8, 9]), 1000.0, 20.0) * rng.lognormal(0, 0.05, ds.size)
+    history = pd.DataFrame({"unique_id": "R", "ds": ds, "y": y})
+    result = forecast_panel(history, 12, "MS", events=NO_EVENTS, config=EngineConfig(
+        horizon=12, smooth_models=("ets",), combine_top=1, combination_margin=None))
+    frame = result.forecasts.assign(month=result.forecasts["ds"].dt.month)
+    off = frame[~frame["month"].isin([6, 7, 8, 9])]["mean"]
+    peak = frame[frame["month"].isin([6, 7, 8, 9])]["mean"]
+    assert off.between(14, 28).all()
+    assert peak.between(850, 1150).all()
+
+
+def test_the_season_index_follows_the_latest_seasons_when_the_pattern_drifts() -> None:
+    from forecasting.profiles import RECENT_SEASONS, season_ratios
+
+    # For 14 years the peak is in December, for the last 7 in July.
+    years = 21
+    months = np.tile(np.arange(12), years)
+    old = np.where(months == 11, 2.0, 1.0)
+    new = np.where(months == 6, 2.0, 1.0)
+    periods = np.where(np.arange(12 * years) < 12 * 14, old, new)[None, :] * 100
+    raw, counts, _ = season_ratios(periods, months, 12)
+    assert raw[0, 6] > 1.5 > raw[0, 11]
+    assert counts.max() <= RECENT_SEASONS
+    every, _, _ = season_ratios(periods, months, 12, recent_seasons=None)
+    assert every[0, 11] > every[0, 6]
