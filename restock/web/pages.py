@@ -544,8 +544,11 @@ def jobs(request: Request, session: SessionDep) -> HTMLResponse:
 @router.get("/accuracy")
 def accuracy(request: Request, session: SessionDep) -> HTMLResponse:
     run_id = presenters.latest_run_id(session)
-    report = accuracy_report(load_run(session, run_id)) if run_id is not None else None
-    return _render(request, "accuracy.html", report=report)
+    try:
+        report = accuracy_report(load_run(session, run_id)) if run_id is not None else None
+    except InvalidInput as exc:  # a run without backtests: say so on the page, not as an error
+        return _render(request, "accuracy.html", report=None, problem=f"{_('Run')} {run_id}: {exc}")
+    return _render(request, "accuracy.html", report=report, problem=None)
 
 
 @router.get("/audit")

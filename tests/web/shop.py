@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from sqlalchemy import Engine, insert
 
-from forecasting.models import DailySales, ForecastRun, ForecastValue
+from forecasting.models import DailySales, ForecastRun, ForecastSeries, ForecastValue
 from kernel.catalog import Category, Sku
 from kernel.orm import unit_of_work
 from replenishment.models import Proposal, ProposalExclusion, ProposalLine, ProposalSupplierSummary
@@ -160,6 +160,19 @@ def seed_shop(engine: Engine, *, extra_lines: int = 0) -> int:
                 }
                 for d in range(182)
             ],
+        )
+        # Backtests of two SKUs, so the accuracy screen has a model and seasonal naive to compare.
+        session.add_all(
+            ForecastSeries(
+                run_id=run.id, sku_id=rows[code].id, demand_class="smooth", model=model, score=mase,
+                scores={model: {"mase": mase}, "seasonal_naive": {"mase": naive, "wape": 0.3, "bias": 0.0}},
+                fallback_reason=None, coverage={"q90": 0.9}, n_obs=730, level=1.0,
+                backtest_errors=[1.0, -1.0, 2.0], backtest_forecasts=[10.0, 10.0, 10.0],
+            )
+            for code, model, mase, naive in (
+                ("DJK-001", "AutoETS", 0.8, 1.2),
+                ("KIT-001", "CrostonSBA", 0.9, 1.0),
+            )
         )
         lines = [
             ProposalLine(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from forecasting.models import ForecastRun
 from kernel.orm import unit_of_work
 from replenishment.models import Proposal, ProposalLine
 from restock.settings import load_settings
@@ -206,3 +208,26 @@ def test_static_assets_are_served_from_the_package(client_as, shop) -> None:  # 
     # nothing loaded from another host (a random CSRF token may well contain the letters "cdn")
     page = client.get("/login").text
     assert not re.search(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", page), page
+
+
+def test_forecast_accuracy_by_category_and_model_against_seasonal_naive(client_as, shop) -> None:  # type: ignore[no-untyped-def]
+    engine, _ = shop
+    client = client_as("vera")
+    report = client.get("/api/v1/forecast/accuracy").json()
+    # the shop's backtests: DJK-001 AutoETS MASE 0.8 (seasonal naive 1.2), KIT-001 Croston 0.9 (1.0)
+    assert report["by_category"]["down_jackets"]["mase"] == 0.8
+    assert report["by_category"]["down_jackets"]["seasonal_naive_mase"] == 1.2
+    assert report["by_model"]["CrostonSBA"]["seasonal_naive_mase"] == 1.0
+    html = client.get("/accuracy").text
+    assert re.search(r"<td>down_jackets</td><td class=\"num\">1</td><td class=\"num\">0.800</td>"
+                     r"<td class=\"num\">1.200</td>", html)
+    assert re.search(r"<td>AutoETS</td><td class=\"num\">1</td><td class=\"num\">0.800</td>", html)
+    # a newer run without backtests is said so on the page (the API answers 422 with the reason)
+    with unit_of_work(engine) as session:
+        session.add(ForecastRun(
+            as_of=date(2026, 8, 30), started_at=datetime(2026, 8, 31, tzinfo=UTC), status="succeeded",
+            freq="D", horizon=7, quantiles=[0.5], parameters={}, library_versions={}, effects=[],
+            duration_s=1.0, n_series=0, n_fallbacks=0,
+        ))
+    page = client.get("/accuracy")
+    assert page.status_code == 200 and "no backtested series to score" in page.text
