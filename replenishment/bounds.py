@@ -647,13 +647,20 @@ def _golden_minimum(dual, tables, around: float | None) -> tuple[float, float]: 
     return (0.0, at_zero) if at_zero < f else (x, f)
 
 
-def bound_outside(bound: LagrangianBound, tiers: dict[int, int], time_limit_s: float = 10.0) -> float | None:
+def bound_outside(
+    bound: LagrangianBound, tiers: dict[int, int], time_limit_s: float = 10.0, enough: float = -math.inf
+) -> float | None:
     """A bound (CNY, increment) on every tier vector other than `tiers`, or None if not reached.
 
     The tier vectors other than τ = `tiers` are the disjoint union, over the agreements
     a_1, a_2, ... in order, of {τ_b fixed for b before a, τ_a ≠ τ_a}; the largest
     Lagrangian bound over those pieces bounds them all. With a bound on τ itself (e.g.
     the MILP with every tier held at τ) the larger of the two bounds the problem.
+
+    Each piece's bound holds for any μ, so the largest piece is refined, while time is
+    left and it is above `enough`, by damped μ steps toward the prices at that piece's own
+    tiers (which settle where one μ for every tier vector cycles); each piece keeps the
+    smallest bound found.
     """
     model, mu = bound.model, bound.mu
     if model is None or mu is None or model.budget == math.inf:
@@ -661,8 +668,21 @@ def bound_outside(bound: LagrangianBound, tiers: dict[int, int], time_limit_s: f
     started = time.perf_counter()
     tables, constant, _ = model.tables(mu)
     budget = model.budget
+
+    def piece_bound(
+        piece: list[np.ndarray], tables: list[list[_Table]], constant: float
+    ) -> tuple[float, dict[int, tuple[int, float]]]:
+        def dual(x: float) -> float:
+            value, _ = model.blocks_value(x, tables, allowed=piece)
+            return value + constant + x * budget
+
+        lam, value = _golden_minimum(dual, tables, None)
+        margins: dict[int, tuple[int, float]] = {}
+        model.blocks_value(lam, tables, margins=margins, allowed=piece)
+        return value, margins
+
     fixed = [np.ones(len(b.tiers), dtype=bool) for b in model.blocks]
-    worst = -math.inf
+    pieces: list[tuple[float, int, list[np.ndarray], np.ndarray, dict[int, tuple[int, float]]]] = []
     for n, block in enumerate(model.blocks):
         if block.index < 0:
             continue
@@ -673,14 +693,21 @@ def bound_outside(bound: LagrangianBound, tiers: dict[int, int], time_limit_s: f
         if (~own).any():
             piece = [m.copy() for m in fixed]
             piece[n] = ~own
-
-            def dual(x: float, piece: list[np.ndarray] = piece) -> float:
-                value, _ = model.blocks_value(x, tables, allowed=piece)
-                return value + constant + x * budget
-
-            _lam, value = _golden_minimum(dual, tables, None)
-            worst = max(worst, value)
+            value, margins = piece_bound(piece, tables, constant)
+            heapq.heappush(pieces, (-value, n, piece, mu, margins))
         fixed[n] = own
         if time.perf_counter() - started > time_limit_s:
             return None
-    return worst
+    if not pieces:
+        return -math.inf
+    tries: dict[int, int] = {}
+    while time.perf_counter() - started < time_limit_s and -pieces[0][0] > enough:
+        neg, n, piece, piece_mu, margins = pieces[0]
+        if not model.split or tries.get(n, 0) >= 8:
+            break
+        tries[n] = tries.get(n, 0) + 1
+        stepped = piece_mu + 0.5 * (_priced_mu(model, margins) - piece_mu)
+        step_tables, step_constant, _ = model.tables(stepped)
+        value, step_margins = piece_bound(piece, step_tables, step_constant)
+        heapq.heapreplace(pieces, (max(neg, -value), n, piece, stepped, step_margins))
+    return -pieces[0][0]

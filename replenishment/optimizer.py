@@ -351,9 +351,9 @@ def _solve_phased(instance: Instance, greedy_cases: np.ndarray) -> MilpResult:
         if lagrangian is not None and polished.bound_k is not None:
             # The MILP's bound holds for the tier vector it was held to; the Lagrangian bounds
             # every other vector (bound_outside): the larger of the two bounds the problem.
-            outside = bound_outside(lagrangian, reached, time_limit_s=budget_s / 2)
+            held = polished.bound_k * K - nothing.expected_profit
+            outside = bound_outside(lagrangian, reached, time_limit_s=budget_s / 2, enough=held)
             if outside is not None:
-                held = polished.bound_k * K - nothing.expected_profit
                 lagrangian.increment_bound = min(lagrangian.increment_bound, max(outside, held))
                 log.debug("outside %s held %s", outside, held)
         trace("fixed-tier milp", polished.cases, polished.bound_k)
