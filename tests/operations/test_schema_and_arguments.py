@@ -94,8 +94,16 @@ def test_a_read_only_sqlite_database_is_refused_before_any_work(tmp_path: Path) 
 
 
 def _writing_commands(tmp_path: Path) -> list[list[str]]:
-    """Commands that write: approval steps, export, the jobs run by hand, backup."""
+    """Commands that write: import, forecast, propose, approval steps, export, the jobs run by hand,
+    backup."""
+    orders = tmp_path / "orders.csv"
+    orders.write_text("order_id\n", encoding="utf-8")
     return [
+        ["import", str(write_files(tmp_path / "in", BASE_FILES))],
+        ["orders", "import", str(orders)],
+        ["forecast", "--as-of", "2026-08-30", "--executor", "serial"],
+        ["forecast", "prune", "--keep", "1"],
+        ["propose", "--week", "2026-08-31", "--budget", "500000"],
         ["proposal", "review", "1", "--user", "mei"],
         ["proposal", "edit", "1", "TEE", "--units", "10", "--reason", "other", "--note", "x",
          "--user", "mei"],
