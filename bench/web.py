@@ -168,7 +168,9 @@ def _api_latency(url: str, schema: str | None) -> tuple[dict[str, Any], dict[str
 
     engine = make_engine(url, schema=schema)
     with unit_of_work(engine) as session:
-        token = create_api_token(session, user_name="mei", token_name="bench", now=now(load_settings().tz))
+        token = create_api_token(
+            session, user_name="mei", token_name="bench", now=now(load_settings().tz), actor="mei"
+        )
         line_id = session.execute(text("SELECT min(id) FROM proposal_lines")).scalar_one()
     engine.dispose()
     port = _free_port()

@@ -18,6 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from kernel import audit
 from kernel.errors import InvalidInput, NotFound, RestockError
 from kernel.orm import Base
 
@@ -136,9 +137,17 @@ def _check_role(role: str) -> str:
 
 
 def add_user(
-    session: Session, *, name: str, role: str, password: str, now: datetime, language: str = "en"
+    session: Session,
+    *,
+    name: str,
+    role: str,
+    password: str,
+    now: datetime,
+    actor: str,
+    language: str = "en",
 ) -> User:
-    """Create a user with an argon2-hashed password; refuses a taken name or a short password."""
+    """Create a user with an argon2-hashed password; refuses a taken name or a short password.
+    Audited as `user_add` by `actor` (name, role and language; never the password)."""
     _check_name(name)
     _check_role(role)
     if language not in LANGUAGES:
@@ -157,6 +166,10 @@ def add_user(
     )
     session.add(user)
     session.flush()
+    audit.record(
+        session, at=now, actor=actor, action="user_add", entity="user", entity_key=name,
+        after={"role": role, "language": language},
+    )
     return user
 
 
@@ -267,12 +280,19 @@ def principal_for_session(session: Session, token: str, now: datetime) -> Princi
     return Principal(user.id, user.name, user.role, user.language, web_session.csrf_token)
 
 
-def create_api_token(session: Session, *, user_name: str, token_name: str, now: datetime) -> str:
-    """Issue a bearer token for a user; the token is returned once and stored only as a digest."""
+def create_api_token(
+    session: Session, *, user_name: str, token_name: str, now: datetime, actor: str
+) -> str:
+    """Issue a bearer token for a user; the token is returned once and stored only as a digest.
+    Audited as `token_create` by `actor` (the token's user and label; never the token)."""
     user = get_user(session, user_name)
     token = "rst_" + secrets.token_urlsafe(32)
     session.add(ApiToken(name=token_name[:64], token_sha256=_digest(token), user_id=user.id, created_at=now))
     session.flush()
+    audit.record(
+        session, at=now, actor=actor, action="token_create", entity="user", entity_key=user.name,
+        after={"token": token_name[:64]},
+    )
     return token
 
 

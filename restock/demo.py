@@ -99,7 +99,7 @@ def create_demo_login(engine: Engine, settings: Settings, database_file: Path, w
 
     password = secrets.token_urlsafe(12)  # 16 characters, 96 random bits
     with unit_of_work(engine) as session:
-        add_user(session, name=DEMO_USER, role="merchandiser", password=password, now=when)
+        add_user(session, name=DEMO_USER, role="merchandiser", password=password, now=when, actor="demo")
     path = _database_path(database_file)
     target = path.with_name(f"{path.stem}-login.txt")
     url = f"http://{settings.web.host}:{settings.web.port}/"

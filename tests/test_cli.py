@@ -62,3 +62,30 @@ def test_every_command_has_help(tmp_path: Path, command: list[str]) -> None:
     result = restock(*command, "--help", db=tmp_path / "x.db")
     assert result.returncode == 0
     assert "Usage" in result.stdout
+
+
+def test_user_add_and_token_are_audited_with_who_did_it_never_the_secrets(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "r.db"
+    assert restock("init", db=db).returncode == 0
+    added = subprocess.run(
+        [sys.executable, "-m", "restock.cli.main", "user", "add", "mei", "--role", "merchandiser",
+         "--password-stdin", "--user", "ada"],
+        cwd=ROOT, env={**os.environ, "RESTOCK_DATABASE_URL": f"sqlite:///{db}"},
+        input="correct-horse-battery\n", capture_output=True, text=True, timeout=120,
+    )
+    assert added.returncode == 0, added.stderr
+    issued = restock("user", "token", "mei", "--label", "nightly", "--user", "ada", db=db)
+    assert issued.returncode == 0, issued.stderr
+    secret = issued.stdout.strip()
+    assert secret.startswith("rst_")
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT actor, action, entity, entity_key, after FROM audit_log ORDER BY id"
+        ).fetchall()
+    assert [(a, act, e, k, json.loads(after)) for a, act, e, k, after in rows] == [
+        ("ada", "user_add", "user", "mei", {"role": "merchandiser", "language": "en"}),
+        ("ada", "token_create", "user", "mei", {"token": "nightly"}),
+    ]
+    assert "correct-horse-battery" not in str(rows) and secret not in str(rows)

@@ -11,8 +11,9 @@ import typer
 from rich.table import Table
 
 from kernel.errors import InvalidInput
-from restock.cli.common import console, print_json
+from restock.cli.common import console, print_json, resolve_actor
 
+USER_HELP = "Who does this, for the audit log (default: audit.user in config, else the OS user)."
 user_app = typer.Typer(help="Accounts for the web app and the API.", no_args_is_help=True)
 
 
@@ -82,6 +83,7 @@ def add(
     language: Language = typer.Option(Language.en, "--language", help="Language of the web pages."),
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin."),
     password_env: str | None = typer.Option(None, "--password-env", help="Read it from this env variable."),
+    user: str | None = typer.Option(None, "--user", help=USER_HELP),
 ) -> None:
     """Create a user; the password is stored as an argon2 hash."""
     from kernel.clock import now
@@ -93,6 +95,7 @@ def add(
     settings = get_settings()
     engine = get_engine(settings.resolved_database_url())
     ensure_ready(engine)
+    actor = resolve_actor(user)
     password = _password(password_stdin, password_env)
     with unit_of_work(engine) as session:
         add_user(
@@ -101,6 +104,7 @@ def add(
             role=role.value,
             password=password,
             now=now(settings.tz),
+            actor=actor,
             language=language.value,
         )
     console.print(f"user {name} added ({role.value})", highlight=False)
@@ -133,6 +137,7 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON for scr
 def token(
     name: str = typer.Argument(..., help="The user the token acts as."),
     label: str = typer.Option("script", "--label", help="What the token is for."),
+    user: str | None = typer.Option(None, "--user", help=USER_HELP),
 ) -> None:
     """Issue an API token (shown once; stored only as a SHA-256 digest)."""
     from kernel.clock import now
@@ -144,7 +149,10 @@ def token(
     settings = get_settings()
     engine = get_engine(settings.resolved_database_url())
     ensure_ready(engine)
+    actor = resolve_actor(user)
     with unit_of_work(engine) as session:
-        secret = create_api_token(session, user_name=name, token_name=label, now=now(settings.tz))
+        secret = create_api_token(
+            session, user_name=name, token_name=label, now=now(settings.tz), actor=actor
+        )
     # The token goes to stdout alone so a script can capture it.
     print(secret)

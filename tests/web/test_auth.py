@@ -134,7 +134,7 @@ def test_api_tokens_act_as_their_user_without_csrf_and_are_stored_as_digests(app
     from tests.web.shop import NOW
 
     with unit_of_work(engine) as session:
-        secret = create_api_token(session, user_name="mei", token_name="nightly", now=NOW)
+        secret = create_api_token(session, user_name="mei", token_name="nightly", now=NOW, actor="mei")
     client = TestClient(app)
     headers = {"Authorization": f"Bearer {secret}"}
     assert client.get("/api/v1/me", headers=headers).json()["name"] == "mei"
@@ -307,7 +307,7 @@ def test_every_read_route_is_refused_to_anonymous_and_served_to_every_role(app, 
     engine, pid = shop
     with Session(engine) as session:
         line_id = session.scalars(select(ProposalLine.id).where(ProposalLine.proposal_id == pid)).first()
-        token = create_api_token(session, user_name="vera", token_name="script", now=NOW)
+        token = create_api_token(session, user_name="vera", token_name="script", now=NOW, actor="vera")
         session.commit()
     paths = [
         p.replace("{proposal_id}", str(pid)).replace("{line_id}", str(line_id)).replace("{file_id}", "1")

@@ -23,7 +23,7 @@ def test_no_generated_request_makes_the_api_fail(sqlite_engine) -> None:  # type
     seed_shop(sqlite_engine, extra_lines=3)
     config = load_settings()
     with unit_of_work(sqlite_engine) as session:
-        token = create_api_token(session, user_name="ada", token_name="fuzz", now=now(config.tz))
+        token = create_api_token(session, user_name="ada", token_name="fuzz", now=now(config.tz), actor="ada")
     app = create_app(engine=sqlite_engine, settings=config)
     schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
