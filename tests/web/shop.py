@@ -92,7 +92,7 @@ def seed_shop(engine: Engine, *, extra_lines: int = 0) -> int:
     )
     with unit_of_work(engine) as session:
         for name, role in USERS.items():
-            add_user(session, name=name, role=role, password=PASSWORD, now=NOW, actor="ada")
+            add_user(session, name=name, role=role, password=PASSWORD, now=NOW, actor="setup")
         categories = {
             code: Category(code=code, name=code.replace("_", " ").title(), season=season)
             for code, season in (("down_jackets", "winter"), ("kitchen", None), ("filler", None))

@@ -290,7 +290,8 @@ def test_audit_log_filters_by_user_entity_key_and_business_date(client_as, shop,
     # business dates in Asia/Shanghai: the test clock's now is 2026-08-31 09:00 there
     assert ("ada", "import") not in audit(since="2026-08-31")
     assert audit(since="2026-08-30", until="2026-08-30") == [("ada", "import")]
-    assert set(audit(since="2026-08-31", until="2026-08-31")) == set(mine)
+    assert set(audit(since="2026-08-31", until="2026-08-31", actor="mei")) == set(mine)
+    assert ("setup", "user_add") in audit(since="2026-08-31", until="2026-08-31")  # the shop's accounts
     assert audit(key="inbox") == [("ada", "import")]
     assert mei.get("/api/v1/audit", params={"since": "2026-09-01", "until": "2026-08-01"}).status_code == 422
     assert mei.get("/api/v1/audit", params={"since": "yesterday"}).status_code == 422
