@@ -40,6 +40,7 @@ def _templates(zone) -> Jinja2Templates:  # type: ignore[no-untyped-def]
     env.filters["dt"] = i18n.make_datetime_formatter(zone)
     env.filters["day"] = i18n.day
     env.filters["reason_label"] = i18n.reason_label
+    env.filters["code_label"] = i18n.code_label
     env.globals["LANGUAGES"] = i18n.LANGUAGE_NAMES
     env.globals["current_language"] = i18n.current_language.get
     return templates

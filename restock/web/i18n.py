@@ -140,3 +140,10 @@ def exclusion_text(code: str | None, params: dict[str, Any] | None, fallback: st
     if not code:
         return fallback
     return render(Reason(ReasonCode(code), dict(params or {})), gettext, REASON_FORMATS)
+
+
+def code_label(code: str) -> str:
+    """A stored code (an edit's reason code, a state) in the current language: its translation,
+    else the code's words ("promotion_plan_changed" → "promotion plan changed")."""
+    translated = gettext(code)
+    return translated if translated != code else code.replace("_", " ")

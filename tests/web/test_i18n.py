@@ -61,6 +61,15 @@ def test_translation_and_formatting_follow_the_current_language() -> None:
     assert i18n.money(Decimal("-20")) == "-¥20.00"
 
 
+def test_stored_codes_read_as_words_in_english_and_translated_in_chinese() -> None:
+    assert i18n.code_label("promotion_plan_changed") == "promotion plan changed"
+    token = i18n.current_language.set("zh_CN")
+    try:
+        assert i18n.code_label("promotion_plan_changed") == "促销计划变更"
+    finally:
+        i18n.current_language.reset(token)
+
+
 def test_times_are_shown_in_the_business_zone_with_its_name() -> None:
     shown = i18n.make_datetime_formatter(ZoneInfo("Asia/Shanghai"))(datetime(2026, 8, 30, 22, 5, tzinfo=UTC))
     assert shown == "2026-08-31 06:05 CST"
