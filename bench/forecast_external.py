@@ -1,6 +1,6 @@
 """Held-out accuracy of the forecasting engine on real public sales data nobody here wrote.
 
-`python -m bench.forecast_external [--quick] [--sets cheese,tuna] [--limit N]`. For each set in
+`python -m bench.forecast_external [--quick] [--sets cheese,tuna] [--limit N] [--jobs N]`. For each set in
 `../shared/data/external/` (see its README and meta.csv): the last `h` periods of every series
 are held out; restock's engine sees the rest (with the set's price/display columns as regressors,
 their held-out values given as the planned future, and the event calendar off: the dates are
@@ -184,29 +184,57 @@ def summarise(name: str, merged: pd.DataFrame, per_series: pd.DataFrame) -> dict
     }
 
 
+def evaluate_part(name: str, index: int, directory: Path = EXTERNAL, limit: int | None = None,
+                  config: EngineConfig | None = None) -> dict[str, Any]:
+    """Run restock and the baselines on one frequency part of a set and score them (picklable)."""
+    split = load_splits(directory, name, limit)[index]
+    part_config = None if config is None else EngineConfig(**{
+        **config.__dict__, "horizon": split.h, "freq": split.freq, "quantiles": QUANTILES})
+    forecasts, series, restock_s = run_restock(split, part_config)
+    baselines, baseline_s = run_baselines(split)
+    merged, per_series = score(split, forecasts, series, baselines)
+    return {"merged": merged, "per_series": per_series, "restock_s": restock_s,
+            "baseline_s": baseline_s, "models": series["model"].value_counts().to_dict()}
+
+
+def combine_parts(name: str, parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One set's summary from its scored parts (tourism: monthly and quarterly)."""
+    timing = {"restock_s": 0.0, **{b + "_s": 0.0 for b in BASELINES}}
+    models: dict[str, int] = {}
+    for part in parts:
+        timing["restock_s"] += part["restock_s"]
+        for key, value in part["baseline_s"].items():
+            timing[key + "_s"] = timing.get(key + "_s", 0.0) + value
+        for model, count in part["models"].items():
+            models[str(model)] = models.get(str(model), 0) + int(count)
+    summary = summarise(name, pd.concat([p["merged"] for p in parts]),
+                        pd.concat([p["per_series"] for p in parts]))
+    summary["timing_s"] = {k: round(v, 2) for k, v in timing.items()}
+    summary["models"] = dict(sorted(models.items(), key=lambda kv: (-kv[1], kv[0])))
+    return summary
+
+
 def evaluate(name: str, directory: Path = EXTERNAL, limit: int | None = None,
              config: EngineConfig | None = None) -> dict[str, Any]:
     """Run restock and the baselines on one set (all its frequency parts) and score them."""
-    merged_parts, series_parts = [], []
-    timing = {"restock_s": 0.0, **{b + "_s": 0.0 for b in BASELINES}}
-    models: dict[str, int] = {}
-    for split in load_splits(directory, name, limit):
-        part_config = None if config is None else EngineConfig(**{
-            **config.__dict__, "horizon": split.h, "freq": split.freq, "quantiles": QUANTILES})
-        forecasts, series, restock_s = run_restock(split, part_config)
-        baselines, baseline_s = run_baselines(split)
-        merged, per_series = score(split, forecasts, series, baselines)
-        merged_parts.append(merged)
-        series_parts.append(per_series)
-        timing["restock_s"] += restock_s
-        for key, value in baseline_s.items():
-            timing[key + "_s"] = timing.get(key + "_s", 0.0) + value
-        for model, count in series["model"].value_counts().items():
-            models[str(model)] = models.get(str(model), 0) + int(count)
-    summary = summarise(name, pd.concat(merged_parts), pd.concat(series_parts))
-    summary["timing_s"] = {k: round(v, 2) for k, v in timing.items()}
-    summary["models"] = dict(sorted(models.items(), key=lambda kv: -kv[1]))
-    return summary
+    n_parts = len(load_splits(directory, name, limit))
+    return combine_parts(name, [evaluate_part(name, k, directory, limit, config) for k in range(n_parts)])
+
+
+def evaluate_all(names: list[str], directory: Path, limit: int | None, jobs: int) -> list[dict[str, Any]]:
+    """Every set's summary; with jobs > 1 the set parts run in that many processes (same results:
+    each part is scored on its own; only the wall times are measured under each other's load)."""
+    units = [(name, k) for name in names for k in range(len(load_splits(directory, name, limit)))]
+    if jobs <= 1:
+        done = [evaluate_part(name, k, directory, limit) for name, k in units]
+    else:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            futures = [pool.submit(evaluate_part, name, k, directory, limit) for name, k in units]
+            done = [f.result() for f in futures]
+    return [combine_parts(name, [d for (n, _), d in zip(units, done, strict=True) if n == name])
+            for name in names]
 
 
 def _table(results: list[dict[str, Any]]) -> list[str]:
@@ -231,6 +259,8 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--limit", type=int, default=None, help="at most N series per set part")
     parser.add_argument("--data", type=Path, default=EXTERNAL)
     parser.add_argument("--out", type=Path, default=None, help="results directory (default bench/results)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="run the sets' parts in this many processes (wall times then overlap)")
     args = parser.parse_args(argv)
     limit = 6 if args.quick else args.limit
     if not (args.data / "meta.csv").exists():
@@ -240,11 +270,9 @@ def main(argv: list[str] | None = None) -> Path:
     unknown = sorted(set(names) - set(SETS))
     if unknown:
         parser.error(f"unknown sets {unknown}; known: {list(SETS)}")
-    results = []
     load = os.getloadavg()
     with RssSampler() as sampler:
-        for name in names:
-            results.append(evaluate(name, args.data, limit))
+        results = evaluate_all(names, args.data, limit, args.jobs)
     figures: dict[str, Any] = {}
     baselines: dict[str, dict[str, Any]] = {b: {} for b in BASELINES}
     ratios: dict[str, Any] = {}
@@ -269,7 +297,7 @@ def main(argv: list[str] | None = None) -> Path:
         ratios[f"{s}_wape_vs_autoets"] = r["wape_vs_autoets"]
     figures["peak_rss_gib"] = sampler.peak_gib
     params = {"quick": args.quick, "limit": limit, "sets": names, "quantiles": list(QUANTILES),
-              "events": "off", "series_end": "own", "cores": os.cpu_count(),
+              "events": "off", "series_end": "own", "cores": os.cpu_count(), "jobs": args.jobs,
               "load_average_at_start": [round(x, 2) for x in load],
               "load_average_at_end": [round(x, 2) for x in os.getloadavg()]}
     notes = ["MASE scale: in-sample seasonal-naive MAE (lag 1 where a series has under two seasons "

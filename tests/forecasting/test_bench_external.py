@@ -43,3 +43,13 @@ def test_mase_scale_is_the_in_sample_seasonal_naive_error() -> None:
     y = np.array([1.0, 2.0, 3.0, 4.0] * 3 + [5.0, 6.0, 7.0, 8.0])
     train = pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2001-01-01", periods=16, freq="QS"), "y": y})
     assert mase_scales(train, 4)["a"] == pytest.approx(4 * 4 / 12)
+
+
+@needs_data
+def test_parts_run_in_processes_score_the_same_as_in_one() -> None:
+    from bench.forecast_external import evaluate_all
+
+    alone = evaluate_all(["tuna"], EXTERNAL, 2, jobs=1)[0]
+    pooled = evaluate_all(["tuna"], EXTERNAL, 2, jobs=2)[0]
+    assert pooled["mase"] == alone["mase"] and pooled["coverage"] == alone["coverage"]
+    assert pooled["models"] == alone["models"]
