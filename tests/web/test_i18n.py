@@ -131,7 +131,8 @@ def test_a_chinese_page_shows_the_stored_reason_in_chinese(client_as, shop) -> N
     assert expected_raised in page.text and expected_prebuild in page.text
     assert "pre-build" not in page.text
     grid = mei.get(f"/proposals/{pid}/lines")
-    assert expected_raised in grid.text
+    assert f'title="{expected_prebuild}' in grid.text  # the sentence, and its codes in a few words
+    assert "季前备货</span> · <span class=\"code\">为达到返利档而提高</span>" in grid.text
     api = mei.get(f"/api/v1/proposals/{pid}/lines/{line.id}").json()["line"]
     assert expected_raised in api["reason"] and api["reason_codes"] == ["prebuild", "raised_to_tier"]
     left_out = mei.get(f"/proposals/{pid}/left-out")
