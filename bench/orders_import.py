@@ -164,8 +164,9 @@ def main(argv: list[str] | None = None) -> Path | None:
             full["peak_rss_gib"] / max(baseline["peak_rss_gib"], 1e-9), 3)},
         libraries=["pandas", "pyarrow", "sqlalchemy"],
         notes=["each measured run is a child process; peak RSS is its VmHWM",
-               "the import includes hashing, staging, the upsert, the brushing rules (7-day blocks with "
-               "their context) and the derived daily sales, in one transaction"],
+               "the import includes hashing, staging, the upsert, the brushing rules (blocks of twice the "
+               "rules' context, each with its context either side) and the derived daily sales, in one "
+               "transaction"],
         out_dir=args.out,
     )
 
