@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import select
@@ -37,6 +38,8 @@ class SkuForecastView:
     fallback_reason: str | None
     history: pd.DataFrame
     forecast: pd.DataFrame
+    # The run's season total for a seasonal SKU (forecasting.seasons: total, its parts and reasons).
+    season_total: dict[str, Any] | None = None
 
 
 def sku_forecast_view(
@@ -112,6 +115,7 @@ def sku_forecast_view(
         fallback_reason=series.fallback_reason,
         history=history,
         forecast=forecast,
+        season_total=series.season_total,
     )
 
 

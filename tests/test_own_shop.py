@@ -115,6 +115,7 @@ def test_forecast_show_prints_history_and_forecast_and_draws_a_chart(
     assert view["forecast"][0]["week"] == "2026-08-31"
     first = view["forecast"][0]
     assert first["q10"] <= first["q50"] <= first["q90"]
+    assert "season_total" in view
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     listed = CliRunner().invoke(app, ["forecast", "list"])
     assert "PARTIAL" in listed.stdout and "never read by a proposal" in listed.stdout

@@ -197,6 +197,7 @@ def show_command(
                         for r in view.history.itertuples(index=False)],
             "forecast": [{"week": r.week.isoformat(), "mean": r.mean, "q10": r.q10, "q50": r.q50,
                           "q90": r.q90} for r in view.forecast.itertuples(index=False)],
+            "season_total": view.season_total,
         })
         return
     console.print(f"{view.sku} {view.name} · run {view.run_id} ({view.scope}) as of {view.as_of} · "
@@ -211,8 +212,47 @@ def show_command(
         table.add_row(row.week.isoformat(), "", f"{row.mean:,.1f}", f"{row.q10:,.1f}", f"{row.q50:,.1f}",
                       f"{row.q90:,.1f}")
     console.print(table)
+    if view.season_total:
+        console.print(season_total_text(view.season_total), highlight=False)
     if plot is not None:
         console.print(f"chart written to {plot}", highlight=False)
+
+
+_SEASON_REASONS = {
+    "launch": "launch ({detail})",
+    "no_sales_last_season": "nothing sold last season",
+    "category_trend": "the category's trend ×{trend}",
+    "own_trend": "its own trend (last season {last_season:,.0f} after {season_before:,.0f})",
+    "stockout_censored": "last season's sales cut by stockouts on {share_of_days:.0%} of its days",
+    "held_to_band": "held to {band[0]}–{band[1]}× last season (was {unheld_total:,.1f})",
+}
+
+
+def season_total_text(total: dict[str, Any]) -> str:
+    """The stored season total of a seasonal SKU in words, every number the stored one."""
+    def units(value: float | None) -> str:
+        return "—" if value is None or value != value else f"{value:,.1f}"
+
+    lines = [
+        f"season {total['season_start']} → {total['season_end']} ({total['days']} days): "
+        f"{units(total['total'])} units forecast; last season sold {units(total['last_season'])}, "
+        f"the one before {units(total['season_before'])}"
+    ]
+    naive = total.get("naive_total")
+    if naive is not None and naive == naive:
+        lines.append(
+            f"  = {total['weight']:.2f} × the model's {units(total['model_total'])} + "
+            f"{1 - total['weight']:.2f} × last season × the category's trend {total['trend']:.3f} "
+            f"({units(naive)}), weights from {total['past_seasons_scored']} past season(s) scored"
+        )
+    for reason in total.get("reasons") or []:
+        template = _SEASON_REASONS.get(reason.get("code", ""))
+        try:
+            text = template.format(**reason) if template else str(reason)
+        except (KeyError, IndexError, ValueError):
+            text = str(reason)
+        lines.append(f"  reason: {text}")
+    return "\n".join(lines)
 
 
 @forecast_app.command("list")

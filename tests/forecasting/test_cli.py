@@ -84,3 +84,26 @@ def test_spread_values_stops_at_options_subcommands_and_double_dash() -> None:
     assert spread_values(["--sku=A", "B", "list"], ["--sku"], stop) == ["--sku=A", "--sku", "B", "list"]
     assert spread_values(["--as-of", "2026-08-30", "A"], ["--sku"], stop) == ["--as-of", "2026-08-30", "A"]
     assert spread_values(["--sku", "A", "--", "B"], ["--sku"], stop) == ["--sku", "A", "--", "B"]
+
+
+def test_a_season_total_is_shown_with_its_parts_and_reasons_as_stored() -> None:
+    from restock.cli.forecast import season_total_text
+
+    stored = {"season_start": "2026-11-15", "season_end": "2027-02-28", "days": 106, "model_total": 7.3881,
+              "last_season": 98.0, "season_before": 87.0, "trend": 1.0056, "naive_total": 98.5444,
+              "weight": 0.1087, "total": 88.6378, "ratio_to_last_season": 0.9045, "past_seasons_scored": 2,
+              "reasons": [{"code": "held_to_band", "unheld_total": 300.25, "band": [0.5, 2.0]},
+                          {"code": "stockout_censored", "share_of_days": 0.25}]}
+    # the stored total is the blend of its stored parts (stored rounded to 4 places)
+    assert abs(stored["weight"] * stored["model_total"] + (1 - stored["weight"]) * stored["naive_total"]
+               - stored["total"]) < 0.01
+    text = season_total_text(stored)
+    assert text.splitlines()[0] == ("season 2026-11-15 → 2027-02-28 (106 days): 88.6 units forecast; "
+                                    "last season sold 98.0, the one before 87.0")
+    assert "0.11 × the model's 7.4 + 0.89 × last season × the category's trend 1.006 (98.5)" in text
+    assert "reason: held to 0.5–2.0× last season (was 300.2)" in text
+    assert "reason: last season's sales cut by stockouts on 25% of its days" in text
+    launch = {**stored, "last_season": float("nan"), "naive_total": float("nan"), "weight": 1.0,
+              "reasons": [{"code": "launch", "detail": "no complete last season: model total only"}]}
+    assert "last season sold —" in season_total_text(launch)
+    assert "× the model" not in season_total_text(launch)
