@@ -534,18 +534,10 @@ def _branch_on_tiers(model: _Model, mu: np.ndarray, incumbent: float, time_limit
     for the tiers it holds.
     """
     started = time.perf_counter()
-    budget = model.budget
 
     def evaluate(allowed: list[np.ndarray], mu: np.ndarray, cached=None):  # type: ignore[no-untyped-def]
         tables, constant, _ = cached if cached is not None else model.tables(mu)
-
-        def dual(x: float) -> float:
-            value, _ = model.blocks_value(x, tables, allowed=allowed)
-            return value + constant + x * budget
-
-        lam, value = _golden_minimum(dual, tables, None)
-        margins: dict[int, tuple[int, float]] = {}
-        model.blocks_value(lam, tables, margins=margins, allowed=allowed)
+        lam, value, margins = _dual_minimum(model, tables, constant, allowed)
         flip = None
         for delta in (1e-3, 3e-3, 1e-2):
             _, below = model.blocks_value(max(0.0, lam - delta), tables, allowed=allowed)
@@ -623,6 +615,23 @@ def _priced_mu(model: _Model, margins: dict[int, tuple[int, float]]) -> np.ndarr
     return mu
 
 
+def _dual_minimum(  # type: ignore[no-untyped-def]
+    model, tables, constant: float, allowed: list[np.ndarray]
+) -> tuple[float, float, dict[int, tuple[int, float]]]:
+    """The budget multiplier λ minimising the Lagrangian dual over the `allowed` tiers, the dual's
+    value there, and each block's margins at that λ."""
+    budget = model.budget
+
+    def dual(x: float) -> float:
+        value, _ = model.blocks_value(x, tables, allowed=allowed)
+        return value + constant + x * budget
+
+    lam, value = _golden_minimum(dual, tables, None)
+    margins: dict[int, tuple[int, float]] = {}
+    model.blocks_value(lam, tables, margins=margins, allowed=allowed)
+    return lam, value, margins
+
+
 def _golden_minimum(dual, tables, around: float | None) -> tuple[float, float]:  # type: ignore[no-untyped-def]
     """Minimise the convex dual over λ ≥ 0: golden section on [0, best value per yuan] (or a
     window around the previous λ that is widened when the minimum sits at its edge)."""
@@ -667,18 +676,11 @@ def bound_outside(
         return None
     started = time.perf_counter()
     tables, constant, _ = model.tables(mu)
-    budget = model.budget
 
     def piece_bound(
         piece: list[np.ndarray], tables: list[list[_Table]], constant: float
     ) -> tuple[float, dict[int, tuple[int, float]]]:
-        def dual(x: float) -> float:
-            value, _ = model.blocks_value(x, tables, allowed=piece)
-            return value + constant + x * budget
-
-        lam, value = _golden_minimum(dual, tables, None)
-        margins: dict[int, tuple[int, float]] = {}
-        model.blocks_value(lam, tables, margins=margins, allowed=piece)
+        _, value, margins = _dual_minimum(model, tables, constant, piece)
         return value, margins
 
     fixed = [np.ones(len(b.tiers), dtype=bool) for b in model.blocks]
