@@ -26,7 +26,9 @@ from sqlalchemy import Engine
 
 from forecasting.settings import BrushingSettings
 from kernel.errors import ImportValidationError, InvalidInput
+from restock.importing.orders import OrdersImportReport
 from restock.importing.schema import IMPORT_ORDER
+from restock.importing.service import FileReport, ImportReport
 
 ORDERS = "orders"
 INBOX_KINDS: tuple[str, ...] = (*IMPORT_ORDER, ORDERS)
@@ -189,23 +191,30 @@ def _write_then_move(path: Path, target: Path, report_suffix: str, text: str) ->
     return report
 
 
-def _file_away(path: Path, folder: Path, kind: str, report, now: datetime) -> InboxFile:  # type: ignore[no-untyped-def]
-    target = _destination(folder, path.name, now)
-    files = getattr(report, "files", [report])  # an orders import reports its one file itself
-    lines = [
-        f"{path.name}: imported {now.isoformat(timespec='seconds')} as {kind}",
-        *(
-            f"{f.file}: {f.rows} rows ({f.encoding}): {f.inserted} inserted, {f.updated} updated, "
-            f"{f.unchanged} unchanged"
-            for f in files
-        ),
-    ]
-    demand = getattr(report, "demand", None)
-    if demand is not None:
-        lines.append(
+def _report_lines(report: ImportReport | OrdersImportReport) -> list[str]:
+    """One line per file written, and for an orders file what its brushing rules made of it."""
+    if isinstance(report, OrdersImportReport):
+        demand = report.demand
+        return [
+            _file_line(report),
             f"brushing: {demand.flagged_orders} orders ({demand.flagged_units} units) flagged in "
-            f"{demand.clusters} clusters; {demand.sales_rows} daily sales rows derived"
-        )
+            f"{demand.clusters} clusters; {demand.sales_rows} daily sales rows derived",
+        ]
+    return [_file_line(f) for f in report.files]
+
+
+def _file_line(f: FileReport | OrdersImportReport) -> str:
+    return (
+        f"{f.file}: {f.rows} rows ({f.encoding}): {f.inserted} inserted, {f.updated} updated, "
+        f"{f.unchanged} unchanged"
+    )
+
+
+def _file_away(
+    path: Path, folder: Path, kind: str, report: ImportReport | OrdersImportReport, now: datetime
+) -> InboxFile:
+    target = _destination(folder, path.name, now)
+    lines = [f"{path.name}: imported {now.isoformat(timespec='seconds')} as {kind}", *_report_lines(report)]
     written = _write_then_move(path, target, ".report.txt", "\n".join(lines) + "\n")
     return InboxFile(
         name=path.name,
