@@ -195,6 +195,15 @@ def _shown(engine: Engine) -> str:
     return engine.url.render_as_string(hide_password=True)
 
 
+def refused_as_read_only(exc: DBAPIError) -> bool:
+    """Whether a driver error is the database refusing a write because it is read-only
+    (SQLite opened read-only or on a read-only file; PostgreSQL SQLSTATE 25006, e.g. a hot standby)."""
+    orig = exc.orig
+    if getattr(orig, "sqlstate", None) == "25006":
+        return True
+    return "readonly database" in str(orig).lower()
+
+
 def ensure_ready(engine: Engine, *, write: bool = False) -> None:
     """Check the database before any work; raise a named error saying what to do.
 

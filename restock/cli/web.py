@@ -41,6 +41,8 @@ def serve(
     """Serve the web app and the JSON API (/api/v1, OpenAPI at /api/v1/openapi.json)."""
     import uvicorn
 
+    from kernel.errors import DatabaseReadOnly
+    from restock.db import ensure_ready
     from restock.settings import get_settings
     from restock.web.app import create_app
 
@@ -50,6 +52,10 @@ def serve(
     bind_port = port or settings.web.port
     database = engine_url_for_humans(settings.resolved_database_url())
     console.print(f"restock web app on http://{bind_host}:{bind_port}/ serving {database} (Ctrl+C stops)")
+    try:
+        ensure_ready(app.state.engine, write=True)
+    except DatabaseReadOnly as exc:
+        console.print(f"warning: {exc}; pages that only read work, logging in and every change answer 503")
     uvicorn.run(app, host=bind_host, port=bind_port, log_level="warning")
 
 

@@ -18,10 +18,12 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import sessionmaker
 
-from kernel.errors import RestockError
+from kernel.errors import DatabaseReadOnly, RestockError
 from restock.accounts import LANGUAGES
+from restock.db import refused_as_read_only
 from restock.web import i18n
 from restock.web.security import status_for, utc_now
 
@@ -114,6 +116,18 @@ def create_app(
                 status_code=status,
             )
         return JSONResponse({"error": type(exc).__name__, "detail": str(exc)}, status_code=status)
+
+    @app.exception_handler(DBAPIError)
+    async def database_error(request: Request, exc: DBAPIError) -> Response:
+        # A write refused by a read-only database is the operator's setup, not a bug: say so (503).
+        # Any other driver error stays an internal error (500, logged by the server).
+        if not refused_as_read_only(exc):
+            raise exc
+        refused = DatabaseReadOnly(
+            "the database is read-only: this action writes to it (logging in, editing, approving "
+            "and exporting need a writable database)"
+        )
+        return await restock_error(request, refused)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:

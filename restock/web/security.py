@@ -16,7 +16,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from kernel.errors import InvalidInput, NotFound, RestockError, TransitionRefused
+from kernel.errors import DatabaseReadOnly, InvalidInput, NotFound, RestockError, TransitionRefused
 from restock.accounts import (
     AuthenticationFailed,
     Principal,
@@ -134,6 +134,7 @@ STATUS_BY_ERROR: tuple[tuple[type[RestockError], int], ...] = (
     (NotFound, 404),
     (InvalidInput, 422),
     (TransitionRefused, 409),
+    (DatabaseReadOnly, 503),
 )
 
 
