@@ -8,13 +8,21 @@ one row per year; the caller computes them — fixed month-days or days around a
   the origin and inside the horizon);
 - `last_season` / `season_before` — the series' own cleansed demand over the same part of the
   previous two seasons (NaN where its history does not cover them: a launch);
+- `last_season_demand` / `season_before_demand` — the same with the stockout days re-estimated
+  from the group's day-by-day profile over that season (`decensored_sums`): the cleansing's
+  neighbour median reads a stockout at a festival peak from the weeks after it, when the season is
+  over, so a censored season would otherwise be carried into the next one;
 - `trend` — the group's year-on-year ratio (Σ last season / Σ season before over the series
-  that have both), clipped to 0.5–2; `naive_total = last_season × trend`;
+  that have both, stockout days re-estimated), clipped to 0.5–2;
+  `naive_total = last_season_demand × trend`;
 - `weight` — how far to trust the model over the naive total, from the same point of past
   seasons: the engine is re-run on the group's series at the origin one and two years back
   (52 and 104 weeks, history before it only) and both totals are scored on what the season
-  then sold; weight = E_naive² / (E_model² + E_naive²), errors pooled over the series' own
-  past seasons and its group's (2 pseudo-seasons of the group), 0.25 without any past season;
+  then sold (its demand, stockout days re-estimated); weight = E_naive² / (E_model² + E_naive²),
+  errors pooled over the series' own past seasons and its group's (2 pseudo-seasons of the
+  group), 0.25 without any past season. Where the scored season is the first in the history (no
+  season before it to carry), the naive total's relative error is taken as the Poisson noise of
+  two seasons, √(2 / sold) — a floor, so the model must beat sampling noise to get weight;
 - `total` = weight × model_total + (1 − weight) × naive_total (the model alone without a
   last season). A total outside 0.5–2× of last season keeps that ratio only with a reason
   (the group's trend, the series' own two-season trend, a launch, stockout-censored history);
@@ -46,10 +54,14 @@ GROUP_PSEUDO_SEASONS = 2.0
 UNSCORED_WEIGHT = 0.25
 # Share of last season's days that were stockouts (imputed) above which it is called censored.
 CENSORED_SHARE = 0.1
+# Last season's demand with stockout days re-estimated at least this multiple of its cleansed
+# sales also calls it censored (a few stockout days at the peak can hold most of a season).
+CENSORED_LIFT = 1.25
+RANK_ONE_ITERATIONS = 30
 
 COLUMNS = [UNIQUE_ID, GROUP, SEASON_START, SEASON_END, "days", "model_total", "last_season",
-           "season_before", "trend", "naive_total", "weight", "total", "ratio_to_last_season",
-           "past_seasons_scored", "reasons"]
+           "season_before", "last_season_demand", "season_before_demand", "trend", "naive_total",
+           "weight", "total", "ratio_to_last_season", "past_seasons_scored", "reasons"]
 
 
 @dataclass(frozen=True)
@@ -105,6 +117,59 @@ def window_sums(history: pd.DataFrame, ids: list[str], span: tuple[pd.Timestamp,
     return sums.where(covered >= days)
 
 
+def decensored_sums(history: pd.DataFrame, censored: pd.DataFrame | None, ids: list[str],
+                    span: tuple[pd.Timestamp, pd.Timestamp]) -> pd.Series:
+    """Σ y over [span] per series with its stockout days' demand re-estimated from the group.
+
+    Demand over the span is read as a product: series level a_i × day profile b_d (the Poisson
+    rank-one model), fitted by alternating maximum likelihood on the in-stock series-days only;
+    a stockout day (`censored`: unique_id, ds, imputed = True) then counts a_i · b_d instead of
+    its recorded value. Each day's profile comes from the series in stock that day, so a stockout
+    at a festival's peak is filled at the peak's height, not from the weeks around it. A series
+    that is out of stock on every day of the span, or a day on which every series is, keeps the
+    recorded values. NaN where the history does not cover every day of the span (as `window_sums`).
+    """
+    plain = window_sums(history, ids, span)
+    if censored is None or censored.empty or not ids:
+        return plain
+    start, end = span
+    inside = history[(history[DS] >= start) & (history[DS] <= end) & history[UNIQUE_ID].isin(ids)]
+    days = pd.date_range(start, end)
+    values = inside.pivot_table(index=DS, columns=UNIQUE_ID, values=Y, aggfunc="sum",
+                                observed=True).reindex(index=days, columns=ids)
+    flags = censored[(pd.to_datetime(censored[DS]) >= start) & (pd.to_datetime(censored[DS]) <= end)]
+    flags = flags[flags[UNIQUE_ID].astype(str).isin(ids) & flags["imputed"].astype(bool)]
+    if flags.empty:
+        return plain
+    out_of_stock = np.zeros(values.shape, dtype=bool)
+    rows = days.get_indexer(pd.to_datetime(flags[DS]))
+    cols = pd.Index(ids).get_indexer(flags[UNIQUE_ID].astype(str))
+    out_of_stock[rows, cols] = True
+    filled = decensor_matrix(values.to_numpy(dtype=float), out_of_stock)
+    totals = pd.Series(np.nansum(filled, axis=0), index=ids)
+    return totals.where(plain.notna())
+
+
+def decensor_matrix(values: np.ndarray, out_of_stock: np.ndarray) -> np.ndarray:
+    """`values` (days × series, NaN = no record) with out-of-stock cells replaced by a_i · b_d of
+    the rank-one Poisson fit on the in-stock cells (see `decensored_sums`)."""
+    observed = ~out_of_stock & ~np.isnan(values)
+    y = np.where(observed, values, 0.0)
+    level = y.sum(axis=0) / np.maximum(observed.sum(axis=0), 1)
+    profile = np.ones(values.shape[0])
+    for _ in range(RANK_ONE_ITERATIONS):
+        exposure = (observed * level[None, :]).sum(axis=1)
+        profile = np.divide(y.sum(axis=1), exposure, out=np.zeros_like(exposure), where=exposure > 0)
+        weight = (observed * profile[:, None]).sum(axis=0)
+        level = np.divide(y.sum(axis=0), weight, out=np.zeros_like(weight), where=weight > 0)
+    # Only cells with both a level (some in-stock day of the series carrying profile) and a
+    # profile (some in-stock series with a level that day) are re-estimated.
+    has_level = (observed * profile[:, None]).sum(axis=0) > 0
+    has_profile = (observed * level[None, :]).sum(axis=1) > 0
+    fill = out_of_stock & has_level[None, :] & has_profile[:, None]
+    return np.where(fill, level[None, :] * profile[:, None], values)
+
+
 def _trend(last: pd.Series, before: pd.Series) -> float:
     both = last.notna() & before.notna()
     total_before = float(before[both].sum())
@@ -138,41 +203,48 @@ def season_totals(history: pd.DataFrame, forecasts: pd.DataFrame, groups: pd.Ser
             continue
         model_total = window_sums(forecasts.rename(columns={MEAN: Y}).assign(
             **{UNIQUE_ID: forecasts[UNIQUE_ID].astype(str)}), ids, (part.start, part.end)).fillna(0.0)
-        past = [window_sums(history, ids, span) for span in part.past]
-        last = past[0] if past else pd.Series(np.nan, index=ids)
-        before = past[1] if len(past) > 1 else pd.Series(np.nan, index=ids)
-        trend = _trend(last, before)
-        model_err, naive_err, scored = _past_season_errors(history, ids, part, refit, origin)
+        past = [window_sums(history, ids, span) for span in part.past[:2]]
+        demand = [decensored_sums(history, imputed, ids, span) for span in part.past[:2]]
+        nothing = pd.Series(np.nan, index=ids)
+        last = past[0] if past else nothing
+        before = past[1] if len(past) > 1 else nothing
+        last_d = demand[0] if demand else nothing
+        before_d = demand[1] if len(demand) > 1 else nothing
+        trend = _trend(last_d, before_d)
+        model_err, naive_err, scored = _past_season_errors(history, ids, part, refit, origin, imputed)
         group_model = float(np.nanmean(model_err.to_numpy())) if model_err.notna().any() else np.nan
         group_naive = float(np.nanmean(naive_err.to_numpy())) if naive_err.notna().any() else np.nan
         censored = _censored_share(imputed, ids, part.past[0]) if imputed is not None and part.past else None
         for uid in ids:
             m, l1, l2 = float(model_total[uid]), float(last[uid]), float(before[uid])
+            d1, d2 = float(last_d[uid]), float(before_d[uid])
             reasons: list[dict[str, Any]] = []
             weight = _weight(model_err.get(uid, np.nan), naive_err.get(uid, np.nan), int(scored.get(uid, 0)),
                              group_model, group_naive)
             if np.isnan(l1):
                 naive, total, weight = np.nan, m, 1.0
                 reasons.append({"code": "launch", "detail": "no complete last season: model total only"})
-            elif l1 <= 0:
+            elif d1 <= 0:
                 naive = 0.0
                 total = weight * m
                 if total > 0:
                     reasons.append({"code": "no_sales_last_season"})
             else:
-                naive = l1 * trend
+                naive = d1 * trend
                 total = weight * m + (1 - weight) * naive
                 ratio = total / l1 if l1 > 0 else np.inf
                 if not BAND[0] <= ratio <= BAND[1]:
                     if abs(np.log(trend)) >= np.log(1.25):
                         reasons.append({"code": "category_trend", "trend": round(trend, 3)})
-                    if not np.isnan(l2) and l2 > 0 and (l1 / l2 < BAND[0] or l1 / l2 > BAND[1]):
-                        reasons.append({"code": "own_trend", "last_season": l1, "season_before": l2})
+                    if not np.isnan(d2) and d2 > 0 and (d1 / d2 < BAND[0] or d1 / d2 > BAND[1]):
+                        reasons.append({"code": "own_trend", "last_season": round(d1, 2),
+                                        "season_before": round(d2, 2)})
                     if np.isnan(l2):
                         reasons.append({"code": "launch", "detail": "one season of history"})
                     share = censored.get(uid, 0.0) if censored is not None else 0.0
-                    if share >= CENSORED_SHARE:
-                        reasons.append({"code": "stockout_censored", "share_of_days": round(share, 3)})
+                    if share >= CENSORED_SHARE or (l1 > 0 and d1 / l1 >= CENSORED_LIFT):
+                        reasons.append({"code": "stockout_censored", "share_of_days": round(share, 3),
+                                        "last_season_demand": round(d1, 2)})
                     if not reasons:
                         held = float(np.clip(total, BAND[0] * l1, BAND[1] * l1))
                         reasons.append({"code": "held_to_band", "unheld_total": round(total, 2),
@@ -181,7 +253,8 @@ def season_totals(history: pd.DataFrame, forecasts: pd.DataFrame, groups: pd.Ser
             rows.append({
                 UNIQUE_ID: uid, GROUP: group, SEASON_START: part.start, SEASON_END: part.end,
                 "days": (part.end - part.start).days + 1, "model_total": m, "last_season": l1,
-                "season_before": l2, "trend": trend, "naive_total": naive, "weight": weight,
+                "season_before": l2, "last_season_demand": d1, "season_before_demand": d2,
+                "trend": trend, "naive_total": naive, "weight": weight,
                 "total": float(max(total, 0.0)),
                 "ratio_to_last_season": float(total / l1) if l1 and l1 > 0 else np.nan,
                 "past_seasons_scored": int(scored.get(uid, 0)), "reasons": reasons,
@@ -205,9 +278,11 @@ def _weight(own_model: float, own_naive: float, n_own: int, group_model: float, 
 
 
 def _past_season_errors(history: pd.DataFrame, ids: list[str], part: SeasonPart, refit: ForecastFn | None,
-                        origin: pd.Timestamp) -> tuple[pd.Series, pd.Series, pd.Series]:
+                        origin: pd.Timestamp, imputed: pd.DataFrame | None = None
+                        ) -> tuple[pd.Series, pd.Series, pd.Series]:
     """RMS relative error of the model's and of the naive (last × trend) season totals per series,
-    at the same point of the past seasons (origins 52 and 104 weeks back)."""
+    at the same point of the past seasons (origins 52 and 104 weeks back), against that season's
+    demand (stockout days re-estimated, as the naive total's seasons are)."""
     empty = pd.Series(np.nan, index=ids)
     if refit is None or not part.past:
         return empty, empty, pd.Series(0, index=ids)
@@ -220,22 +295,27 @@ def _past_season_errors(history: pd.DataFrame, ids: list[str], part: SeasonPart,
         # The same point of that past season: as far before its part as today is before this one
         # (a lunar season moves by weeks between years; a fixed one by a day).
         past_origin = span[0] - lead
-        actual = window_sums(history, ids, span)
-        previous = [window_sums(history, ids, s) for s in spans[k:k + 2]]
-        if not previous or past_origin - first_day < pd.Timedelta(days=YEAR_DAYS // 2):
+        actual = decensored_sums(history, imputed, ids, span)
+        previous = [decensored_sums(history, imputed, ids, s) for s in spans[k:k + 2]]
+        if past_origin - first_day < pd.Timedelta(days=YEAR_DAYS // 2) or actual.isna().all():
             break
-        last = previous[0]
+        last = previous[0] if previous else pd.Series(np.nan, index=ids)
         trend = _trend(last, previous[1]) if len(previous) > 1 else 1.0
         fitted = refit(ids, past_origin)
         fitted = fitted.assign(**{UNIQUE_ID: fitted[UNIQUE_ID].astype(str)}).rename(columns={MEAN: Y})
         model = window_sums(fitted, ids, span)
         for uid in ids:
             a, m, last_total = actual.get(uid, np.nan), model.get(uid, np.nan), last.get(uid, np.nan)
-            if np.isnan(a) or np.isnan(m) or np.isnan(last_total):
+            if np.isnan(a) or np.isnan(m):
                 continue
             scale = max(a, 1.0)
-            model_sq[uid].append(((model[uid] - a) / scale) ** 2)
-            naive_sq[uid].append(((last[uid] * trend - a) / scale) ** 2)
+            model_sq[uid].append(((m - a) / scale) ** 2)
+            if np.isnan(last_total):
+                # No season before that one to carry forward (the first season in the history):
+                # the naive total's error is at least the Poisson noise of two seasons, 2 / a.
+                naive_sq[uid].append(2.0 / scale)
+            else:
+                naive_sq[uid].append(((last_total * trend - a) / scale) ** 2)
     count = pd.Series({uid: len(v) for uid, v in model_sq.items()})
     model_rms = pd.Series({uid: np.sqrt(np.mean(v)) if v else np.nan for uid, v in model_sq.items()})
     naive_rms = pd.Series({uid: np.sqrt(np.mean(v)) if v else np.nan for uid, v in naive_sq.items()})
@@ -280,8 +360,13 @@ def describe(row: dict[str, Any]) -> str:
         parts.append(f"last season {row['last_season']:.0f}")
     if row.get("season_before") is not None and np.isfinite(row["season_before"]):
         parts.append(f"the one before {row['season_before']:.0f}")
+    demand = row.get("last_season_demand")
+    recounted = demand is not None and np.isfinite(demand) and abs(demand - row["last_season"]) >= 0.5
+    if recounted:
+        parts.append(f"last season's demand with stockout days re-estimated {demand:.0f}")
+    carried = "last season's demand" if recounted else "last season"
     parts.append(f"model {row['model_total']:.0f} × weight {row['weight']:.2f}"
-                 + (f" + last season × category trend {row['trend']:.2f} × {1 - row['weight']:.2f}"
+                 + (f" + {carried} × category trend {row['trend']:.2f} × {1 - row['weight']:.2f}"
                     if row.get("naive_total") is not None and np.isfinite(row["naive_total"]) else ""))
     for reason in row.get("reasons") or []:
         parts.append(reason["code"].replace("_", " "))

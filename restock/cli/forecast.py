@@ -239,10 +239,17 @@ def season_total_text(total: dict[str, Any]) -> str:
         f"the one before {units(total['season_before'])}"
     ]
     naive = total.get("naive_total")
+    demand = total.get("last_season_demand")
+    # Runs stored before stockout days were re-estimated have no last_season_demand.
+    recounted = demand is not None and demand == demand and abs(demand - total["last_season"]) >= 0.05
+    if recounted:
+        lines.append(f"  last season's demand with its stockout days re-estimated from the category's "
+                     f"days: {units(demand)}")
     if naive is not None and naive == naive:
+        carried = f"last season's demand {units(demand)}" if recounted else "last season"
         lines.append(
             f"  = {total['weight']:.2f} × the model's {units(total['model_total'])} + "
-            f"{1 - total['weight']:.2f} × last season × the category's trend {total['trend']:.3f} "
+            f"{1 - total['weight']:.2f} × {carried} × the category's trend {total['trend']:.3f} "
             f"({units(naive)}), weights from {total['past_seasons_scored']} past season(s) scored"
         )
     for reason in total.get("reasons") or []:

@@ -107,3 +107,10 @@ def test_a_season_total_is_shown_with_its_parts_and_reasons_as_stored() -> None:
               "reasons": [{"code": "launch", "detail": "no complete last season: model total only"}]}
     assert "last season sold —" in season_total_text(launch)
     assert "× the model" not in season_total_text(launch)
+    # Stockout days re-estimated: last season's demand is shown and is what the blend carried.
+    recounted = {**stored, "last_season_demand": 115.2, "naive_total": 115.8451, "total": 104.0544}
+    assert abs(recounted["last_season_demand"] * recounted["trend"] - recounted["naive_total"]) < 0.01
+    text = season_total_text(recounted)
+    assert "last season's demand with its stockout days re-estimated from the category's days: 115.2" in text
+    assert "0.89 × last season's demand 115.2 × the category's trend 1.006 (115.8)" in text
+    assert "re-estimated" not in season_total_text({**stored, "last_season_demand": 98.0})

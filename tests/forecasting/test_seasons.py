@@ -7,7 +7,15 @@ import pandas as pd
 import pytest
 
 from forecasting import EngineConfig, forecast_panel
-from forecasting.seasons import apply_totals, season_parts, season_totals
+from forecasting.seasons import (
+    BAND,
+    apply_totals,
+    decensor_matrix,
+    decensored_sums,
+    season_parts,
+    season_totals,
+    window_sums,
+)
 
 NO_EVENTS = pd.DataFrame(columns=["event", "ds"])
 
@@ -126,3 +134,131 @@ def test_engine_stores_season_totals_and_its_forecast_sums_to_them() -> None:
                                 & result.forecasts["ds"].between(row["season_start"], row["season_end"])]
         assert rows["mean"].sum() == pytest.approx(row["total"], rel=1e-6)
         assert 0.5 <= row["total"] / row["last_season"] <= 2.0
+
+
+# ----------------------------------------------------------------- stockout days re-estimated
+
+
+def test_rank_one_fill_puts_a_peak_stockout_at_the_peak_height() -> None:
+    # Three series share a day profile (a festival peak on days 3-4); B is out of stock at the peak.
+    profile = np.array([1.0, 2.0, 4.0, 8.0, 8.0, 1.0])
+    levels = np.array([1.0, 3.0, 0.5])
+    values = profile[:, None] * levels[None, :]
+    out = np.zeros(values.shape, dtype=bool)
+    out[3:5, 1] = True
+    censored = values.copy()
+    censored[3:5, 1] = 1.0  # what sold while out of stock
+    filled = decensor_matrix(censored, out)
+    assert filled[3:5, 1] == pytest.approx([24.0, 24.0])  # a · b exactly on noise-free data
+    assert (filled[~out] == censored[~out]).all()  # in-stock days are never touched
+
+
+def test_rank_one_fill_leaves_what_it_cannot_estimate() -> None:
+    values = np.array([[2.0, 5.0], [3.0, 1.0], [4.0, 0.0]])
+    out = np.array([[False, True], [False, True], [True, True]])
+    filled = decensor_matrix(values, out)
+    # Series 2 is out of stock on every day (no level), day 3 has no series in stock (no profile).
+    assert filled[:, 1] == pytest.approx(values[:, 1])
+    assert filled[2, 0] == pytest.approx(4.0)
+    # A single series: its own stockout days have no profile from another series that day.
+    assert decensor_matrix(values[:, :1], out[:, :1]) == pytest.approx(values[:, :1])
+    # Nothing out of stock: unchanged; an all-zero season stays zero.
+    assert (decensor_matrix(values, np.zeros_like(out)) == values).all()
+    zeros = np.zeros((3, 2))
+    assert (decensor_matrix(zeros, out) == 0).all()
+
+
+def _festival_group(stockout_b: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Two gift boxes over two festival seasons (ramp to a peak, then nothing); B may run out at
+    last season's peak, and the cleansing's neighbour median filled it from the dead weeks after."""
+    frames, flags = [], []
+    ds = pd.date_range("2024-09-01", "2026-08-30")
+    season = np.zeros(len(ds))
+    for year in (2024, 2025):
+        inside = (ds >= f"{year + 1}-01-01") & (ds <= f"{year + 1}-01-20")
+        season[inside] = np.linspace(1.0, 10.0, inside.sum())
+    for uid, level in (("A", 1.0), ("B", 2.0)):
+        y = season * level
+        flag = np.zeros(len(ds), dtype=bool)
+        if uid == "B" and stockout_b:
+            flag = (ds >= "2026-01-11") & (ds <= "2026-01-20")
+            y = np.where(flag, 0.5, y)  # the neighbour median after the season: almost nothing
+        frames.append(pd.DataFrame({"unique_id": uid, "ds": ds, "y": y}))
+        flags.append(pd.DataFrame({"unique_id": uid, "ds": ds, "imputed": flag}))
+    return pd.concat(frames), pd.concat(flags)
+
+
+def _festival_seasons() -> pd.DataFrame:
+    return pd.DataFrame({"group": "g",
+                         "season_start": pd.to_datetime([f"{y}-01-01" for y in range(2025, 2028)]),
+                         "season_end": pd.to_datetime([f"{y}-01-20" for y in range(2025, 2028)])})
+
+
+def _flat_forecast(uid: str, per_day: float) -> pd.DataFrame:
+    ds = pd.date_range("2026-08-31", "2027-02-27")
+    return pd.DataFrame({"unique_id": uid, "ds": ds, "mean": per_day})
+
+
+def test_a_stockout_censored_last_season_is_carried_forward_as_demand_with_its_reason() -> None:
+    history, flags = _festival_group(stockout_b=True)
+    forecasts = pd.concat([_flat_forecast("A", 0.1), _flat_forecast("B", 0.1)])
+    groups = pd.Series({"A": "g", "B": "g"})
+    span = (pd.Timestamp("2026-01-01"), pd.Timestamp("2026-01-20"))
+    full = float(np.linspace(1.0, 10.0, 20).sum())
+    demand = decensored_sums(history, flags, ["A", "B"], span)
+    assert demand["A"] == pytest.approx(full)
+    assert demand["B"] == pytest.approx(2 * full)  # the ten peak days at A's profile × B's level
+    assert window_sums(history, ["B"], span)["B"] < 0.6 * 2 * full  # as cleansed: cut by the stockout
+    totals = season_totals(history, forecasts, groups, _festival_seasons(), pd.Timestamp("2026-08-30"),
+                           pd.Timestamp("2027-02-27"), imputed=flags).set_index("unique_id")
+    b = totals.loc["B"]
+    assert b["last_season_demand"] == pytest.approx(2 * full)
+    assert b["last_season"] == pytest.approx(window_sums(history, ["B"], span)["B"])
+    assert b["trend"] == pytest.approx(1.0)  # measured on demand: both seasons sold the same
+    assert b["naive_total"] == pytest.approx(2 * full)
+    codes = [reason["code"] for reason in b["reasons"]]
+    assert b["total"] / b["last_season"] > BAND[1] and "stockout_censored" in codes
+    assert "held_to_band" not in codes
+    # Without the stockout flags the same history is read as sold, and the band holds it.
+    plain = season_totals(history, forecasts, groups, _festival_seasons(), pd.Timestamp("2026-08-30"),
+                          pd.Timestamp("2027-02-27")).set_index("unique_id").loc["B"]
+    assert plain["last_season_demand"] == pytest.approx(plain["last_season"])
+
+
+def test_one_past_season_zero_past_season_and_a_launch() -> None:
+    history, flags = _festival_group(stockout_b=False)
+    one_season = history[history["ds"] >= "2025-06-01"]  # only last season in the history
+    forecasts = pd.concat([_flat_forecast("A", 0.1), _flat_forecast("B", 0.1)])
+    groups = pd.Series({"A": "g", "B": "g", "Z": "g", "N": "g"})
+    zero = one_season[one_season["unique_id"] == "A"].assign(unique_id="Z", y=0.0)
+    launch = one_season[(one_season["unique_id"] == "A") & (one_season["ds"] >= "2026-06-01")].assign(
+        unique_id="N")
+    frames = pd.concat([one_season, zero, launch])
+    forecasts = pd.concat([forecasts, _flat_forecast("Z", 0.0), _flat_forecast("N", 0.5)])
+    totals = season_totals(frames, forecasts, groups, _festival_seasons(), pd.Timestamp("2026-08-30"),
+                           pd.Timestamp("2027-02-27"), imputed=flags).set_index("unique_id")
+    a = totals.loc["A"]
+    assert np.isnan(a["season_before"]) and np.isnan(a["season_before_demand"])
+    assert a["trend"] == 1.0 and a["naive_total"] == pytest.approx(a["last_season"])
+    z = totals.loc["Z"]
+    assert z["last_season"] == 0.0 and z["total"] == 0.0 and z["reasons"] == []
+    n = totals.loc["N"]
+    assert np.isnan(n["last_season"]) and n["total"] == pytest.approx(n["model_total"])
+    assert [reason["code"] for reason in n["reasons"]] == ["launch"]
+
+
+def test_a_model_scored_on_the_first_season_in_history_meets_the_noise_of_carrying_it() -> None:
+    # Only one earlier season to score the model on: last season carried has no season before it,
+    # so the naive error is its two-season Poisson noise, 2 / sold; a model far off gets little weight.
+    history, flags = _festival_group(stockout_b=False)
+    forecasts = pd.concat([_flat_forecast("A", 0.1), _flat_forecast("B", 0.1)])
+    groups = pd.Series({"A": "g", "B": "g"})
+
+    def refit(ids: list[str], past_origin: pd.Timestamp) -> pd.DataFrame:
+        days = pd.date_range(past_origin + pd.Timedelta(days=1), periods=182)
+        return pd.concat([pd.DataFrame({"unique_id": uid, "ds": days, "mean": 1.0}) for uid in ids])
+
+    totals = season_totals(history, forecasts, groups, _festival_seasons(), pd.Timestamp("2026-08-30"),
+                           pd.Timestamp("2027-02-27"), refit=refit, imputed=flags).set_index("unique_id")
+    assert (totals["past_seasons_scored"] == 1).all()
+    assert (totals["weight"] < 0.05).all()
