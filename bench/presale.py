@@ -135,6 +135,8 @@ def summary(frame: pd.DataFrame) -> dict[str, Any]:
             "total_abs_pct_error_without": total_error("without", part),
             "q10_q90_coverage_with": coverage("with", part),
             "q10_q90_coverage_without": coverage("without", part),
+            "q10_q90_coverage_with_deposited_skus": coverage("with", deposited),
+            "q10_q90_coverage_without_deposited_skus": coverage("without", deposited),
         }
     return out
 
@@ -159,10 +161,13 @@ def main(argv: list[str] | None = None) -> Path:
         figures[f"wape_{key}_deposited_skus"] = values["wape_with_deposited_skus"]
         figures[f"total_abs_pct_error_{key}"] = values["total_abs_pct_error_with"]
         figures[f"q10_q90_coverage_{key}"] = values["q10_q90_coverage_with"]
+        figures[f"q10_q90_coverage_{key}_deposited_skus"] = values["q10_q90_coverage_with_deposited_skus"]
         baselines[f"wape_{key}"] = values["wape_without"]
         baselines[f"wape_{key}_deposited_skus"] = values["wape_without_deposited_skus"]
         baselines[f"total_abs_pct_error_{key}"] = values["total_abs_pct_error_without"]
         baselines[f"q10_q90_coverage_{key}"] = values["q10_q90_coverage_without"]
+        baselines[f"q10_q90_coverage_{key}_deposited_skus"] = values[
+            "q10_q90_coverage_without_deposited_skus"]
         ratios[f"wape_{key}_with_vs_without"] = round(
             values["wape_with"] / max(values["wape_without"], 1e-9), 3)
         ratios[f"total_error_{key}_with_vs_without"] = round(

@@ -1,5 +1,5 @@
 """The pre-sale signal: ratios learnt from past events only, deposits after the as-of date never seen,
-the event day combined with the model by inverse variance and its quantiles widened by the ratio's spread."""
+the event day combined with the model by inverse variance, its spread fitted to past events' errors."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ from scipy.stats import norm
 
 from forecasting.presale import (
     DEPOSIT_COLUMNS,
+    MIN_PAIRS_FOR_SPREAD_MODEL,
     SHRINKAGE_PSEUDO_COUNT,
     apply_presale_signal,
     event_of,
     learn_ratios,
+    spread_model,
 )
 
 D11_2024, D11_2025 = pd.Timestamp("2024-11-11"), pd.Timestamp("2025-11-11")
@@ -82,26 +84,71 @@ def test_deposits_paid_after_the_as_of_date_are_never_used() -> None:
     pd.testing.assert_frame_equal(clean, again)
 
 
-def test_event_day_combines_model_and_deposits_by_inverse_variance_and_widens_by_the_ratio_spread() -> None:
+def test_event_day_combines_model_and_deposits_by_inverse_variance_and_spreads_by_their_gap() -> None:
     past = [("A", D11_2024, "2024-10-25", 10), ("B", D11_2024, "2024-10-25", 5),
             ("C", D11_2024, "2024-10-25", 8)]
     finals = _finals({("A", D11_2024): 41.0, ("B", D11_2024): 12.0, ("C", D11_2024): 40.0})
     deposits = _deposits(past + [("A", D11_2025, "2025-10-26", 6)])
     as_of = date(2025, 11, 4)
     ratio = learn_ratios(deposits, finals, GROUPS, as_of, 7)[("double_11", "textiles")]
+    assert (ratio.dispersion, ratio.event_shift) == (1.0, 0.0)  # three pairs: counting noise alone
     forecast = _forecast("A", 20.0, 10.0, 20.0, 35.0)
     out, adjustments = apply_presale_signal(forecast, deposits, finals, GROUPS, as_of, QUANTILES)
-    model_sd = (np.log(35.5) - np.log(10.5)) / (norm.ppf(0.9) - norm.ppf(0.1))
-    weight = ratio.sd**-2 / (ratio.sd**-2 + model_sd**-2)
-    centre = weight * (np.log(6.5) + ratio.log_ratio) + (1 - weight) * np.log(20.5)
-    sd = (ratio.sd**-2 + model_sd**-2) ** -0.5
+    deposit_log = np.log(6.5) + ratio.log_ratio
+    deposit_sd = np.sqrt(1 / 6.5 + 1 / np.exp(deposit_log))  # 1/(D + ½) + 1/(Ŷ + ½)
+    model_log = np.log(20.5)
+    stated_sd = (np.log(35.5) - np.log(10.5)) / (norm.ppf(0.9) - norm.ppf(0.1))
+    model_sd = max(stated_sd, abs(deposit_log - model_log))
+    weight = deposit_sd**-2 / (deposit_sd**-2 + model_sd**-2)
+    centre = weight * deposit_log + (1 - weight) * model_log
+    gap = deposit_log - model_log
+    sd = np.sqrt((deposit_sd**-2 + model_sd**-2) ** -1 + weight * (1 - weight) * gap**2)
     day = out[out["ds"] == D11_2025].iloc[0]
     assert np.isclose(day["mean"], np.exp(centre + sd**2 / 2) - 0.5)
     assert np.isclose(day["q90"], np.exp(centre + norm.ppf(0.9) * sd) - 0.5)
     assert day["q10"] < day["q50"] < day["q90"]
-    assert np.isclose(adjustments.iloc[0]["weight_deposits"], round(weight, 4))
+    row = adjustments.iloc[0]
+    assert np.isclose(row["weight_deposits"], round(weight, 4))
+    assert np.isclose(row["log_sd"], round(deposit_sd, 4))
+    assert np.isclose(row["combined_log_sd"], round(sd, 4))
     # the day before the event is left alone
     assert out.iloc[0].equals(forecast.iloc[0])
+
+
+def test_a_model_interval_that_misses_the_deposit_estimate_is_widened_to_reach_it() -> None:
+    past = [("A", D11_2024, "2024-10-25", 10), ("C", D11_2024, "2024-10-25", 8)]
+    finals = _finals({("A", D11_2024): 41.0, ("C", D11_2024): 40.0})
+    deposits = _deposits(past + [("A", D11_2025, "2025-10-26", 30)])
+    as_of = date(2025, 11, 4)
+    narrow_and_low = _forecast("A", 5.0, 4.5, 5.0, 5.5)  # claims ±10 % around 5, deposits say ~130
+    _, adjustments = apply_presale_signal(narrow_and_low, deposits, finals, GROUPS, as_of, QUANTILES)
+    row = adjustments.iloc[0]
+    gap = abs(np.log(row["deposit_estimate"] + 0.5) - np.log(5.5))
+    assert np.isclose(row["model_log_sd"], round(gap, 4), atol=1e-3)
+    assert row["weight_deposits"] > 0.5 and row["mean"] > 60
+
+
+def test_spread_model_is_fitted_to_errors_of_each_past_event_predicted_from_the_others() -> None:
+    rng = np.random.default_rng(3)
+    rows = []
+    for year, shift in ((2022, -0.3), (2023, 0.0), (2024, 0.3)):
+        day = pd.Timestamp(f"{year}-11-11")
+        for _ in range(200):  # deposits and final both Poisson around a SKU's latent rate
+            rate = rng.uniform(0.5, 15.0)
+            units, final = rng.poisson(rate), rng.poisson(3.0 * rate * np.exp(shift))
+            if units > 0:
+                rows.append(("double_11", day, "textiles", float(units), float(final),
+                             float(np.log((final + 0.5) / (units + 0.5)))))
+    pairs = pd.DataFrame(rows, columns=["event", "event_date", "group", "deposits", "final", "log_ratio"])
+    dispersion, event_shift = spread_model(pairs)
+    assert 0.5 < dispersion < 2.0  # Poisson noise: about 1 on the counting term
+    assert event_shift > 0.03  # the ±0.3 shifts between events show up as b², not as count noise
+    # one event day alone: its own residuals, no shift between events can be seen
+    _, shift_one = spread_model(pairs[pairs["event_date"] == pd.Timestamp("2023-11-11")])
+    assert shift_one < event_shift
+    # too few pairs: counting noise alone
+    assert spread_model(pairs.head(MIN_PAIRS_FOR_SPREAD_MODEL - 1)) == (1.0, 0.0)
+    assert spread_model(pairs.head(0)) == (1.0, 0.0)
 
 
 def test_no_deposits_no_past_event_or_empty_input_changes_nothing() -> None:
