@@ -303,6 +303,56 @@ def season_total_check(sales: pd.DataFrame, skus: pd.DataFrame, promotions: pd.D
     return per_sku, summary, pooled
 
 
+SAMPLE_SEED = 7  # data/samples is `restock samples generate --seed 7`
+
+
+def true_demand_floor(per_sku: pd.DataFrame, sales: pd.DataFrame, seed: int = SAMPLE_SEED
+                      ) -> pd.DataFrame | None:
+    """Per category: the season-total WAPE of a perfect demand forecast, beside same as last season.
+
+    The sample's generator is replayed (`restock.samples.build_sample_business(seed)`) for each
+    SKU's expected demand per day; the forecast that knows it exactly, Σ expected demand over the
+    season, is scored like restock's total (all SKUs, and those without a stockout day). It is
+    what no forecaster can beat on average: the rest is the outcome's own noise and, on all SKUs,
+    the sales its stockouts cut. None when the replay's sales differ from `sales` (other data).
+    """
+    from restock.samples import build_sample_business, history_dates
+
+    business = build_sample_business(seed)
+    dates = history_dates()
+    genuine = remove_fraud(sales).pivot_table(index=DS, columns=UNIQUE_ID, values=Y, aggfunc="sum",
+                                              observed=True)
+    expected: dict[str, np.ndarray] = {}
+    for plan in business.plans:
+        if plan.code not in genuine.columns:
+            continue
+        replayed = pd.Series((plan.units - plan.fraud_units).astype(float), index=dates)
+        recorded = genuine[plan.code].reindex(dates)
+        both = recorded.notna()
+        if not np.array_equal(replayed[both].to_numpy(), recorded[both].to_numpy()):
+            return None
+        expected[plan.code] = plan.mean_units
+    scored = per_sku[per_sku["last_season"].notna() & (per_sku["origin"] != DEMO_ORIGIN)].copy()
+    if scored.empty or not set(scored[UNIQUE_ID]) <= set(expected):
+        return None
+    scored["true_demand"] = [
+        float(expected[r.unique_id][(dates >= r.season_start) & (dates <= r.season_end)].sum())
+        for r in scored.itertuples()]
+
+    def wape(part: pd.DataFrame, column: str) -> float:
+        return float(np.abs(part[column] - part["sold"]).sum() / max(part["sold"].sum(), 1e-9))
+
+    rows = []
+    for cat, part in scored.groupby(GROUP):
+        clean = part[part["stockout_days"] == 0]
+        rows.append({GROUP: cat, "wape": wape(part, "true_demand"),
+                     "ratio": wape(part, "true_demand") / max(wape(part, "last_season"), 1e-9),
+                     "wape_uncensored": wape(clean, "true_demand") if len(clean) else np.nan,
+                     "ratio_uncensored": (wape(clean, "true_demand") / max(wape(clean, "last_season"), 1e-9)
+                                          if len(clean) else np.nan)})
+    return pd.DataFrame(rows)
+
+
 def _total(frame: pd.DataFrame, column: str, span: tuple[pd.Timestamp, ...], members: set[str]) -> float:
     inside = frame[frame[DS].between(*span) & frame[UNIQUE_ID].isin(members)]
     return float(inside[column].sum())
@@ -467,6 +517,7 @@ def main(argv: list[str] | None = None) -> Path:
     figures: dict[str, Any] = {}
     baselines: dict[str, dict[str, Any]] = {"seasonal_naive": {}, "autoets": {}}
     notes: list[str] = []
+    floor_ratios: dict[str, Any] = {}
     if (args.samples / "sales.csv").exists():
         sales, skus, promotions = load_samples(args.samples, sample_limit)
         acc = accuracy(sales, skus, promotions, ORIGINS, HORIZON)
@@ -516,6 +567,20 @@ def main(argv: list[str] | None = None) -> Path:
                              f"{r.wape_same_as_last_season:.3f}; the {r.skus_uncensored} SKUs without a "
                              f"stockout day in the season: {r.wape_uncensored:.3f} vs "
                              f"{r.wape_same_as_last_season_uncensored:.3f}")
+            floor = None if quick else true_demand_floor(per_sku, sales)
+            if floor is not None:
+                # What a forecast knowing each SKU's expected demand exactly would score (the sample's
+                # generator replayed): the target's reach, not a model.
+                baselines["true_expected_demand"] = {
+                    "season_total_wape_by_category": {
+                        r.group: round(float(r.wape), 4) for r in floor.itertuples()},
+                    "season_total_wape_uncensored_by_category": {
+                        r.group: round(float(r.wape_uncensored), 4) for r in floor.itertuples()}}
+                floor_ratios = {
+                    "season_total_wape_true_demand_vs_same_as_last_season": {
+                        r.group: round(float(r.ratio), 4) for r in floor.itertuples()},
+                    "season_total_wape_uncensored_true_demand_vs_same_as_last_season": {
+                        r.group: round(float(r.ratio_uncensored), 4) for r in floor.itertuples()}}
             demo = per_sku[per_sku["origin"] == DEMO_ORIGIN]
             figures["season_totals_at_demo_origin"] = {
                 r.unique_id: {"total": round(float(r.total), 1),
@@ -547,6 +612,7 @@ def main(argv: list[str] | None = None) -> Path:
             r.group: round(float(r.ratio), 4) for r in pooled.itertuples()}
         ratios["season_total_wape_uncensored_vs_same_as_last_season"] = {
             r.group: round(float(r.ratio_uncensored), 4) for r in pooled.itertuples()}
+        ratios.update(floor_ratios)
     if "mase" in figures:
         ratios["mase_vs_seasonal_naive"] = figures["mase"] / baselines["seasonal_naive"]["mase"]
         ratios["mase_vs_autoets"] = figures["mase"] / baselines["autoets"]["mase"]

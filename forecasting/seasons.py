@@ -13,7 +13,9 @@ one row per year; the caller computes them — fixed month-days or days around a
   neighbour median reads a stockout at a festival peak from the weeks after it, when the season is
   over, so a censored season would otherwise be carried into the next one;
 - `trend` — the group's year-on-year ratio (Σ last season / Σ season before over the series
-  that have both, stockout days re-estimated), clipped to 0.5–2;
+  that have both, stockout days re-estimated), shrunk toward 1 by its standard error
+  (`group_trend`: one season's promotion or calendar quirk in a few series is not a trend),
+  clipped to 0.5–2;
   `naive_total = last_season_demand × trend`;
 - `weight` — how far to trust the model over the naive total, from the same point of past
   seasons: the engine is re-run on the group's series at the origin one and two years back
@@ -47,6 +49,7 @@ SEASON_START = "season_start"
 SEASON_END = "season_end"
 YEAR_DAYS = 364  # 52 weeks: the same weekday one year back
 TREND_BOUNDS = (0.5, 2.0)
+TREND_MIN_SERIES = 3  # series with both seasons needed to measure a group's trend at all
 BAND = (0.5, 2.0)  # a total outside this multiple of last season needs a reason
 GROUP_PSEUDO_SEASONS = 2.0
 # Weight on the model's total when no past season could be scored (thin history): the total is
@@ -170,12 +173,25 @@ def decensor_matrix(values: np.ndarray, out_of_stock: np.ndarray) -> np.ndarray:
     return np.where(fill, level[None, :] * profile[:, None], values)
 
 
-def _trend(last: pd.Series, before: pd.Series) -> float:
+def group_trend(last: pd.Series, before: pd.Series) -> float:
+    """The group's year-on-year ratio Σ last / Σ before, shrunk toward no change by its own noise.
+
+    Over the series with both seasons: log T = log(Σ last / Σ before), its standard error by the
+    delta method of a ratio of sums, se = √Σ(last − T·before)² / Σ last, and the positive-part
+    James–Stein factor max(0, 1 − se² / (log T)²) on log T; a trend within its noise of 1 is 1.
+    Fewer than `TREND_MIN_SERIES` series: 1. Clipped to `TREND_BOUNDS`.
+    """
     both = last.notna() & before.notna()
-    total_before = float(before[both].sum())
-    if not both.any() or total_before <= 0:
+    total_last, total_before = float(last[both].sum()), float(before[both].sum())
+    if both.sum() < TREND_MIN_SERIES or total_before <= 0 or total_last <= 0:
         return 1.0
-    return float(np.clip(last[both].sum() / total_before, *TREND_BOUNDS))
+    ratio = total_last / total_before
+    log_ratio = float(np.log(ratio))
+    if log_ratio == 0.0:
+        return 1.0
+    spread = float(np.sqrt(np.sum((last[both] - ratio * before[both]) ** 2))) / total_last
+    factor = max(0.0, 1.0 - spread**2 / log_ratio**2)
+    return float(np.clip(np.exp(factor * log_ratio), *TREND_BOUNDS))
 
 
 ForecastFn = Callable[[list[str], pd.Timestamp], pd.DataFrame]
@@ -210,7 +226,7 @@ def season_totals(history: pd.DataFrame, forecasts: pd.DataFrame, groups: pd.Ser
         before = past[1] if len(past) > 1 else nothing
         last_d = demand[0] if demand else nothing
         before_d = demand[1] if len(demand) > 1 else nothing
-        trend = _trend(last_d, before_d)
+        trend = group_trend(last_d, before_d)
         model_err, naive_err, scored = _past_season_errors(history, ids, part, refit, origin, imputed)
         group_model = float(np.nanmean(model_err.to_numpy())) if model_err.notna().any() else np.nan
         group_naive = float(np.nanmean(naive_err.to_numpy())) if naive_err.notna().any() else np.nan
@@ -300,7 +316,7 @@ def _past_season_errors(history: pd.DataFrame, ids: list[str], part: SeasonPart,
         if past_origin - first_day < pd.Timedelta(days=YEAR_DAYS // 2) or actual.isna().all():
             break
         last = previous[0] if previous else pd.Series(np.nan, index=ids)
-        trend = _trend(last, previous[1]) if len(previous) > 1 else 1.0
+        trend = group_trend(last, previous[1]) if len(previous) > 1 else 1.0
         fitted = refit(ids, past_origin)
         fitted = fitted.assign(**{UNIQUE_ID: fitted[UNIQUE_ID].astype(str)}).rename(columns={MEAN: Y})
         model = window_sums(fitted, ids, span)

@@ -268,9 +268,12 @@ JACKET_PREBUILD_GAP_CNY = 700_000  # second pre-build wave still to order on 202
 
 @dataclass
 class SampleBusiness:
-    """Every table of the sample as a data frame with its CSV columns, already formatted."""
+    """Every table of the sample as a data frame with its CSV columns, already formatted, and the
+    generated SKU plans behind them (each SKU's expected demand per day: the truth a bench can
+    measure a forecast's distance from; never written to the files)."""
 
     frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+    plans: list[SkuPlan] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------- calendar
@@ -1087,7 +1090,7 @@ def build_sample_business(seed: int) -> SampleBusiness:
                  "discount_rate"],
     )
     stock, orders = inventory_and_open_orders(rng, plans, dates, items)
-    business = SampleBusiness()
+    business = SampleBusiness(plans=plans)
     business.frames = {
         "categories": categories,
         "skus": skus,

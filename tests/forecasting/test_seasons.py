@@ -12,6 +12,7 @@ from forecasting.seasons import (
     apply_totals,
     decensor_matrix,
     decensored_sums,
+    group_trend,
     season_parts,
     season_totals,
     window_sums,
@@ -73,13 +74,18 @@ def test_total_blends_model_and_last_season_times_trend_and_holds_outliers_to_th
     b = totals.loc["B"]
     unheld = 0.25 * 0.05 * days + 0.75 * days
     assert b["total"] == pytest.approx(unheld)  # 0.76× last season: inside the band
-    forecasts_low = pd.concat([_forecast("A", 1.0), _forecast("B", 0.0)])
-    history_low = pd.concat([_daily("A", [1.0, 1.0, 1.0]), _daily("B", [1.0, 1.0, 0.3])])
-    low = season_totals(history_low, forecasts_low, groups, _winters(), pd.Timestamp("2026-08-30"),
-                        pd.Timestamp("2027-02-28")).set_index("unique_id").loc["B"]
-    # Last season 0.3/day after 1/day: its own trend explains a low total, kept with that reason.
-    assert "own_trend" in [reason["code"] for reason in low["reasons"]]
-    assert low["total"] / low["last_season"] < 0.5
+    # Three series down to 0.3/day after 1/day: the group's trend (clear of noise, clipped to 0.5)
+    # and each series' own trend explain a total below half of last season, kept with the reasons.
+    low_ids = ["B", "C", "D"]
+    forecasts_low = pd.concat([_forecast(uid, 0.0) for uid in low_ids])
+    history_low = pd.concat([_daily(uid, [1.0, 1.0, 0.3]) for uid in low_ids])
+    low = season_totals(history_low, forecasts_low, pd.Series(dict.fromkeys(low_ids, "g")), _winters(),
+                        pd.Timestamp("2026-08-30"), pd.Timestamp("2027-02-28"))
+    low = low.set_index("unique_id").loc["B"]
+    assert low["trend"] == pytest.approx(0.5)
+    codes = [reason["code"] for reason in low["reasons"]]
+    assert "own_trend" in codes and "category_trend" in codes
+    assert low["total"] / low["last_season"] == pytest.approx(0.75 * 0.5)
 
 
 def test_a_total_far_from_last_season_without_a_reason_is_held_at_the_band_edge() -> None:
@@ -262,3 +268,22 @@ def test_a_model_scored_on_the_first_season_in_history_meets_the_noise_of_carryi
                            pd.Timestamp("2027-02-27"), refit=refit, imputed=flags).set_index("unique_id")
     assert (totals["past_seasons_scored"] == 1).all()
     assert (totals["weight"] < 0.05).all()
+
+
+def test_group_trend_is_kept_when_clear_and_shrunk_to_one_within_its_noise() -> None:
+    before = pd.Series([100.0, 200.0, 50.0, 80.0])
+    clear = group_trend(before * 1.3, before)  # every series up 30 %: no noise at all
+    assert clear == pytest.approx(1.3)
+    noisy = pd.Series([60.0, 260.0, 60.0, 70.0])  # Σ 450 vs 430, the series all over the place
+    assert group_trend(noisy, before) == 1.0
+    # Partly: log T shrunk by 1 − se²/(log T)², se = √Σ(last − T·before)² / Σ last.
+    last = pd.Series([125.0, 230.0, 60.0, 90.0])
+    ratio = last.sum() / before.sum()
+    se = np.sqrt(((last - ratio * before) ** 2).sum()) / last.sum()
+    factor = 1 - se**2 / np.log(ratio) ** 2
+    assert 0 < factor < 1
+    assert group_trend(last, before) == pytest.approx(ratio**factor)
+    # Too few series with both seasons, or no sales before: no trend.
+    assert group_trend(pd.Series([200.0, 300.0]), pd.Series([100.0, 100.0])) == 1.0
+    assert group_trend(pd.Series([1.0, 2.0, 3.0]), pd.Series([0.0, 0.0, 0.0])) == 1.0
+    assert group_trend(last, pd.Series([np.nan] * 4)) == 1.0
