@@ -7,6 +7,8 @@ optimizer stored — nothing is recomputed from current master data. Money is CN
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -14,14 +16,14 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Text, cast, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, Text, case, cast, func, or_, select
+from sqlalchemy.orm import Session, defer
 
 from kernel.catalog import Category, Sku
 from kernel.errors import InvalidInput, NotFound
 from replenishment.demand import QUANTILE_LEVELS
 from replenishment.lifecycle import LINE_PROPOSED, LINE_REJECTED
-from replenishment.models import Proposal, ProposalExclusion, ProposalLine
+from replenishment.models import Proposal, ProposalExclusion, ProposalLine, problem_digest
 from replenishment.problem import Problem, problem_from_json
 from replenishment.reasons import ReasonCode
 
@@ -102,7 +104,7 @@ class ProposalOverview:
 class LinePage:
     """One page of a proposal's lines after filters and sorting."""
 
-    rows: list[tuple[ProposalLine, str, str]]  # line, SKU name, category code
+    rows: list[tuple[Any, str, str]]  # line row (ProposalLine's columns), SKU name, category code
     total: int
     page: int
     size: int
@@ -115,8 +117,9 @@ class LinePage:
 
 
 def get_proposal_row(session: Session, proposal_id: int) -> Proposal:
-    """The stored proposal, or `NotFound`."""
-    proposal = session.get(Proposal, proposal_id)
+    """The stored proposal, or `NotFound`. Its saved problem text (megabytes for thousands of
+    SKUs) is not read with it: `stored_problem` reads it only when its digest is not cached."""
+    proposal = session.get(Proposal, proposal_id, options=[defer(Proposal.problem)])
     if proposal is None:
         raise NotFound(f"proposal {proposal_id} does not exist")
     return proposal
@@ -130,18 +133,46 @@ def latest_proposal_id(session: Session) -> int | None:
 
 
 def list_proposals(session: Session, limit: int = 100) -> list[Proposal]:
-    """Proposals, newest week and version first."""
+    """Proposals, newest week and version first (their problem texts are not read)."""
     return list(
-        session.scalars(select(Proposal).order_by(Proposal.week.desc(), Proposal.version.desc()).limit(limit))
+        session.scalars(
+            select(Proposal)
+            .options(defer(Proposal.problem))
+            .order_by(Proposal.week.desc(), Proposal.version.desc())
+            .limit(limit)
+        )
     )
 
 
 def stored_problem(proposal: Proposal) -> Problem:
     """The problem the proposal was solved from (its saved JSON), parsed once per distinct text:
     a proposal's problem is written when it is made and never changed, and parsing a 2,000-SKU
-    problem costs a quarter of a second — every page of it would pay that again. Read only:
+    problem costs a quarter of a second — every page of it would pay that again. The parsed
+    problem is kept by the text's SHA-256 (`Proposal.problem_sha256`), so a cached problem costs
+    no read of the text; a text whose digest does not match is parsed and not cached. Read only:
     callers must not change the returned problem (it is shared)."""
-    return _parsed_problem(proposal.problem, f"proposal {proposal.id}")
+    digest = proposal.problem_sha256
+    source = f"proposal {proposal.id}"
+    if digest is None:
+        return _parsed_problem(proposal.problem, source)
+    with _PROBLEMS_LOCK:
+        cached = _PROBLEMS.get(digest)
+        if cached is not None:
+            _PROBLEMS.move_to_end(digest)
+            return cached
+    text = proposal.problem
+    problem = problem_from_json(text, source=source)
+    if problem_digest(text) == digest:
+        with _PROBLEMS_LOCK:
+            _PROBLEMS[digest] = problem
+            while len(_PROBLEMS) > _PROBLEMS_KEPT:
+                _PROBLEMS.popitem(last=False)
+    return problem
+
+
+_PROBLEMS: OrderedDict[str, Problem] = OrderedDict()
+_PROBLEMS_KEPT = 8
+_PROBLEMS_LOCK = threading.Lock()
 
 
 @lru_cache(maxsize=8)
@@ -189,21 +220,49 @@ def tier_progress(problem: Problem, lines: Sequence[Any]) -> list[TierProgress]:
 def proposal_overview(session: Session, proposal_id: int) -> ProposalOverview:
     """Totals by supplier and category, tier progress and exception counts for one proposal.
 
-    Rejected lines are not bought: they count in no total, tier or exception."""
+    Rejected lines are not bought: they count in no total, tier or exception. Totals, counts
+    and the agreements' sums are aggregated in the database (exact: NUMERIC on PostgreSQL,
+    integer fen on SQLite); only the lines of a supplier whose agreement is limited to some
+    SKUs are read, as (SKU, value) pairs."""
     proposal = get_proposal_row(session, proposal_id)
     problem = stored_problem(proposal)
-    lines = session.execute(
+    floor = float(problem.margin_floor) * 100
+    bought = (ProposalLine.proposal_id == proposal_id, ProposalLine.state != LINE_REJECTED)
+    per_supplier = session.execute(
         select(
             ProposalLine.supplier_code,
-            ProposalLine.sku_code,
-            ProposalLine.value,
-            ProposalLine.margin_pct,
-            ProposalLine.override_reason,
-        ).where(ProposalLine.proposal_id == proposal_id, ProposalLine.state != LINE_REJECTED)
+            func.count(),
+            func.sum(ProposalLine.units),
+            func.sum(ProposalLine.value),
+            func.sum(case((ProposalLine.margin_pct < floor - 1e-9, 1), else_=0)),
+            func.sum(case((ProposalLine.override_reason.is_not(None), 1), else_=0)),
+        )
+        .where(*bought)
+        .group_by(ProposalLine.supplier_code)
     ).all()
-    by_supplier = _group(session, proposal_id, ProposalLine.supplier_code)
+    by_supplier = sorted(
+        (
+            GroupTotal(str(k or "—"), int(n), int(units or 0), _cny(value))
+            for k, n, units, value, _below, _over in per_supplier
+        ),
+        key=lambda g: (-g.value, g.key),
+    )
+    scoped = {a.supplier for a in problem.agreements if a.skus is not None}
+    lines: list[_BoughtValue] = [
+        _BoughtValue(str(k), None, _cny(value))
+        for k, _n, _u, value, _b, _o in per_supplier
+        if k not in scoped
+    ]
+    if scoped:
+        lines += [
+            _BoughtValue(supplier, sku, value)
+            for supplier, sku, value in session.execute(
+                select(ProposalLine.supplier_code, ProposalLine.sku_code, ProposalLine.value).where(
+                    *bought, ProposalLine.supplier_code.in_(sorted(scoped))
+                )
+            )
+        ]
     by_category = _group(session, proposal_id, Category.code)
-    floor = float(problem.margin_floor) * 100
     left_out = count_left_out(session, proposal_id)
     return ProposalOverview(
         proposal=proposal,
@@ -211,11 +270,25 @@ def proposal_overview(session: Session, proposal_id: int) -> ProposalOverview:
         by_category=by_category,
         tiers=tier_progress(problem, lines),
         left_out=int(left_out or 0),
-        below_floor=sum(1 for ln in lines if ln.margin_pct < floor - 1e-9),
-        overrides=sum(1 for ln in lines if ln.override_reason is not None),
+        below_floor=sum(int(below or 0) for *_, below, _over in per_supplier),
+        overrides=sum(int(over or 0) for *_, over in per_supplier),
         stale_warnings=[m for m in (proposal.messages or []) if "stale" in str(m).lower()],
         margin_floor=problem.margin_floor,
     )
+
+
+@dataclass(frozen=True)
+class _BoughtValue:
+    """Value bought from a supplier: one SKU's line, or (sku_code None) all of the supplier's
+    lines together, for a supplier none of whose agreements is limited to some SKUs."""
+
+    supplier_code: str
+    sku_code: str | None
+    value: Decimal
+
+
+def _cny(value: Any) -> Decimal:
+    return Decimal(value or 0).quantize(Decimal("0.01"))
 
 
 def count_lines(session: Session, proposal_id: int) -> int:
@@ -234,13 +307,8 @@ def count_left_out(session: Session, proposal_id: int) -> int:
     return int(session.scalar(query) or 0)
 
 
-def _lines_query(proposal_id: int) -> Select[Any]:
-    return (
-        select(ProposalLine, Sku.name, Category.code)
-        .join(Sku, Sku.code == ProposalLine.sku_code, isouter=True)
-        .join(Category, Category.id == Sku.category_id, isouter=True)
-        .where(ProposalLine.proposal_id == proposal_id)
-    )
+# The columns a grid row shows (read as plain rows, not ORM objects: a page is read-only).
+_LINE_COLUMNS = tuple(c for c in ProposalLine.__table__.columns if c.key not in ("proposal_id", "pinned"))
 
 
 def _group(session: Session, proposal_id: int, key: Any) -> list[GroupTotal]:
@@ -253,7 +321,7 @@ def _group(session: Session, proposal_id: int, key: Any) -> list[GroupTotal]:
         .group_by(key)
     )
     rows = [
-        GroupTotal(str(k or "—"), int(n), int(units or 0), Decimal(value or 0).quantize(Decimal("0.01")))
+        GroupTotal(str(k or "—"), int(n), int(units or 0), _cny(value))
         for k, n, units, value in session.execute(query)
     ]
     return sorted(rows, key=lambda g: (-g.value, g.key))
@@ -273,9 +341,15 @@ def proposal_lines(
     below_floor_only: bool = False,
     reason_code: str | None = None,
     exception: str | None = None,
+    choices: bool = True,
 ) -> LinePage:
     """A page of lines (1-based `page`) filtered by category, supplier, SKU text, reason code
-    (any of the line's reasons) and exception (`LINE_EXCEPTIONS`)."""
+    (any of the line's reasons) and exception (`LINE_EXCEPTIONS`); with `choices`, also the
+    proposal's categories and suppliers (the grid's filter options; the API has no use for them).
+
+    Ties are broken by the line id in the sort's direction, so a page is read in the order of
+    the (proposal, key, id) index. Rows are (line row, SKU name, category code): the line row
+    has `ProposalLine`'s column attributes (read-only; no ORM object is loaded for a page)."""
     if sort not in LINE_SORTS:
         raise InvalidInput(f"sort {sort!r}: expected one of {', '.join(LINE_SORTS)}")
     if reason_code is not None and reason_code not in set(ReasonCode):
@@ -285,48 +359,65 @@ def proposal_lines(
     if page < 1 or not 1 <= size <= MAX_PAGE_SIZE:
         raise InvalidInput(f"page must be ≥ 1 and size in 1..{MAX_PAGE_SIZE}")
     proposal = get_proposal_row(session, proposal_id)
-    query = _lines_query(proposal_id)
+    conditions: list[ColumnElement[bool]] = [ProposalLine.proposal_id == proposal_id]
     if category:
-        query = query.where(Category.code == category)
+        conditions.append(Category.code == category)
     if supplier:
-        query = query.where(ProposalLine.supplier_code == supplier)
+        conditions.append(ProposalLine.supplier_code == supplier)
     if search:
         pattern = "%" + search.strip().replace("%", "").replace("_", "")[:64] + "%"
-        query = query.where(ProposalLine.sku_code.ilike(pattern) | Sku.name.ilike(pattern))
+        conditions.append(ProposalLine.sku_code.ilike(pattern) | Sku.name.ilike(pattern))
     if below_floor_only or exception == "below_floor":
         floor = stored_problem(proposal).margin_floor * 100
-        query = query.where(ProposalLine.margin_pct < floor - 1e-9)
+        conditions.append(ProposalLine.margin_pct < floor - 1e-9)
     if exception == "override":
-        query = query.where(ProposalLine.override_reason.is_not(None))
+        conditions.append(ProposalLine.override_reason.is_not(None))
     if exception == "changed":
-        query = query.where(ProposalLine.state != LINE_PROPOSED)
+        conditions.append(ProposalLine.state != LINE_PROPOSED)
     if reason_code:
-        query = query.where(_has_reason(reason_code))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        conditions.append(_has_reason(reason_code))
+    # A line has at most one SKU and a SKU one category (outer joins on unique keys), so the
+    # count needs the joins only when a filter reads the SKU or its category.
+    counted = select(func.count()).select_from(ProposalLine)
+    if category or search:
+        counted = _with_sku(counted)
+    total = int(session.scalar(counted.where(*conditions)) or 0)
     column = LINE_SORTS[sort]
-    ordered = query.order_by(column.desc() if descending else column.asc(), ProposalLine.id)
-    rows = [
-        (line, name or "", cat or "")
-        for line, name, cat in session.execute(ordered.offset((page - 1) * size).limit(size))
-    ]
-    categories = sorted(
-        {
-            c
-            for (c,) in session.execute(
-                select(Category.code)
-                .join(Sku)
-                .where(
-                    Sku.code.in_(select(ProposalLine.sku_code).where(ProposalLine.proposal_id == proposal_id))
-                )
-            )
-        }
+    ordered = (
+        _with_sku(select(*_LINE_COLUMNS, Sku.name, Category.code).select_from(ProposalLine))
+        .where(*conditions)
+        .order_by(*((column.desc(), ProposalLine.id.desc()) if descending else (column, ProposalLine.id)))
     )
-    suppliers = sorted(
-        set(
-            session.scalars(select(ProposalLine.supplier_code).where(ProposalLine.proposal_id == proposal_id))
+    rows = [
+        (line, line[-2] or "", line[-1] or "")
+        for line in session.execute(ordered.offset((page - 1) * size).limit(size))
+    ]
+    if not choices:
+        return LinePage(rows, total, page, size)
+    categories = list(
+        session.scalars(
+            select(Category.code)
+            .join(Sku)
+            .where(Sku.code.in_(select(ProposalLine.sku_code).where(ProposalLine.proposal_id == proposal_id)))
+            .distinct()
+            .order_by(Category.code)
+        )
+    )
+    suppliers = list(
+        session.scalars(
+            select(ProposalLine.supplier_code)
+            .where(ProposalLine.proposal_id == proposal_id)
+            .distinct()
+            .order_by(ProposalLine.supplier_code)
         )
     )
     return LinePage(rows, total, page, size, categories, suppliers)
+
+
+def _with_sku(query: Select[Any]) -> Select[Any]:
+    return query.join(Sku, Sku.code == ProposalLine.sku_code, isouter=True).join(
+        Category, Category.id == Sku.category_id, isouter=True
+    )
 
 
 def _has_reason(code: str) -> ColumnElement[bool]:

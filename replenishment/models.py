@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -13,17 +14,34 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
     false,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from forecasting import ForecastRun  # the table proposals refer to (loads its model)
 from kernel.orm import MONEY, UNIT_COST, Base
 from replenishment.lifecycle import DRAFT, LINE_PROPOSED, LINE_STATES, STATES
+
+# Columns the proposal grid sorts by (replenishment.browse.LINE_SORTS), indexed with the id.
+LINE_SORT_COLUMNS = (
+    "sku_code",
+    "supplier_code",
+    "units",
+    "value",
+    "margin_pct",
+    "days_of_cover",
+    "stockout_probability_without",
+)
+
+
+def problem_digest(text: str) -> str:
+    """The SHA-256 (hex) of a proposal's saved problem JSON."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _quoted(values: tuple[str, ...]) -> str:
@@ -83,7 +101,6 @@ class Proposal(Base):
     fill_rate: Mapped[float] = mapped_column(Float)
     parameters: Mapped[dict] = mapped_column(JSON)
     messages: Mapped[list] = mapped_column(JSON)
-    problem: Mapped[str] = mapped_column(Text)
     # per agreement: purchases and tier before/after, period rebate at the tier reached, gain
     agreements: Mapped[list | None] = mapped_column(JSON)
     # Lifecycle (replenishment.lifecycle). `approved_week` is set to `week` on approval and is
@@ -93,6 +110,12 @@ class Proposal(Base):
     approved_week: Mapped[date | None] = mapped_column(Date, unique=True)
     state_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     state_changed_by: Mapped[str | None] = mapped_column(String(100))
+    # SHA-256 of `problem`, set whenever it is: readers keep the parsed problem by this digest
+    # and need not read the (megabyte) text again (None only for a row the migration missed).
+    problem_sha256: Mapped[str | None] = mapped_column(String(64))
+    # Last in the row (migration 0015): on SQLite a read of the columns before it does not walk
+    # the text's overflow pages. Columns added later land after it: keep big texts last.
+    problem: Mapped[str] = mapped_column(Text)
 
     lines: Mapped[list[ProposalLine]] = relationship(
         back_populates="proposal", cascade="all, delete-orphan", order_by="ProposalLine.id"
@@ -103,6 +126,11 @@ class Proposal(Base):
     supplier_summaries: Mapped[list[ProposalSupplierSummary]] = relationship(
         back_populates="proposal", cascade="all, delete-orphan", order_by="ProposalSupplierSummary.id"
     )
+
+    @validates("problem")
+    def _digest_problem(self, _key: str, text: str) -> str:
+        self.problem_sha256 = problem_digest(text)
+        return text
 
 
 class ProposalLine(Base):
@@ -115,6 +143,9 @@ class ProposalLine(Base):
         CheckConstraint("cases > 0", name="cases_positive"),
         CheckConstraint(f"state IN ({_quoted(LINE_STATES)})", name="state_known"),
         CheckConstraint("lock_version >= 1", name="lock_version_positive"),
+        # The grid's sort keys (replenishment.browse.LINE_SORTS), each with the id that breaks
+        # ties, so a page is read in index order (either direction) instead of sorting them all.
+        *(Index(f"ix_proposal_lines_sort_{key}", "proposal_id", key, "id") for key in LINE_SORT_COLUMNS),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -66,7 +66,7 @@ def proposal_lines(
     filters: Annotated[presenters.LineFilters, Depends(presenters.line_filters)],
 ) -> schemas.LinePageRead:
     """A page of lines, sorted and filtered on the server."""
-    return presenters.line_page(filters.fetch(session, proposal_id))
+    return presenters.line_page(filters.fetch(session, proposal_id, choices=False))
 
 
 @router.get("/proposals/{proposal_id}/left-out", response_model=list[schemas.ExclusionRead])

@@ -20,7 +20,7 @@ from forecasting.models import ForecastRun
 from kernel.audit import AuditEntry
 from kernel.errors import InvalidInput
 from replenishment import browse
-from replenishment.models import Proposal, ProposalExclusion, ProposalLine
+from replenishment.models import Proposal, ProposalExclusion
 from replenishment.reasons import EXCLUSION_CODES, ReasonCode
 from restock.web import schemas
 from restock.web.i18n import exclusion_text, money, percent, reason_text
@@ -46,8 +46,9 @@ class LineFilters:
     reason: str | None = None
     exception: str | None = None
 
-    def fetch(self, session: Session, proposal_id: int) -> browse.LinePage:
-        """The page of lines these filters select (an empty filter selects everything)."""
+    def fetch(self, session: Session, proposal_id: int, *, choices: bool = True) -> browse.LinePage:
+        """The page of lines these filters select (an empty filter selects everything); with
+        `choices`, also the categories and suppliers the grid's filters offer."""
         return browse.proposal_lines(
             session,
             proposal_id,
@@ -61,10 +62,11 @@ class LineFilters:
             below_floor_only=self.below_floor,
             reason_code=self.reason or None,
             exception=self.exception or None,
+            choices=choices,
         )
 
 
-def line_filters(
+async def line_filters(
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     size: Annotated[int, Query(ge=1, le=browse.MAX_PAGE_SIZE)] = 50,
     sort: Annotated[str, Query(pattern="^(" + "|".join(browse.LINE_SORTS) + ")$")] = "value",
@@ -86,8 +88,8 @@ def line_filters(
     ] = None,
 ) -> LineFilters:
     """FastAPI dependency: the grid's query parameters, validated once for the API and the page.
-
-    An empty `reason` or `exception` (the page's "all" option) selects every line."""
+    (A coroutine only so that FastAPI calls it on the event loop, not in the thread pool: it does
+    no I/O.) An empty `reason` or `exception` (the page's "all" option) selects every line."""
     return LineFilters(
         page,
         size,
@@ -172,7 +174,8 @@ def overview(session: Session, proposal_id: int) -> schemas.ProposalOverviewRead
     )
 
 
-def line(row: ProposalLine, sku_name: str, category: str) -> schemas.LineRead:
+def line(row: Any, sku_name: str, category: str) -> schemas.LineRead:
+    """A line (a `ProposalLine` or a row of its columns) with its reason in the request's language."""
     return schemas.LineRead(
         id=row.id,
         sku=row.sku_code,
