@@ -37,6 +37,7 @@ from bench._common import RssSampler, write_results
 PG_URL = os.environ.get("RESTOCK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 CLIENTS = 20
 REQUESTS_PER_CLIENT = 25
+WORKERS = int(os.environ.get("RESTOCK_BENCH_WORKERS", "1"))
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -124,15 +125,25 @@ def _render_times(url: str, schema: str | None, repeats: int) -> dict[str, dict[
     return out
 
 
+def bench_app():  # type: ignore[no-untyped-def]
+    """The app on the bench database named by the environment (uvicorn's factory for workers)."""
+    return _app(os.environ["RESTOCK_BENCH_URL"], os.environ.get("RESTOCK_BENCH_SCHEMA") or None)
+
+
 def _serve(url: str, schema: str | None, port: int) -> subprocess.Popen[bytes]:
     # httptools and uvloop (dependencies; uvicorn's "auto" would pick them too), no access log:
     # the settings `restock serve` runs with, minus the per-request log line.
     code = (
-        "import uvicorn; from bench.web import _app; "
-        f"uvicorn.run(_app({url!r}, {schema!r}), host='127.0.0.1', port={port}, log_level='warning', "
-        "access_log=False, http='httptools', loop='uvloop')"
+        "import uvicorn; "
+        f"uvicorn.run('bench.web:bench_app', factory=True, workers={WORKERS}, host='127.0.0.1', port={port}, "
+        "log_level='warning', access_log=False, http='httptools', loop='uvloop')"
     )
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+        "RESTOCK_BENCH_URL": url,
+        "RESTOCK_BENCH_SCHEMA": schema or "",
+    }
     process = subprocess.Popen([sys.executable, "-c", code], env=env)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
@@ -221,9 +232,15 @@ async def _load_httpx(port: int, paths: list[str], token: str) -> tuple[list[flo
     return latencies, time.perf_counter() - start, errors
 
 
+def _cpu(server: psutil.Process) -> float:
+    """User + system CPU seconds of the server and its worker processes."""
+    processes = [server, *server.children(recursive=True)]
+    return sum(sum(p.cpu_times()[:2]) for p in processes)
+
+
 def _measure(load: Any, port: int, paths: list[str], token: str, server: psutil.Process) -> dict[str, Any]:
     """Run one bounded load; latency percentiles, throughput, and CPU time of server and client."""
-    server_cpu = sum(server.cpu_times()[:2])
+    server_cpu = _cpu(server)
     client_cpu = time.process_time()
     load_before = os.getloadavg()[0]
     latencies, wall, errors = asyncio.run(load(port, paths, token))
@@ -233,7 +250,7 @@ def _measure(load: Any, port: int, paths: list[str], token: str, server: psutil.
         "errors": errors,
         "requests_per_s": round(len(latencies) / wall, 1),
         "server_cpu_ms_per_request": round(
-            (sum(server.cpu_times()[:2]) - server_cpu) * 1000 / len(latencies), 2
+            (_cpu(server) - server_cpu) * 1000 / len(latencies), 2
         ),
         "client_cpu_ms_per_request": round((time.process_time() - client_cpu) * 1000 / len(latencies), 2),
         "load_average_1m_before": round(load_before, 2),

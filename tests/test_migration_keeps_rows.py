@@ -3,6 +3,8 @@ altered tables; with foreign keys on, dropping the old parent would cascade into
 
 from __future__ import annotations
 
+import hashlib
+
 from alembic import command
 from sqlalchemy import Engine, text
 
@@ -62,5 +64,11 @@ def test_upgrading_over_existing_proposals_and_orders_keeps_their_lines(empty_en
         assert conn.execute(text("SELECT count(*) FROM purchase_order_lines")).scalar_one() == 1
         assert conn.execute(text("SELECT state, lock_version FROM proposals")).one() == ("draft", 1)
         assert conn.execute(text("SELECT state, pinned FROM proposal_lines")).one()[0] == "proposed"
+        # 0015 fills the problem's digest of an existing proposal (the parsed problem is kept by it)
+        digest = conn.execute(text("SELECT problem_sha256 FROM proposals")).scalar_one()
+        assert digest == hashlib.sha256(b"{}").hexdigest()
         if conn.dialect.name == "sqlite":
             assert conn.execute(text("PRAGMA foreign_keys")).scalar_one() == 1
+            # ... and moves the (megabyte) problem text to the row's end
+            columns = [row[1] for row in conn.execute(text("PRAGMA table_info(proposals)"))]
+            assert columns[-1] == "problem"

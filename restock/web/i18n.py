@@ -13,7 +13,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import date, datetime
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -72,8 +72,14 @@ def _pattern(pattern: str) -> NumberPattern:
 
 def _format_number(value: float | int | Decimal, pattern: str) -> str:
     # Babel's format_decimal / format_percent with their defaults, minus parsing the locale and
-    # the pattern again on every call (a page of 50 lines formats a few hundred numbers).
-    return _pattern(pattern).apply(value, _locale(current_language.get()))
+    # the pattern again on every call (a page of 50 lines formats a few hundred numbers), and
+    # remembered per exact value (its type and text: 1.0 and 1.00 are different keys).
+    return _formatted(pattern, current_language.get(), type(value), str(value), value)
+
+
+@lru_cache(maxsize=16384)
+def _formatted(pattern: str, language: str, _kind: type, _text: str, value: float | int | Decimal) -> str:
+    return _pattern(pattern).apply(value, _locale(language))
 
 
 def money(value: Decimal | float | int | str | None, signed: bool = False) -> str:

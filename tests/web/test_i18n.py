@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from babel.messages.pofile import read_po
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -142,3 +143,27 @@ def test_a_chinese_page_shows_the_stored_reason_in_chinese(client_as, shop) -> N
     english = mei.get(f"/proposals/{pid}/lines/{line.id}").text
     assert "so that SUP-A-2026 reaches tier 2 (tier 1 without the extra units)" in english
     assert "¥12,500.00" in english
+
+
+@pytest.mark.parametrize("language", ["en", "zh_CN"])
+def test_numbers_are_formatted_exactly_as_babel_formats_them(language: str) -> None:
+    """`money`, `number` and `percent` keep Babel's parsed locale and patterns and remember
+    results per exact value: the text must stay Babel's own, for every kind of value."""
+    from babel.numbers import format_decimal, format_percent
+
+    values = [
+        Decimal("1234567.891"), Decimal("1.0"), Decimal("1.00"), Decimal("-0.005"), Decimal("0.015"),
+        1234.5, -0.0, 0.0, 2.675, 1e15, -98765, 0, 7, 0.30549, Decimal("99.995"),
+    ]
+    token = i18n.current_language.set(language)
+    try:
+        for _ in range(2):  # the second round is answered from the memo
+            for value in values:
+                for pattern in ("#,##0", "#,##0.0", "#,##0.00"):
+                    expected = format_decimal(value, pattern, locale=language)
+                    assert i18n._format_number(value, pattern) == expected
+                for pattern in ("#,##0%", "#,##0.0%"):
+                    expected = format_percent(value, pattern, locale=language)
+                    assert i18n._format_number(value, pattern) == expected
+    finally:
+        i18n.current_language.reset(token)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -231,3 +232,57 @@ def test_forecast_accuracy_by_category_and_model_against_seasonal_naive(client_a
         ))
     page = client.get("/accuracy")
     assert page.status_code == 200 and "no backtested series to score" in page.text
+
+
+def test_overview_sums_in_the_database_equal_the_lines_summed_in_python(big_app, engine) -> None:  # type: ignore[no-untyped-def]
+    """The overview's totals, counts and tier sums (aggregated in SQL) against the stored lines
+    summed here; the agreement is then limited to one SKU after the overview was shown (its parsed
+    problem cached), and the new stored problem is the one counted."""
+    app, pid = big_app
+    client = log_in(TestClient(app), "mei")
+    assert client.get(f"/api/v1/proposals/{pid}").status_code == 200  # caches the parsed problem
+    with unit_of_work(engine) as session:
+        proposal = session.get(Proposal, pid)
+        problem = json.loads(proposal.problem)
+        problem["agreements"][0]["skus"] = ["DJK-001"]
+        proposal.problem = json.dumps(problem)
+        lines = {ln.sku_code: ln for ln in proposal.lines}
+        lines["KIT-001"].override_reason = "clearance buy"
+        lines["FIL-0002"].state = "rejected"
+        lines["FIL-0004"].margin_pct = 1.0
+    body = client.get(f"/api/v1/proposals/{pid}").json()
+    with unit_of_work(engine) as session:
+        bought = [
+            ln
+            for ln in session.scalars(select(ProposalLine).where(ProposalLine.proposal_id == pid))
+            if ln.state != "rejected"
+        ]
+        floor = float(json.loads(session.get(Proposal, pid).problem)["margin_floor"]) * 100
+    by_supplier: dict[str, list] = {}
+    for ln in bought:
+        entry = by_supplier.setdefault(ln.supplier_code, [0, 0, Decimal("0")])
+        entry[0] += 1
+        entry[1] += ln.units
+        entry[2] += ln.value
+    shown = {g["key"]: [g["lines"], g["units"], Decimal(g["value"])] for g in body["by_supplier"]}
+    assert shown == by_supplier
+    assert sum(g["lines"] for g in body["by_category"]) == len(bought)
+    assert sum(Decimal(g["value"]) for g in body["by_category"]) == sum(ln.value for ln in bought)
+    assert body["below_floor"] == sum(1 for ln in bought if ln.margin_pct < floor - 1e-9) >= 1
+    assert body["overrides"] == 1
+    (tier,) = body["tiers"]
+    scoped = sum(ln.value for ln in bought if ln.supplier_code == "SUP-A" and ln.sku_code == "DJK-001")
+    assert Decimal(tier["this_proposal"]) == scoped < Decimal("100000.00")
+
+
+def test_grid_pages_partition_the_lines_with_ties_broken_by_id(big_app) -> None:  # type: ignore[no-untyped-def]
+    app, pid = big_app
+    client = log_in(TestClient(app), "mei")
+    for order in ("desc", "asc"):
+        rows = []
+        for page in range(1, 20):
+            params = {"sort": "supplier", "order": order, "size": 7, "page": page}
+            rows += client.get(f"/api/v1/proposals/{pid}/lines", params=params).json()["rows"]
+        assert len(rows) == len({r["id"] for r in rows}) == 123
+        keys = [(r["supplier"], r["id"]) for r in rows]
+        assert keys == sorted(keys, reverse=order == "desc")
