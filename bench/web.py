@@ -311,10 +311,12 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--databases", nargs="+", default=["sqlite", "postgresql"])
     parser.add_argument("--api-only", action="store_true", help="skip the page renders (development)")
+    parser.add_argument("--workers", type=int, default=WORKERS, help="uvicorn worker processes")
     parser.add_argument("--out", type=Path, default=None, help="results directory (default bench/results)")
     args = parser.parse_args(argv)
     lines, repeats = (60, 2) if args.quick else (args.lines, args.repeats)
-    global REQUESTS_PER_CLIENT
+    global REQUESTS_PER_CLIENT, WORKERS
+    WORKERS = args.workers
     if args.quick:
         REQUESTS_PER_CLIENT = 2
     import tempfile
@@ -346,16 +348,17 @@ def main(argv: list[str] | None = None) -> Path:
         params={"lines": lines, "repeats": repeats, "clients": CLIENTS,
                 "requests_per_client": REQUESTS_PER_CLIENT, "databases": args.databases,
                 "load_average_1m_at_end": round(load[0], 2), "quick": args.quick,
-                "api_only": args.api_only},
+                "api_only": args.api_only, "workers": WORKERS},
         figures=figures,
         baselines=baselines,
         ratios=ratios,
         libraries=["fastapi", "starlette", "uvicorn", "jinja2", "sqlalchemy", "psycopg"],
         notes=[
             "render: in-process TestClient, server-side time per page; targets: < 500 ms per page",
-            "api: uvicorn (1 process, httptools + uvloop, no access log) in a child process; 20 concurrent "
-            "keep-alive connections from a raw asyncio HTTP/1.1 client in the bench process, 25 GETs each "
-            "over the API mix (overview, grid pages sorted/filtered/searched, line detail, proposal list), "
+            f"api: uvicorn ({WORKERS} worker process(es), httptools + uvloop, no access log) in a child "
+            "process; 20 concurrent keep-alive connections from a raw asyncio HTTP/1.1 client in the "
+            "bench process, 25 GETs each over the API mix (overview, grid pages sorted/filtered/"
+            "searched, line detail, proposal list), "
             "latency as the client sees it; target p95 < 100 ms",
             "baselines: /healthz under the same load (the server's floor) and the same API load sent "
             "with httpx (the previous client: its own CPU cost on the shared 2 cores is in its latency)",

@@ -37,26 +37,35 @@ def register(app: typer.Typer) -> None:
 def serve(
     host: str | None = typer.Option(None, "--host", help="Address to listen on (default from [web])."),
     port: int | None = typer.Option(None, "--port", help="Port (default from [web])."),
+    workers: int = typer.Option(
+        1, "--workers", min=1, max=64, help="Server processes (one per core serves the API fastest)."
+    ),
 ) -> None:
-    """Serve the web app and the JSON API (/api/v1, OpenAPI at /api/v1/openapi.json)."""
+    """Serve the web app and the JSON API (/api/v1, OpenAPI at /api/v1/openapi.json).
+
+    uvicorn (its "auto" choice takes httptools and uvloop, both dependencies); with
+    `--workers N`, N processes share the port (each builds the app from the same settings)."""
     import uvicorn
 
-    from kernel.errors import DatabaseReadOnly
-    from restock.db import ensure_ready
     from restock.settings import get_settings
     from restock.web.app import create_app
 
     settings = get_settings()
-    app = create_app(settings=settings)
     bind_host = host or settings.web.host
     bind_port = port or settings.web.port
     database = engine_url_for_humans(settings.resolved_database_url())
+    options = {"host": bind_host, "port": bind_port, "log_level": "warning"}
+    if workers > 1:
+        create_app(settings=settings)  # refuse an unready database here, before starting workers
+        console.print(
+            f"restock web app on http://{bind_host}:{bind_port}/ serving {database} with {workers} workers "
+            "(Ctrl+C stops)"
+        )
+        uvicorn.run("restock.web.app:create_app", factory=True, workers=workers, **options)  # type: ignore[arg-type]
+        return
+    app = create_app(settings=settings)
     console.print(f"restock web app on http://{bind_host}:{bind_port}/ serving {database} (Ctrl+C stops)")
-    try:
-        ensure_ready(app.state.engine, write=True)
-    except DatabaseReadOnly as exc:
-        console.print(f"warning: {exc}; pages that only read work, logging in and every change answer 503")
-    uvicorn.run(app, host=bind_host, port=bind_port, log_level="warning")
+    uvicorn.run(app, **options)  # type: ignore[arg-type]
 
 
 def engine_url_for_humans(url: str) -> str:
