@@ -305,6 +305,7 @@ def _api_latency(url: str, schema: str | None) -> dict[str, dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> Path:
+    global REQUESTS_PER_CLIENT, WORKERS
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small smoke run (CI), results not meaningful")
     parser.add_argument("--lines", type=int, default=2000)
@@ -315,7 +316,6 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--out", type=Path, default=None, help="results directory (default bench/results)")
     args = parser.parse_args(argv)
     lines, repeats = (60, 2) if args.quick else (args.lines, args.repeats)
-    global REQUESTS_PER_CLIENT, WORKERS
     WORKERS = args.workers
     if args.quick:
         REQUESTS_PER_CLIENT = 2
