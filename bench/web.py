@@ -6,7 +6,8 @@ proposal of 2,000 lines, then:
 
 - renders the proposal pages in-process (this week, the line grid sorted by margin, a line's
   detail) and reports p50/p95 wall time per page;
-- serves the app with uvicorn (httptools, uvloop, no access log) in a child process on a
+- serves the app with uvicorn (httptools, uvloop, no access log; `--workers` processes,
+  default 1, and the API load again with `--also-workers`, default 2) in a child process on a
   loopback port and sends a bounded load from 20 concurrent keep-alive connections (a raw
   asyncio HTTP/1.1 client; 25 requests each, then it stops) over the JSON API, reporting
   p50/p95/p99 latency as the client sees it, throughput, server and client CPU per request and
@@ -37,7 +38,7 @@ from bench._common import RssSampler, write_results
 PG_URL = os.environ.get("RESTOCK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 CLIENTS = 20
 REQUESTS_PER_CLIENT = 25
-WORKERS = int(os.environ.get("RESTOCK_BENCH_WORKERS", "1"))
+WORKERS = int(os.environ.get("RESTOCK_BENCH_WORKERS", "1"))  # the headline's server processes
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -130,12 +131,12 @@ def bench_app():  # type: ignore[no-untyped-def]
     return _app(os.environ["RESTOCK_BENCH_URL"], os.environ.get("RESTOCK_BENCH_SCHEMA") or None)
 
 
-def _serve(url: str, schema: str | None, port: int) -> subprocess.Popen[bytes]:
+def _serve(url: str, schema: str | None, port: int, workers: int = 1) -> subprocess.Popen[bytes]:
     # httptools and uvloop (dependencies; uvicorn's "auto" would pick them too), no access log:
     # the settings `restock serve` runs with, minus the per-request log line.
     code = (
         "import uvicorn; "
-        f"uvicorn.run('bench.web:bench_app', factory=True, workers={WORKERS}, host='127.0.0.1', port={port}, "
+        f"uvicorn.run('bench.web:bench_app', factory=True, workers={workers}, host='127.0.0.1', port={port}, "
         "log_level='warning', access_log=False, http='httptools', loop='uvloop')"
     )
     env = {
@@ -269,7 +270,7 @@ API_PATHS = [
 ]
 
 
-def _api_latency(url: str, schema: str | None) -> dict[str, dict[str, Any]]:
+def _api_latency(url: str, schema: str | None, workers: int = 1) -> dict[str, dict[str, Any]]:
     from kernel.clock import now
     from kernel.orm import unit_of_work
     from restock.accounts import create_api_token
@@ -284,7 +285,7 @@ def _api_latency(url: str, schema: str | None) -> dict[str, dict[str, Any]]:
         line_id = session.execute(text("SELECT min(id) FROM proposal_lines")).scalar_one()
     engine.dispose()
     port = _free_port()
-    process = _serve(url, schema, port)
+    process = _serve(url, schema, port, workers)
     server = psutil.Process(process.pid)
     api_paths = [p.format(line_id=line_id) for p in API_PATHS]
     try:
@@ -312,7 +313,10 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--databases", nargs="+", default=["sqlite", "postgresql"])
     parser.add_argument("--api-only", action="store_true", help="skip the page renders (development)")
-    parser.add_argument("--workers", type=int, default=WORKERS, help="uvicorn worker processes")
+    parser.add_argument("--workers", type=int, default=WORKERS, help="uvicorn worker processes (headline)")
+    parser.add_argument(
+        "--also-workers", type=int, nargs="*", default=[2], help="the API load again with these worker counts"
+    )
     parser.add_argument("--out", type=Path, default=None, help="results directory (default bench/results)")
     args = parser.parse_args(argv)
     lines, repeats = (60, 2) if args.quick else (args.lines, args.repeats)
@@ -332,7 +336,8 @@ def main(argv: list[str] | None = None) -> Path:
                     for page, values in _render_times(url, schema, repeats).items():
                         figures[f"{kind}_render_{page}_p95_ms"] = values["p95_ms"]
                         figures[f"{kind}_render_{page}_p50_ms"] = values["p50_ms"]
-                loads = _api_latency(url, schema)
+                loads = _api_latency(url, schema, WORKERS)
+                others = {n: _api_latency(url, schema, n)["api"] for n in args.also_workers if n != WORKERS}
             finally:
                 _drop(schema)
             api, floor = loads["api"], loads["healthz"]
@@ -340,6 +345,8 @@ def main(argv: list[str] | None = None) -> Path:
                 figures[f"{kind}_api_{key}"] = value
             baselines[f"{kind}_healthz_same_load"] = floor
             baselines[f"{kind}_api_same_load_httpx_client"] = loads["api_httpx_client"]
+            for n, figures_n in others.items():
+                baselines[f"{kind}_api_{n}_workers"] = figures_n
             ratios[f"{kind}_api_p95_vs_healthz_p95"] = round(api["p95_ms"] / max(floor["p95_ms"], 0.1), 2)
         figures["peak_rss_gib"] = rss.peak_gib
     load = os.getloadavg()
