@@ -117,8 +117,9 @@ def exclusion_reason(
     return reason or None
 
 
-def proposal_summary(proposal: Proposal) -> schemas.ProposalSummaryRead:
-    """A proposal's headline; its line and left-out counts are counted, not loaded."""
+def proposal_summary(proposal: Proposal, left_out: int | None = None) -> schemas.ProposalSummaryRead:
+    """A proposal's headline; its line and left-out counts are counted, not loaded (`left_out`
+    when the caller counted it already)."""
     session = object_session(proposal)
     return schemas.ProposalSummaryRead(
         id=proposal.id,
@@ -132,7 +133,9 @@ def proposal_summary(proposal: Proposal) -> schemas.ProposalSummaryRead:
         budget=proposal.budget,
         rebate=proposal.rebate,
         lines=browse.count_lines(session, proposal.id) if session is not None else len(proposal.lines),
-        left_out=browse.count_left_out(session, proposal.id)
+        left_out=left_out
+        if left_out is not None
+        else browse.count_left_out(session, proposal.id)
         if session is not None
         else len(proposal.exclusions),
     )
@@ -142,7 +145,7 @@ def overview(session: Session, proposal_id: int) -> schemas.ProposalOverviewRead
     view = browse.proposal_overview(session, proposal_id)
     proposal = view.proposal
     return schemas.ProposalOverviewRead(
-        proposal=proposal_summary(proposal),
+        proposal=proposal_summary(proposal, left_out=view.left_out),
         solver=proposal.solver,
         solver_status=proposal.status,
         gap=proposal.gap,
