@@ -6,6 +6,8 @@ number in `/api/v1` cannot disagree.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
@@ -23,7 +25,7 @@ from replenishment import browse
 from replenishment.models import Proposal, ProposalExclusion
 from replenishment.reasons import EXCLUSION_CODES, ReasonCode
 from restock.web import schemas
-from restock.web.i18n import exclusion_text, money, percent, reason_text
+from restock.web.i18n import current_language, exclusion_text, money, percent, reason_text
 from restock.web.i18n import gettext as _
 
 
@@ -217,13 +219,37 @@ def exclusion(row: ProposalExclusion) -> schemas.ExclusionRead:
 
 
 def line_page(page: browse.LinePage) -> schemas.LinePageRead:
+    language = current_language.get()
     return schemas.LinePageRead(
-        rows=[line(row, name, cat) for row, name, cat in page.rows],
+        rows=[_remembered_line(language, repr(tuple(row)), row, name, cat) for row, name, cat in page.rows],
         total=page.total,
         page=page.page,
         size=page.size,
         pages=page.pages,
     )
+
+
+def _remembered_line(language: str, text: str, row: Any, sku_name: str, category: str) -> schemas.LineRead:
+    """`line` remembered per language and exact row (`text`: the repr of every column's value, so
+    any change to the line, even a version bump, is another key; the words of its reasons are
+    built once per row and language). Read only: the same object answers every request."""
+    key = (language, text, sku_name, category)
+    with _LINES_LOCK:
+        found = _LINES.get(key)
+        if found is not None:
+            _LINES.move_to_end(key)
+            return found
+    made = line(row, sku_name, category)
+    with _LINES_LOCK:
+        _LINES[key] = made
+        while len(_LINES) > _LINES_KEPT:
+            _LINES.popitem(last=False)
+    return made
+
+
+_LINES: OrderedDict[tuple[str, str, str, str], schemas.LineRead] = OrderedDict()
+_LINES_KEPT = 8192
+_LINES_LOCK = threading.Lock()
 
 
 def line_detail(session: Session, proposal_id: int, line_id: int) -> schemas.LineDetailRead:

@@ -299,3 +299,38 @@ def test_audit_log_filters_by_user_entity_key_and_business_date(client_as, shop,
     assert page.status_code == 200
     assert "<option selected>ada</option>" in page.text and "inbox" in page.text
     assert "promotion_plan_changed" not in page.text  # mei's edit is filtered out
+
+
+def test_an_edit_shows_at_once_in_the_grid_overview_and_detail_already_read(client_as, shop, engine) -> None:  # type: ignore[no-untyped-def]
+    """The grid's rows are remembered per exact stored row and language, the parsed problem per
+    digest: an edit (and the language switch) must show in the very next read of each."""
+    _, pid = shop
+    mei = client_as("mei")
+    token = csrf_from(mei.get(f"/proposals/{pid}").text)
+    line = _line(engine, pid, "DJK-001")
+
+    def grid_row() -> dict:
+        rows = mei.get(f"/api/v1/proposals/{pid}/lines", params={"q": "DJK-001"}).json()["rows"]
+        return next(r for r in rows if r["id"] == line.id)
+
+    before = grid_row()
+    overview = mei.get(f"/api/v1/proposals/{pid}").json()
+    assert mei.get(f"/api/v1/proposals/{pid}/lines/{line.id}").json()["line"]["units"] == before["units"]
+    edited = mei.patch(
+        f"/api/v1/proposals/{pid}/lines/{line.id}",
+        json={"units": 130, "reason_code": "promotion_plan_changed"},
+        headers={"X-CSRF-Token": token},
+    )
+    assert edited.status_code == 200, edited.text
+    after = grid_row()
+    assert (after["units"], after["state"]) == (130, "edited")
+    assert after["line_version"] == before["line_version"] + 1
+    assert after["reason_code"] == "promotion_plan_changed" and after["changed_by"] == "mei"
+    assert mei.get(f"/api/v1/proposals/{pid}/lines/{line.id}").json()["line"]["units"] == 130
+    sup_a = next(g for g in mei.get(f"/api/v1/proposals/{pid}").json()["by_supplier"] if g["key"] == "SUP-A")
+    sup_a_before = next(g for g in overview["by_supplier"] if g["key"] == "SUP-A")
+    assert sup_a["units"] == sup_a_before["units"] - before["units"] + 130
+    switched = mei.put("/api/v1/me/language", json={"language": "zh_CN"}, headers={"X-CSRF-Token": token})
+    assert switched.status_code == 200, switched.text
+    mei.cookies.set("restock_lang", "zh_CN")
+    assert grid_row()["reason"] != after["reason"]  # the same row, now in Chinese
