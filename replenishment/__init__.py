@@ -4,6 +4,7 @@ The pure core is `optimize(problem) -> Plan`; `replenishment.services` loads a
 `Problem` from the database, calls it and stores the proposal.
 """
 
+from replenishment.highs_banner import silence_banner
 from replenishment.optimizer import optimize
 from replenishment.plan import Plan, PlanLine, SupplierSummary
 from replenishment.problem import (
@@ -35,3 +36,5 @@ __all__ = [
     "problem_to_json",
     "save_problem",
 ]
+
+silence_banner()
