@@ -134,7 +134,11 @@ def _render_times(url: str, schema: str | None, repeats: int) -> dict[str, dict[
 
 def bench_app():  # type: ignore[no-untyped-def]
     """The app on the bench database named by the environment (uvicorn's factory for workers)."""
-    return _app(os.environ["RESTOCK_BENCH_URL"], os.environ.get("RESTOCK_BENCH_SCHEMA") or None)
+    from restock.web.app import freeze_for_serving
+
+    app = _app(os.environ["RESTOCK_BENCH_URL"], os.environ.get("RESTOCK_BENCH_SCHEMA") or None)
+    freeze_for_serving()  # as `restock serve` does
+    return app
 
 
 def _serve(url: str, schema: str | None, port: int, workers: int = 1) -> subprocess.Popen[bytes]:

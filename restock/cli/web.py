@@ -48,7 +48,7 @@ def serve(
     import uvicorn
 
     from restock.settings import get_settings
-    from restock.web.app import create_app
+    from restock.web.app import create_app, freeze_for_serving
 
     settings = get_settings()
     bind_host = host or settings.web.host
@@ -61,9 +61,10 @@ def serve(
             f"restock web app on http://{bind_host}:{bind_port}/ serving {database} with {workers} workers "
             "(Ctrl+C stops)"
         )
-        uvicorn.run("restock.web.app:create_app", factory=True, workers=workers, **options)  # type: ignore[arg-type]
+        uvicorn.run("restock.web.app:serving_app", factory=True, workers=workers, **options)  # type: ignore[arg-type]
         return
     app = create_app(settings=settings)
+    freeze_for_serving()
     console.print(f"restock web app on http://{bind_host}:{bind_port}/ serving {database} (Ctrl+C stops)")
     uvicorn.run(app, **options)  # type: ignore[arg-type]
 
