@@ -8,6 +8,7 @@ the fallback when the solver fails.
 
 from __future__ import annotations
 
+import heapq
 import math
 import time
 from dataclasses import dataclass, field
@@ -395,13 +396,18 @@ def _one_window(instance: Instance, cases: np.ndarray, weight: np.ndarray) -> No
                 cases[g.lines] = 0
 
 
-def polish(instance: Instance, cases: np.ndarray, time_limit_s: float = 5.0) -> np.ndarray:
+def polish(
+    instance: Instance, cases: np.ndarray, time_limit_s: float | None = None, max_passes: int | None = None
+) -> np.ndarray:
     """Local search on the exact objective (Φ, exact rebate, shortfall penalty): single-line
     moves of one case up or down (0 ↔ MOQ), or to zero, kept while they stay feasible
     (`violations`' rules, checked incrementally) and raise the objective.
 
     The MILP optimises the chords of Φ; where a SKU's chords are not exact at every
-    whole-case level this recovers what the approximation misjudged near the plan."""
+    whole-case level this recovers what the approximation misjudged near the plan.
+
+    At most `max_passes` passes over the lines (a count keeps the result independent of the
+    machine's speed) and, if given, `time_limit_s` seconds."""
     problem = instance.problem
     started = time.perf_counter()
     cases = cases.astype(np.int64).copy()
@@ -478,8 +484,11 @@ def polish(instance: Instance, cases: np.ndarray, time_limit_s: float = 5.0) -> 
         return gain
 
     improved = True
-    while improved and time.perf_counter() - started < time_limit_s:
+    passes = 0
+    limit = math.inf if time_limit_s is None else time_limit_s
+    while improved and time.perf_counter() - started < limit and passes < (max_passes or math.inf):
         improved = False
+        passes += 1
         for k, line in enumerate(instance.lines):
             if not line.admissible:
                 continue
@@ -505,7 +514,7 @@ def polish(instance: Instance, cases: np.ndarray, time_limit_s: float = 5.0) -> 
             if line.agreement >= 0:
                 totals[line.agreement] += value
             improved = True
-            if time.perf_counter() - started > time_limit_s:
+            if time.perf_counter() - started > limit:
                 break
     return cases
 
@@ -513,3 +522,202 @@ def polish(instance: Instance, cases: np.ndarray, time_limit_s: float = 5.0) -> 
 def _floor_at(instance: Instance, line: LineData, total: Decimal) -> bool:
     data = instance.agreements[line.agreement]
     return data.effective_rate(total) >= line.needed_rate
+
+
+def exchange(instance: Instance, cases: np.ndarray, max_moves: int | None = None) -> np.ndarray:
+    """Budget exchanges on the exact objective: the move of one line by one case (0 ↔ MOQ) with
+    the most gain per yuan is made while the budget has room; when it has not, the moves with
+    the least loss per yuan freed (down a case elsewhere) pay for it, kept only if the
+    exchange as a whole raises the exact objective (Φ, exact rebate, shortfall penalty).
+
+    `polish` moves one line at a time, so under a binding budget it cannot shift money from
+    a line where the last case earns little to one where the next earns much; this does, the
+    way a whole-case greedy would over every line at once. Only the total budget is held
+    here: with category budgets, capacity, supplier minimum order values or fixed order
+    costs the proposal is returned unchanged (polish handles those). Deterministic: at most
+    `max_moves` moves (default 4 × the lines), no clock."""
+    problem = instance.problem
+    if (
+        problem.budget is None
+        or problem.category_budgets
+        or problem.capacity_units is not None
+        or problem.fixed_order_cost
+        or any(v > 0 for v in instance.min_order_value.values())
+    ):
+        return cases
+
+    lines = instance.lines
+    limit = 4 * len(lines) if max_moves is None else max_moves
+    cases = cases.astype(np.int64).copy()
+    stock = sku_stock(instance, cases)
+    totals = agreement_totals(instance, cases)
+    budget = problem.budget
+    spend = sum((int(cases[k]) * ln.case_value_exact for k, ln in enumerate(lines)), Decimal(0))
+    needy = {
+        a: [j for j in data.lines if lines[j].tier_needed > 0] for a, data in enumerate(instance.agreements)
+    }
+    group_lines: dict[int, list[int]] = {}
+    for k, line in enumerate(lines):
+        sku = instance.skus[line.sku]
+        primary = line.sku if sku.alternative_of is None else sku.alternative_of
+        group_lines.setdefault(primary, []).append(k)
+    group_of = {
+        k: (ln.sku if instance.skus[ln.sku].alternative_of is None else instance.skus[ln.sku].alternative_of)
+        for k, ln in enumerate(lines)
+    }
+
+    def value_of(i: int, y: float) -> float:
+        sku = instance.skus[i]
+        return sku.value(y) - sku.shortfall_penalty * max(0.0, -y)
+
+    def target(k: int, up: bool) -> int | None:
+        line, old = lines[k], int(cases[k])
+        if up:
+            new = old + 1 if old else line.moq_cases
+            return new if new <= line.max_cases else None
+        if not old:
+            return None
+        return old - 1 if old - 1 >= line.moq_cases else 0
+
+    def gain_of(k: int, new: int) -> tuple[float, Decimal] | None:
+        """Exact objective change of line k going to `new` cases and its money, or None if a
+        rule (MOQ, most cases, rule 7, margin floor at the rebate earned) forbids it."""
+        line, old = lines[k], int(cases[k])
+        if not line.admissible or (new and (new < line.moq_cases or new > line.max_cases)):
+            return None
+        if new and not old and other_window_bought(instance, stock, line.sku):
+            return None
+        d = new - old
+        value = d * line.case_value_exact
+        gain = value_of(line.sku, stock[line.sku] + d * line.case) - value_of(line.sku, stock[line.sku])
+        gain -= float(value)
+        if line.agreement >= 0:
+            a = line.agreement
+            data = instance.agreements[a]
+            total = totals[a] + value
+            for j in needy[a]:
+                n = new if j == k else int(cases[j])
+                if n and not _floor_at(instance, lines[j], total):
+                    return None
+            gain += float(data.rebate_gain_exact(total) - data.rebate_gain_exact(totals[a]))
+        return gain, value
+
+    def apply(k: int, new: int) -> None:
+        nonlocal spend
+        line = lines[k]
+        d = new - int(cases[k])
+        value = d * line.case_value_exact
+        cases[k] = new
+        stock[line.sku] += d * line.case
+        spend += value
+        if line.agreement >= 0:
+            totals[line.agreement] += value
+
+    up_heap: list[tuple[float, int]] = []
+    down_heap: list[tuple[float, int]] = []
+
+    def push(k: int) -> None:
+        for up, heap in ((True, up_heap), (False, down_heap)):
+            new = target(k, up)
+            if new is None:
+                continue
+            moved = gain_of(k, new)
+            if moved is None or moved[1] == 0:
+                continue
+            gain, value = moved
+            # up: gain per yuan spent (largest first); down: loss per yuan freed (smallest first)
+            ratio = gain / float(value)
+            heapq.heappush(heap, (-ratio if up else ratio, k))
+
+    def pop(
+        heap: list[tuple[float, int]], up: bool, skip: set[int]
+    ) -> tuple[float, int, int, float, Decimal] | None:
+        """The best current move of the heap (re-scored lazily), or None."""
+        deferred = []
+        found = None
+        while heap:
+            key, k = heapq.heappop(heap)
+            if k in skip:
+                deferred.append((key, k))
+                continue
+            new = target(k, up)
+            moved = gain_of(k, new) if new is not None else None
+            if moved is None or moved[1] == 0:
+                continue
+            ratio = moved[0] / float(moved[1])
+            fresh = -ratio if up else ratio
+            if abs(fresh - key) > 1e-12 * (1 + abs(key)):
+                heapq.heappush(heap, (fresh, k))
+                continue
+            found = (ratio, k, new, moved[0], moved[1])
+            break
+        for item in deferred:
+            heapq.heappush(heap, item)
+        return found
+
+    def touched(k: int) -> list[int]:
+        return group_lines[group_of[k]]
+
+    moves = 0
+    for _pass in range(3):
+        up_heap.clear()
+        down_heap.clear()
+        for k in range(len(lines)):
+            push(k)
+        before, failures = moves, 0
+        while moves < limit and failures < 200:
+            best = pop(up_heap, True, set())
+            if best is None or best[0] <= 1e-9:
+                break
+            ratio, k, new, gain, value = best
+            if spend + value <= budget:
+                apply(k, new)
+                moves += 1
+                for j in touched(k):
+                    push(j)
+                continue
+            # pay for it with the cheapest cases elsewhere (not the same SKU: its stock moves)
+            need = spend + value - budget
+            own = set(touched(k))
+            taken: list[tuple[float, int, int, float, Decimal]] = []
+            freed, loss = Decimal(0), 0.0
+            while freed < need:
+                down = pop(down_heap, False, own | {t[1] for t in taken})
+                if down is None:
+                    break
+                if down[0] >= ratio or loss - down[3] >= gain:
+                    heapq.heappush(down_heap, (down[0], down[1]))
+                    break
+                taken.append(down)
+                freed -= down[4]
+                loss -= down[3]
+            done = False
+            if freed >= need and gain - loss > 1e-7:
+                # make the moves in turn, re-scored exactly; undo all unless the whole pays
+                made: list[tuple[int, int]] = []
+                total_gain = 0.0
+                for _r, j, new_j, _g, _v in [*taken, best]:
+                    moved = gain_of(j, new_j)
+                    if moved is None:
+                        break
+                    made.append((j, int(cases[j])))
+                    apply(j, new_j)
+                    total_gain += moved[0]
+                else:
+                    done = spend <= budget and total_gain > 1e-7
+                if not done:
+                    for j, old in reversed(made):
+                        apply(j, old)
+            if done:
+                moves += 1 + len(taken)
+                failures = 0
+                for j in sorted({j for t in [*taken, best] for j in touched(t[1])}):
+                    push(j)
+            else:
+                # left out of this pass (the next one re-scores every line)
+                for t in taken:
+                    heapq.heappush(down_heap, (t[0], t[1]))
+                failures += 1
+        if moves == before or moves >= limit:
+            break
+    return cases

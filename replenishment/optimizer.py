@@ -5,8 +5,11 @@ the LP relaxation picks a rebate tier per agreement; the LP with those tiers fix
 is rounded into a feasible proposal; the full MILP starts from the better of the
 two, improves it and proves a bound within the time limit; the Lagrangian bound on the
 budget with each agreement's tier enumerated (replenishment.bounds) tightens the
-proven bound where the LP's tier relaxation is weak. CBC solves the full
-MILP directly. A solver failure falls back to the greedy proposal, never an exception.
+proven bound where the LP's tier relaxation is weak, and the price bound's branch and
+bound over tier sets (replenishment.prices) where the MILP's bound is not within the gap.
+Above LARGE_INSTANCE_SKUS the Lagrangian bound picks the tiers and the full MILP is not
+run (see PRICE_NODES). CBC solves the full MILP directly. A solver failure falls back to
+the greedy proposal, never an exception.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from replenishment.heuristics import (
     Evaluation,
     agreement_totals,
     evaluate,
+    exchange,
     margin_floor_holds,
     order_up_to_cases,
     polish,
@@ -35,6 +39,7 @@ from replenishment.heuristics import (
 from replenishment.instance import LARGE_INSTANCE_SKUS, Instance, LineData, prepare
 from replenishment.milp import K, MilpResult, fixed_tier_lp, lp_tier_choice, solve_milp
 from replenishment.plan import AgreementSummary, Plan, PlanLine, Shortfall, SupplierSummary
+from replenishment.prices import PriceDual, branch_and_bound
 from replenishment.problem import Exclusion, Problem
 from replenishment.reasons import render_all
 
@@ -54,15 +59,17 @@ FIXED_TIER_MILP_GAP = 0.002
 # share of the time limit: a cap, not a share — without these LPs the plan is the greedy
 # one (on the 10k bench under a load of 14, a 0.3 share left the plan 25 % worse).
 LP_SHARE = 1.0
-# Instances above LARGE_INSTANCE_SKUS skip the LP relaxation and the fixed-tier MILP (on the
-# 10k-SKU bench neither finished its root within the time limit in any run, and each PuLP
-# build took ~10 s): the Lagrangian bound (given up to this share of the time limit: it
-# stops when its multipliers settle, ~14 steps and ~6 s of CPU on 10k SKUs, so that a
-# loaded machine does not cut it short) picks the tiers, its own solution and the LP with those
-# tiers held are rounded, and the full MILP runs only when at least LARGE_MILP_SHARE of
-# the time limit is left.
-LARGE_LAGRANGIAN_SHARE = 1.0
-LARGE_MILP_SHARE = 0.5
+# Instances above LARGE_INSTANCE_SKUS skip the LP relaxation, the fixed-tier MILP and the full
+# MILP (on the 10k-SKU bench the LP relaxation sat 7.4 % above the plan, and the full MILP
+# found nothing better in 400 s with its bound 6.2 % above): the Lagrangian bound picks the
+# tiers, the LP with those tiers held is rounded, budget exchanges improve it, and the price
+# bound's branch and bound over tier sets (replenishment.prices) proves it, with
+# PRICE_NODES nodes (~0.07 s of CPU each on 10k SKUs). Counts, not times, so that the same
+# input gives the same proposal and the same proven gap on any machine
+# (docs/optimizer-rules.md#large-instances).
+PRICE_NODES = 150
+# Passes of `polish` over every line (it stops earlier when a pass changes nothing).
+POLISH_PASSES = 8
 
 
 def optimize(
@@ -134,7 +141,7 @@ def optimize(
     nothing = np.zeros(len(instance.lines), dtype=np.int64)
     candidates = [c for c in (solved, start_cases, nothing) if c is not None and not violations(instance, c)]
     best = max(candidates, key=lambda c: evaluate(instance, c).objective)
-    cases = polish(instance, best, time_limit_s=max(1.0, 0.05 * problem.time_limit_s))
+    cases = polish(instance, best, max_passes=POLISH_PASSES)
     solve_s += time.perf_counter() - polish_started
     final = evaluate(instance, cases)
     if solved is None:
@@ -256,9 +263,9 @@ def _solve_phased(instance: Instance, greedy_cases: np.ndarray) -> MilpResult:
     # limit under load): the Lagrangian bound picks the tiers; its own solution and the
     # LP with those tiers held are rounded into the start.
     large = len(instance.skus) > LARGE_INSTANCE_SKUS
-    lagrangian = (
-        lagrangian_bound(instance, None, time_limit_s=LARGE_LAGRANGIAN_SHARE * limit) if large else None
-    )
+    # (large: its 40 steps at most, not a time, so that the tiers it picks do not depend on
+    # the machine's load)
+    lagrangian = lagrangian_bound(instance, None, time_limit_s=math.inf) if large else None
     large = lagrangian is not None  # else (committed orders above stock) the LP's path
     if large:
         choice, _lp_bound = {}, None
@@ -291,16 +298,20 @@ def _solve_phased(instance: Instance, greedy_cases: np.ndarray) -> MilpResult:
     for n, tiers in enumerate(candidates):
         if n and time.perf_counter() - started > 0.35 * limit:
             break  # the polishing MILP below needs the time more than a second rounding
-        relaxed = relaxed_cases(lagrangian) if large and lagrangian is not None else None
+        # the LP with these tiers held rounds ~1-4 % better than the Lagrangian's solution
+        # (large: without a time limit — ~10 s of CPU on 10k SKUs — so that the plan does
+        # not depend on the machine's load)
+        fractional = fixed_tier_lp(instance, tiers, time_limit_s=None if large else LP_SHARE * limit)
+        relaxed = (
+            relaxed_cases(lagrangian) if large and lagrangian is not None and fractional is None else None
+        )
         if relaxed is not None:
-            # the Lagrangian's own solution, rounded: a start even when the LP runs out of time
+            # the Lagrangian's own solution, rounded: a start when the LP finds none
             rounded = rounded_lp_cases(instance, relaxed[0], relaxed[1])
             value = evaluate(instance, rounded, chord=True).expected_profit
             if value > best_value:
                 best, best_value = rounded, value
             trace(f"rounded relaxation #{n}", rounded)
-        # the LP with these tiers held rounds ~1-4 % better than the Lagrangian's solution
-        fractional = fixed_tier_lp(instance, tiers, time_limit_s=LP_SHARE * limit)
         if fractional is None:
             continue
         rounded = rounded_lp_cases(instance, fractional, tiers)
@@ -362,13 +373,34 @@ def _solve_phased(instance: Instance, greedy_cases: np.ndarray) -> MilpResult:
             if value > best_value:
                 best, best_value = polished.cases, value
                 increment_k = (value - nothing.expected_profit) / K
-    if lagrangian is not None and increment_k > 0:
+    if large:
+        # budget exchanges on the exact objective (heuristics.exchange): where the last cases
+        # of a line earn less per yuan than the next of another, the money moves
+        exchanged = exchange(instance, best)
+        if evaluate(instance, exchanged).objective > evaluate(instance, best).objective:
+            best = exchanged
+            increment_k = (evaluate(instance, best, chord=True).expected_profit - nothing.expected_profit) / K
+        trace("exchanged", best)
+    if (
+        large
+        and lagrangian is not None
+        and increment_k > 0
+        and lagrangian.model is not None
+        and math.isfinite(lagrangian.model.budget)
+    ):
+        # the price bound (replenishment.prices) with a branch and bound over tier sets: SKUs
+        # with lines under several agreements are priced exactly there
+        priced, _solved, _open = branch_and_bound(PriceDual(lagrangian.model), increment_k * K, PRICE_NODES)
+        lagrangian.increment_bound = min(lagrangian.increment_bound, priced)
+        trace("price bound")
+    elif lagrangian is not None and increment_k > 0:
         tighten_by_tiers(lagrangian, increment_k * K, budget_s / 2)
         trace("tightened")
     remaining = max(1.0, limit - (time.perf_counter() - started))
-    if large and remaining < LARGE_MILP_SHARE * limit:
-        # too little time left for the full MILP to build and solve its root: the rounded
-        # Lagrangian solution stands, proven by the Lagrangian bound
+    if large:
+        # the full MILP is not run: on the 10k-SKU bench it found nothing better than the
+        # start in 400 s and its bound stayed ~6 % above it; the proposal stands, proven
+        # by the Lagrangian and price bounds
         value_k = evaluate(instance, best, chord=True).expected_profit / K
         bound_k = None
         if lagrangian is not None and math.isfinite(lagrangian.increment_bound):
@@ -388,6 +420,22 @@ def _solve_phased(instance: Instance, greedy_cases: np.ndarray) -> MilpResult:
     result.build_s += build_s
     result.solve_s = time.perf_counter() - started - result.build_s
     trace("final milp", result.cases, result.bound_k)
+    final = evaluate(instance, result.cases if result.cases is not None else best, chord=True)
+    incumbent = final.expected_profit - nothing.expected_profit
+    if (
+        lagrangian is not None
+        and lagrangian.model is not None
+        and math.isfinite(lagrangian.model.budget)
+        and incumbent > 0
+        and (
+            result.bound_k is None
+            or result.bound_k * K - final.expected_profit > problem.mip_gap * incumbent + ABSOLUTE_TOLERANCE
+        )
+    ):
+        # the MILP's bound is not tight enough: the price bound's branch and bound may be
+        priced, _solved, _open = branch_and_bound(PriceDual(lagrangian.model), incumbent, PRICE_NODES)
+        lagrangian.increment_bound = min(lagrangian.increment_bound, priced)
+        trace("price bound")
     if lagrangian is not None and math.isfinite(lagrangian.increment_bound):
         # both bounds are valid for the same MILP objective: the smaller one is kept; one below
         # a feasible proposal's value would be a defect, never a proof, and is not used

@@ -5,7 +5,8 @@ enumerated optimum's increment over ordering nothing; started from the LP's dual
 it is at most the LP relaxation's bound wherever the instance has no constraint the
 bound drops (supplier minimum order values, fixed order costs); and the optimizer's
 split — the MILP held to one tier vector, `bound_outside` on every other — still
-bounds the optimum.
+bounds the optimum. The price bound (replenishment.prices) is valid at its root, at
+every point its coordinate steps pass and after its branch and bound over tier sets.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ import math
 import numpy as np
 from hypothesis import HealthCheck, assume, given, settings
 
-from replenishment.bounds import bound_outside, lagrangian_bound
+from replenishment.bounds import _Model, bound_outside, lagrangian_bound
 from replenishment.heuristics import evaluate
 from replenishment.instance import prepare
 from replenishment.milp import K, lp_tier_choice, solve_milp
+from replenishment.prices import PriceDual, branch_and_bound
 from tests.replenishment.test_bruteforce import brute_force_best, tiny_problems
 
 TOLERANCE = 1e-6
@@ -119,3 +121,24 @@ def test_the_large_instance_path_meets_the_rules_and_proves_only_what_holds(p) -
         if p.budget is not None:
             spend = sum(fractional[k] * ln.case_value for k, ln in enumerate(instance.lines))
             assert spend <= float(p.budget) * (1 + 1e-9)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+@given(tiny_problems())
+def test_price_bound_is_never_below_the_enumerated_optimum(p) -> None:  # type: ignore[no-untyped-def]
+    instance = prepare(p)
+    assume(all(s.position >= 0 for s in instance.skus) and p.budget is not None)
+    nothing = evaluate(instance, np.zeros(len(instance.lines), dtype=np.int64), chord=True).expected_profit
+    optimum = brute_force_best(p) - nothing
+    scale = 1.0 + abs(optimum)
+    dual = PriceDual(_Model(instance))
+    root = [np.ones(len(b.tiers), dtype=bool) for b in dual.model.blocks]
+    # any λ ≥ 0 and δ is a bound: the start, the minimised root, and the branch and bound
+    # pruned by a poor incumbent and by the optimum itself
+    start = [np.zeros(len(b.tiers)) for b in dual.model.blocks]
+    assert dual.value(0.0, start, root) >= optimum - TOLERANCE * scale
+    assert dual.value(0.3, [d - 0.2 for d in start], root) >= optimum - TOLERANCE * scale
+    assert dual.minimise(root).value >= optimum - TOLERANCE * scale
+    for incumbent in (0.5 * optimum if optimum > 0 else -1.0, optimum - 1e-6 * scale):
+        bound, _solved, _open = branch_and_bound(dual, incumbent, nodes=40)
+        assert bound >= optimum - TOLERANCE * scale

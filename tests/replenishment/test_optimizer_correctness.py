@@ -133,7 +133,7 @@ def test_status_is_feasible_when_the_bound_is_far_above_the_increment(monkeypatc
         )
 
     monkeypatch.setattr(core, "_solve_phased", poor)
-    monkeypatch.setattr(core, "polish", lambda instance, cases, time_limit_s: cases)
+    monkeypatch.setattr(core, "polish", lambda instance, cases, **_: cases)
     plan = optimize(p)
     assert plan.status == "feasible"
     assert plan.gap is None or plan.gap > 0.01
