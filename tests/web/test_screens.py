@@ -9,7 +9,8 @@ from decimal import Decimal
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from forecasting.models import ForecastRun
 from kernel.orm import unit_of_work
@@ -286,3 +287,27 @@ def test_grid_pages_partition_the_lines_with_ties_broken_by_id(big_app) -> None:
         assert len(rows) == len({r["id"] for r in rows}) == 123
         keys = [(r["supplier"], r["id"]) for r in rows]
         assert keys == sorted(keys, reverse=order == "desc")
+
+
+def test_a_problem_without_or_with_a_wrong_digest_is_parsed_from_its_text(shop) -> None:  # type: ignore[no-untyped-def]
+    """`stored_problem` keeps parsed problems by `problem_sha256` (the ORM sets it with the text);
+    a row written around the ORM without a digest, or with one that matches neither its text nor
+    a kept problem, is parsed from its text, and such a parse is not kept."""
+    from replenishment import browse
+    from replenishment.models import problem_digest
+
+    engine, pid = shop
+    with unit_of_work(engine) as session:
+        proposal = session.get(Proposal, pid)
+        assert proposal.problem_sha256 == problem_digest(proposal.problem)
+        problem = json.loads(proposal.problem)
+    changed = json.dumps({**problem, "margin_floor": 0.123})
+    with Session(engine) as session:
+        assert browse.stored_problem(browse.get_proposal_row(session, pid)).margin_floor != 0.123
+    for digest in (None, "0" * 64, "0" * 64):  # the second wrong-digest read must not find a kept parse
+        with engine.begin() as conn:
+            conn.execute(
+                update(Proposal).where(Proposal.id == pid).values(problem=changed, problem_sha256=digest)
+            )
+        with unit_of_work(engine) as session:
+            assert browse.stored_problem(browse.get_proposal_row(session, pid)).margin_floor == 0.123
