@@ -23,6 +23,9 @@ from kernel.clock import now
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 ROOT = Path(__file__).resolve().parent.parent
+# The machine is shared: the load averages (1, 5, 15 min) when a bench started (this module is
+# imported first) and when it wrote its results say what else was running.
+LOAD_AT_START = tuple(round(value, 2) for value in os.getloadavg())
 
 
 def git_revision() -> str:
@@ -66,6 +69,8 @@ def machine(libraries: list[str]) -> dict[str, Any]:
         "python": platform.python_version(),
         "os": f"{platform.system()} {platform.release()}",
         "libraries": versions,
+        "load_at_start": list(LOAD_AT_START),
+        "load_at_end": [round(value, 2) for value in os.getloadavg()],
     }
 
 
@@ -144,7 +149,9 @@ def write_results(
         f"- when: {result['when']}  ",
         f"- git: `{result['git']}`  ",
         f"- machine: {result['machine']['cpu']}, {result['machine']['cores']} cores, "
-        f"{result['machine']['mem_gib']} GiB, Python {result['machine']['python']}",
+        f"{result['machine']['mem_gib']} GiB, Python {result['machine']['python']}, "
+        f"load (1/5/15 min) {_loads(result['machine']['load_at_start'])} at start, "
+        f"{_loads(result['machine']['load_at_end'])} at end",
         f"- params: `{json.dumps(params, default=str)}`",
         "",
         "| figure | value |",
@@ -163,6 +170,10 @@ def write_results(
     (out / f"{name}.md").write_text("\n".join(lines) + "\n")
     print(json.dumps(result["figures"], default=str), file=sys.stderr)
     return json_path
+
+
+def _loads(values: list[float]) -> str:
+    return "/".join(f"{value:.1f}" for value in values)
 
 
 def _fmt(value: Any) -> str:
