@@ -7,8 +7,8 @@ proposal of 2,000 lines, then:
 - renders the proposal pages in-process (this week, the line grid sorted by margin, a line's
   detail) and reports p50/p95 wall time per page;
 - serves the app with uvicorn (httptools, uvloop, no access log; `--workers` processes,
-  default 1, and the API load again with `--also-workers`, default 2) in a child process on a
-  loopback port and sends a bounded load from 20 concurrent keep-alive connections (a raw
+  default 2, one per core, and the API load again with `--also-workers`, default 1) in a
+  child process on a loopback port and sends a bounded load from 20 concurrent keep-alive connections (a raw
   asyncio HTTP/1.1 client; 25 requests each, then it stops) over the JSON API, reporting
   p50/p95/p99 latency as the client sees it, throughput, server and client CPU per request and
   the load average; `/healthz` under the same load is the baseline (the server's floor on this
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import socket
@@ -38,7 +39,8 @@ from bench._common import RssSampler, write_results
 PG_URL = os.environ.get("RESTOCK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 CLIENTS = 20
 REQUESTS_PER_CLIENT = 25
-WORKERS = int(os.environ.get("RESTOCK_BENCH_WORKERS", "1"))  # the headline's server processes
+# The headline's server processes: one per core of this 2-core machine (`restock serve --workers 2`).
+WORKERS = int(os.environ.get("RESTOCK_BENCH_WORKERS", "2"))
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -317,6 +319,10 @@ def _api_latency(url: str, schema: str | None, workers: int = 1) -> dict[str, di
     process = _serve(url, schema, port, workers)
     server = psutil.Process(process.pid)
     api_paths = [p.format(line_id=line_id) for p in API_PATHS]
+    # The client shares this process with the page renders' app and its caches: a full collection
+    # of that heap (~100 ms) in the middle of a load would stall the client and count as latency.
+    gc.collect()
+    gc.freeze()
     try:
         asyncio.run(_load(port, ["/healthz"], token))  # warm up connections
         asyncio.run(_load(port, api_paths, token))  # warm up caches (each path once per client)
@@ -344,7 +350,7 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--api-only", action="store_true", help="skip the page renders (development)")
     parser.add_argument("--workers", type=int, default=WORKERS, help="uvicorn worker processes (headline)")
     parser.add_argument(
-        "--also-workers", type=int, nargs="*", default=[2], help="the API load again with these worker counts"
+        "--also-workers", type=int, nargs="*", default=[1], help="the API load again with these worker counts"
     )
     parser.add_argument("--out", type=Path, default=None, help="results directory (default bench/results)")
     args = parser.parse_args(argv)
