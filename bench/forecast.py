@@ -27,6 +27,7 @@ from forecasting.cleansing import remove_fraud
 from forecasting.columns import DS, GROUP, MEAN, UNIQUE_ID, Y
 from forecasting.engine import EngineConfig, forecast_panel
 from forecasting.execution import process_runner
+from forecasting.global_model import GLOBAL_MODEL
 from forecasting.preparation import prepare_inputs
 from forecasting.totals import total_demand
 from kernel.seasons import festival_date
@@ -35,7 +36,8 @@ SEED = 7
 HORIZON = 91
 ORIGINS = 3
 SAMPLES = ROOT / "data" / "samples"
-LIBRARIES = ["numpy", "pandas", "statsforecast", "statsmodels", "prophet", "holidays", "lunardate"]
+LIBRARIES = ["numpy", "pandas", "statsforecast", "statsmodels", "prophet", "holidays", "lunardate",
+             "lightgbm", "mlforecast"]
 
 
 # --------------------------------------------------------------------------- sample accuracy
@@ -105,6 +107,7 @@ def accuracy(sales: pd.DataFrame, skus: pd.DataFrame, promotions: pd.DataFrame,
     actual = actual_all.set_index([UNIQUE_ID, DS])[Y]
     rows = []
     timing = {"restock_s": 0.0, "seasonal_naive_s": 0.0, "autoets_s": 0.0}
+    global_fits: list[dict[str, Any]] = []
     for k in range(origins, 0, -1):
         cutoff = (last - pd.Timedelta(days=k * horizon)).date()
         window = sales[sales[DS] <= pd.Timestamp(cutoff)]
@@ -122,6 +125,8 @@ def accuracy(sales: pd.DataFrame, skus: pd.DataFrame, promotions: pd.DataFrame,
                                 seasons=seasons_frame(window[DS].min().year - 1, cutoff.year + 1),
                                 censored=prepared.demand[[UNIQUE_ID, DS, "imputed"]])
         timing["restock_s"] += time.perf_counter() - started
+        global_fits += result.params.get(GLOBAL_MODEL, [])
+        group_of = result.series.set_index(UNIQUE_ID)[GROUP]
         history = prepared.history
         long_enough = history.groupby(UNIQUE_ID)[Y].size()
         eligible = set(long_enough[long_enough >= 28].index)
@@ -146,7 +151,7 @@ def accuracy(sales: pd.DataFrame, skus: pd.DataFrame, promotions: pd.DataFrame,
                 "covered_q90": int((a <= part.loc[ok, "q90"].to_numpy() + 1e-9).sum()),
                 "covered_q50": int((a <= part.loc[ok, "q50"].to_numpy() + 1e-9).sum()),
                 "covered_q99": int((a <= part.loc[ok, "q99"].to_numpy() + 1e-9).sum()),
-                "model": part["model"].iloc[0],
+                "model": part["model"].iloc[0], GROUP: group_of.get(uid),
             })
     scores = pd.DataFrame(rows)
     for name in ("restock", "naive", "ets"):
@@ -164,8 +169,27 @@ def accuracy(sales: pd.DataFrame, skus: pd.DataFrame, promotions: pd.DataFrame,
         "ets_mase": float(scores["mase_ets"].mean()),
         "ets_wape": float(scores["ae_ets"].sum() / scores["actual"].sum()),
         "models": scores["model"].value_counts().to_dict(),
+        "global_model": global_model_use(scores, global_fits),
         **timing,
     }
+
+
+def global_model_use(scores: pd.DataFrame, fits: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per category: SKU-origins whose chosen model is or contains the global model, out of all,
+    their held-out MASE beside the others', and the group fits' wall seconds (fit + predict)."""
+    out: dict[str, Any] = {}
+    for group, part in scores.groupby(GROUP):
+        uses = part["model"].str.contains(GLOBAL_MODEL, regex=False)
+        walls = [f["fit_s"] + f["predict_s"] for f in fits if f["group"] == group and f["skipped"] is None]
+        out[str(group)] = {
+            "chosen": int(uses.sum()), "series_origins": len(part),
+            "mase_where_chosen": (round(float(part.loc[uses, "mase_restock"].mean()), 4)
+                                  if uses.any() else None),
+            "group_fits": len(walls),
+            "skipped": sorted({f["skipped"] for f in fits if f["group"] == group and f["skipped"]}),
+            "fit_wall_s_median": round(float(np.median(walls)), 3) if walls else None,
+        }
+    return out
 
 
 # --------------------------------------------------------------------------- seasonal peaks
@@ -477,7 +501,12 @@ def nightly_path(sales: pd.DataFrame, skus: pd.DataFrame, as_of: date, workers: 
                             "window_end": first + pd.Timedelta(days=36)})
     totals = total_demand(result, windows)
     total_s = time.perf_counter() - started - cleansed_s - forecast_s
+    fits = [f for f in result.params.get(GLOBAL_MODEL, []) if f["skipped"] is None]
     return {"cleanse_s": cleansed_s, "forecast_s": forecast_s, "totals_s": total_s,
+            "global_model_fits": len(fits),
+            "global_model_fit_s": sum(f["fit_s"] + f["predict_s"] for f in fits),
+            "global_model_fit_s_per_group_max": max((f["fit_s"] + f["predict_s"] for f in fits), default=0.0),
+            "global_model_chosen": int(result.series["model"].str.contains(GLOBAL_MODEL, regex=False).sum()),
             "series": len(result.series), "windows": len(totals),
             "models": result.series["model"].value_counts().to_dict(),
             "wall_s": time.perf_counter() - started}
@@ -528,6 +557,7 @@ def main(argv: list[str] | None = None) -> Path:
                                            wall_s=acc["seasonal_naive_s"])
         baselines["autoets"].update(mase=acc["ets_mase"], wape=acc["ets_wape"], wall_s=acc["autoets_s"])
         notes.append(f"models chosen on the sample (all origins): {acc['models']}")
+        figures["global_model_by_category"] = acc["global_model"]
         peaks = season_peak_check(sales, skus, promotions, (*SEASON_ORIGINS, DEMO_ORIGIN))
         # Each category's first season after the one-year-back origins (mooncakes appear twice).
         back = peaks[peaks["origin"] != DEMO_ORIGIN].drop_duplicates(GROUP)
@@ -600,6 +630,9 @@ def main(argv: list[str] | None = None) -> Path:
     figures["wall_s_10k"] = path["wall_s"]
     figures["peak_rss_gib_10k"] = sampler.peak_gib
     figures.update(cleanse_s=path["cleanse_s"], forecast_s=path["forecast_s"], totals_s=path["totals_s"])
+    figures.update({f"{key}_10k": path[key] for key in (
+        "global_model_fits", "global_model_fit_s", "global_model_fit_s_per_group_max",
+        "global_model_chosen")})
     notes.append(f"models chosen on the generated panel: {path['models']}")
     ets_wall = autoets_alone(scale_sales, n_autoets)
     baselines["autoets"]["wall_s_per_1k"] = ets_wall * 1000 / n_autoets

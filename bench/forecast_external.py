@@ -10,6 +10,9 @@ same training periods. Reported per set: MASE (mean over series of MAE / in-samp
 MAE, Hyndman & Koehler 2006), WAPE (Σ|error| / Σactual), coverage of q50/q80/q90/q95 (share of
 held-out actuals at or below the quantile; AutoETS's own intervals beside restock's), coverage per
 demand class, and the ratios of restock's MASE to AutoETS's and to the best baseline's.
+restock also runs a second time with its global model (`forecasting.global_model`) off, on the
+same split in the same run (`restock_no_global`): how often the global model is chosen, what it
+costs per group fit, and what it changes in MASE per set.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,7 @@ import pandas as pd
 from bench._common import ROOT, RssSampler, write_results
 from forecasting.columns import DS, MEAN, UNIQUE_ID, Y
 from forecasting.engine import EngineConfig, forecast_panel
+from forecasting.global_model import GLOBAL_MODEL
 
 # ../shared/data/external beside the checkout (a worktree under wt/<branch>: two levels up);
 # RESTOCK_EXTERNAL_DATA or --data elsewhere.
@@ -36,6 +40,8 @@ EXTERNAL = next((p for p in _CANDIDATES if (p / "meta.csv").exists()), _CANDIDAT
 SETS = ("cheese", "tuna", "aus_retail", "tourism", "m1")
 QUANTILES = (0.5, 0.8, 0.9, 0.95)
 BASELINES = ("SeasonalNaive", "Naive", "AutoETS", "AutoTheta", "CrostonSBA")
+# restock with its global model off: same split, same run (not a baseline: not in "best baseline").
+NO_GLOBAL = "restock_no_global"
 NO_EVENTS = pd.DataFrame(columns=["event", DS])
 LIBRARIES = ["numpy", "pandas", "statsforecast", "lightgbm", "mlforecast"]
 
@@ -80,15 +86,17 @@ def load_splits(directory: Path, name: str, limit: int | None = None) -> list[Sp
     return splits
 
 
-def run_restock(split: Split, config: EngineConfig | None = None) -> tuple[pd.DataFrame, pd.DataFrame, float]:
-    """restock's forecasts of the held-out periods, its per-series table, and the wall seconds."""
+def run_restock(split: Split, config: EngineConfig | None = None
+                ) -> tuple[pd.DataFrame, pd.DataFrame, float, dict[str, Any]]:
+    """restock's forecasts of the held-out periods, its per-series table, the wall seconds and the
+    run's parameters (with the global model's fits per group and origin)."""
     config = config or EngineConfig(horizon=split.h, freq=split.freq, quantiles=QUANTILES, events=(),
                                     from_own_end=True)
     future = split.test[[UNIQUE_ID, DS, *split.regressors]] if split.regressors else None
     started = time.perf_counter()
     result = forecast_panel(split.train, split.h, split.freq, future=future, events=NO_EVENTS,
                             quantiles=QUANTILES, config=config)
-    return result.forecasts, result.series, time.perf_counter() - started
+    return result.forecasts, result.series, time.perf_counter() - started, result.params
 
 
 def run_baselines(split: Split) -> tuple[pd.DataFrame, dict[str, float]]:
@@ -148,7 +156,7 @@ def score(split: Split, forecasts: pd.DataFrame, series: pd.DataFrame, baselines
     classes = series.set_index(UNIQUE_ID)["demand_class"]
     merged["demand_class"] = merged[UNIQUE_ID].map(classes)
     scales = mase_scales(split.train, split.season_length)
-    models = {"restock": MEAN, **{name: name for name in BASELINES}}
+    models = {"restock": MEAN, **{name: name for name in (*BASELINES, NO_GLOBAL) if name in merged}}
     per_series = merged.groupby(UNIQUE_ID).apply(
         lambda rows: pd.Series({model: float(np.mean(np.abs(rows[col] - rows[Y]))) for model, col
                                 in models.items()} | {"actual": float(rows[Y].abs().sum()),
@@ -159,10 +167,10 @@ def score(split: Split, forecasts: pd.DataFrame, series: pd.DataFrame, baselines
 
 def summarise(name: str, merged: pd.DataFrame, per_series: pd.DataFrame) -> dict[str, Any]:
     """MASE, WAPE and coverage of restock and each baseline on one set."""
-    models = ["restock", *BASELINES]
+    models = ["restock", *BASELINES, *([NO_GLOBAL] if NO_GLOBAL in per_series else [])]
     mase = {m: float((per_series[m] / per_series["scale"]).mean()) for m in models}
     total = float(merged[Y].abs().sum())
-    columns = {"restock": MEAN, **{b: b for b in BASELINES}}
+    columns = {"restock": MEAN, **{b: b for b in (*BASELINES, NO_GLOBAL)}}
     wape = {m: float(np.abs(merged[columns[m]] - merged[Y]).sum() / total) for m in models}
     coverage = {f"q{int(q * 100)}": float((merged[Y] <= merged[f"q{int(q * 100)}"] + 1e-9).mean())
                 for q in QUANTILES}
@@ -190,11 +198,19 @@ def evaluate_part(name: str, index: int, directory: Path = EXTERNAL, limit: int 
     split = load_splits(directory, name, limit)[index]
     part_config = None if config is None else EngineConfig(**{
         **config.__dict__, "horizon": split.h, "freq": split.freq, "quantiles": QUANTILES})
-    forecasts, series, restock_s = run_restock(split, part_config)
+    part_config = part_config or EngineConfig(horizon=split.h, freq=split.freq, quantiles=QUANTILES,
+                                              events=(), from_own_end=True)
+    forecasts, series, restock_s, params = run_restock(split, part_config)
     baselines, baseline_s = run_baselines(split)
+    if part_config.global_model is not None:
+        plain, _, plain_s, _ = run_restock(split, replace(part_config, global_model=None))
+        baselines = baselines.merge(plain[[UNIQUE_ID, DS, MEAN]].rename(columns={MEAN: NO_GLOBAL}),
+                                    on=[UNIQUE_ID, DS], how="left")
+        baseline_s[NO_GLOBAL] = plain_s
     merged, per_series = score(split, forecasts, series, baselines)
     return {"merged": merged, "per_series": per_series, "restock_s": restock_s,
-            "baseline_s": baseline_s, "models": series["model"].value_counts().to_dict()}
+            "baseline_s": baseline_s, "models": series["model"].value_counts().to_dict(),
+            "global_fits": params.get(GLOBAL_MODEL, [])}
 
 
 def combine_parts(name: str, parts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -211,7 +227,31 @@ def combine_parts(name: str, parts: list[dict[str, Any]]) -> dict[str, Any]:
                         pd.concat([p["per_series"] for p in parts]))
     summary["timing_s"] = {k: round(v, 2) for k, v in timing.items()}
     summary["models"] = dict(sorted(models.items(), key=lambda kv: (-kv[1], kv[0])))
+    summary["global_model"] = global_summary(models, [f for p in parts for f in p.get("global_fits", [])])
     return summary
+
+
+def global_summary(models: dict[str, int], fits: list[dict[str, Any]]) -> dict[str, Any]:
+    """How often the global model was chosen (alone or in a combination) and what its fits cost."""
+    fitted = [f for f in fits if f["skipped"] is None]
+    skipped: dict[str, int] = {}
+    for f in fits:
+        if f["skipped"] is not None:
+            kind = f["skipped"].split(" (")[0].split(" ", 1)[1]  # e.g. "series", "training rows after ..."
+            skipped[kind] = skipped.get(kind, 0) + 1
+    walls = [f["fit_s"] + f["predict_s"] for f in fitted]
+    return {
+        "chosen_alone": int(models.get(GLOBAL_MODEL, 0)),
+        "chosen_in_combination": int(sum(n for m, n in models.items()
+                                         if GLOBAL_MODEL in m and m != GLOBAL_MODEL)),
+        "series": int(sum(models.values())),
+        "group_fits": len(fitted), "group_fits_skipped": len(fits) - len(fitted),
+        "skipped_reasons": skipped,
+        "fit_wall_s_total": round(float(sum(walls)), 2),
+        "fit_wall_s_per_group_fit_median": round(float(np.median(walls)), 3) if walls else None,
+        "fit_wall_s_per_group_fit_max": round(float(max(walls)), 3) if walls else None,
+        "train_rows_per_group_fit_median": int(np.median([f["rows"] for f in fitted])) if fitted else None,
+    }
 
 
 def evaluate(name: str, directory: Path = EXTERNAL, limit: int | None = None,
@@ -238,17 +278,39 @@ def evaluate_all(names: list[str], directory: Path, limit: int | None, jobs: int
 
 
 def _table(results: list[dict[str, Any]]) -> list[str]:
-    header = ("| set | series | restock MASE | AutoETS | best baseline | ratio vs AutoETS | ratio vs best "
-              "| restock WAPE | AutoETS WAPE | q50 | q80 | q90 | q95 | AutoETS q90 |")
-    lines = [header, "|---" * 14 + "|"]
+    header = ("| set | series | restock MASE | without global model | AutoETS | best baseline "
+              "| ratio vs AutoETS | ratio vs best | restock WAPE | AutoETS WAPE "
+              "| q50 | q80 | q90 | q95 | AutoETS q90 |")
+    lines = [header, "|---" * 15 + "|"]
     for r in results:
         best = r["best_baseline"]
         lines.append(
-            f"| {r['set']} | {r['series']} | {r['mase']['restock']:.3f} | {r['mase']['AutoETS']:.3f} "
+            f"| {r['set']} | {r['series']} | {r['mase']['restock']:.3f} "
+            f"| {_maybe_mase(r, NO_GLOBAL)} | {r['mase']['AutoETS']:.3f} "
             f"| {best} {r['mase'][best]:.3f} | {r['mase_vs_autoets']:.3f} | {r['mase_vs_best_baseline']:.3f} "
             f"| {r['wape']['restock']:.3f} | {r['wape']['AutoETS']:.3f} "
             f"| {r['coverage']['q50']:.3f} | {r['coverage']['q80']:.3f} | {r['coverage']['q90']:.3f} "
             f"| {r['coverage']['q95']:.3f} | {r['autoets_interval_coverage']['q90']:.3f} |")
+    return lines
+
+
+def _maybe_mase(result: dict[str, Any], model: str) -> str:
+    value = result["mase"].get(model)
+    return "–" if value is None else f"{value:.3f}"
+
+
+def _global_table(results: list[dict[str, Any]]) -> list[str]:
+    lines = ["| set | series | chosen alone | chosen in a combination | MASE with / without | group fits "
+             "(skipped) | fit+predict s per group fit, median (max) | training rows per fit, median |",
+             "|---" * 8 + "|"]
+    for r in results:
+        g = r["global_model"]
+        without = r["mase"].get(NO_GLOBAL)
+        change = "–" if without is None else f"{r['mase']['restock']:.3f} / {without:.3f}"
+        lines.append(f"| {r['set']} | {g['series']} | {g['chosen_alone']} | {g['chosen_in_combination']} "
+                     f"| {change} | {g['group_fits']} ({g['group_fits_skipped']}) "
+                     f"| {g['fit_wall_s_per_group_fit_median']} ({g['fit_wall_s_per_group_fit_max']}) "
+                     f"| {g['train_rows_per_group_fit_median']} |")
     return lines
 
 
@@ -285,6 +347,11 @@ def main(argv: list[str] | None = None) -> Path:
         figures[f"{s}_coverage_by_class"] = r["coverage_by_class"]
         figures[f"{s}_wall_s"] = r["timing_s"]["restock_s"]
         figures[f"{s}_models"] = r["models"]
+        figures[f"{s}_global_model"] = r["global_model"]
+        if NO_GLOBAL in r["mase"]:
+            figures[f"{s}_mase_without_global_model"] = r["mase"][NO_GLOBAL]
+            figures[f"{s}_wall_s_without_global_model"] = r["timing_s"].get(NO_GLOBAL + "_s")
+            ratios[f"{s}_mase_vs_without_global_model"] = r["mase"]["restock"] / r["mase"][NO_GLOBAL]
         for b in BASELINES:
             baselines[b][f"{s}_mase"] = r["mase"][b]
             baselines[b][f"{s}_wape"] = r["wape"][b]
@@ -309,7 +376,9 @@ def main(argv: list[str] | None = None) -> Path:
                          baselines={k: _round(v) for k, v in baselines.items()},
                          ratios=_round(ratios), libraries=LIBRARIES, notes=notes, out_dir=args.out)
     markdown = path.with_suffix(".md")
-    markdown.write_text(markdown.read_text() + "\n## Per set\n\n" + "\n".join(_table(results)) + "\n")
+    markdown.write_text(markdown.read_text() + "\n## Per set\n\n" + "\n".join(_table(results))
+                        + "\n\n## Global model (LightGBM per group and origin)\n\n"
+                        + "\n".join(_global_table(results)) + "\n")
     return path
 
 

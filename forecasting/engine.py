@@ -17,7 +17,7 @@ import math
 import time
 import warnings
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -27,6 +27,7 @@ from forecasting.calendar import EVENT_NAMES
 from forecasting.calibration import calibrate, poisson_quantiles, residual_weights, standardised
 from forecasting.columns import DS, GROUP, MEAN, MODEL, QUANTILE_LEVELS, UNIQUE_ID, Y, quantile_column
 from forecasting.forecasters import ModelContext, make_forecaster, route_of
+from forecasting.global_model import GLOBAL_MODEL, GlobalForecasts, GlobalSettings, global_forecasts
 from forecasting.metrics import backtest_metrics, mase_scale
 from forecasting.numeric import nanmean
 from forecasting.panel import ALL_GROUPS, Panel, frequency_offset, is_coarse, prepare_panel
@@ -117,6 +118,11 @@ class EngineConfig:
     # Regressor effects (promotion lifts, price elasticities) per series, shrunk toward the
     # group's pooled estimate; False = one effect per group (t-tested) for all its series.
     series_regressor_effects: bool = True
+    # The global model (`forecasting.global_model`): one LightGBM per group and origin over all
+    # its series, a candidate for the series of `global_classes` beside the statistical models,
+    # kept per series only where it wins the backtest. None = off.
+    global_model: GlobalSettings | None = field(default_factory=GlobalSettings)
+    global_classes: tuple[str, ...] = ("smooth", "erratic", "intermittent", "lumpy")
 
     def __post_init__(self) -> None:
         anchors = self.season_anchors
@@ -156,7 +162,8 @@ class EngineConfig:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            key: list(value) if isinstance(value, tuple) else value
+            key: list(value) if isinstance(value, tuple)
+            else asdict(value) if isinstance(value, GlobalSettings) else value
             for key, value in self.__dict__.items()
         }
 
@@ -227,6 +234,8 @@ class ChunkTask:
     prophet_allowed: np.ndarray
     holidays: pd.DataFrame | None
     config: EngineConfig
+    # The global model's period forecasts for these series per cutoff (None = not run).
+    global_periods: GlobalForecasts | None = None
 
 
 @dataclass(kw_only=True)
@@ -330,8 +339,24 @@ def _observed_span(values: np.ndarray) -> tuple[int, int]:
     return int(seen[0]), int(seen[-1])
 
 
+def _global_targets(task: ChunkTask, view: _CutoffView, i: int, steps: int) -> np.ndarray:
+    """The global model's period forecasts from the view's cutoff, spread over target periods by
+    the series' weekday pattern and event/promotion multipliers (as the event-laden periods are)."""
+    layout, cutoff = view.layout, view.cutoff
+    periods = task.global_periods.row(cutoff, i) if task.global_periods is not None else None
+    n_periods = math.ceil(steps / layout.block)
+    if periods is None or periods.size < n_periods:
+        raise ValueError("the global model gave no forecast for this series at this origin")
+    future = slice(cutoff, cutoff + n_periods * layout.block)
+    shape = (view.weekday_factor[i, future] * view.multiplier[i, future]).reshape(n_periods, layout.block)
+    shape = (shape / shape.mean(axis=1, keepdims=True)).ravel()
+    return (np.repeat(periods[:n_periods], layout.block) / layout.block * shape)[:steps]
+
+
 def _run_model_quietly(name: str, task: ChunkTask, view: _CutoffView, i: int, steps: int) -> np.ndarray:
     layout, cutoff = view.layout, view.cutoff
+    if name == GLOBAL_MODEL:
+        return _global_targets(task, view, i, steps)
     route, curve = route_of(name)
     n_periods = math.ceil(steps / layout.block)
     future = slice(cutoff, cutoff + n_periods * layout.block)
@@ -423,13 +448,15 @@ def _check_forecast(values: np.ndarray, steps: int) -> str | None:
     return None
 
 
-def _candidates(config: EngineConfig, klass: str, prophet: bool) -> list[str]:
+def _candidates(config: EngineConfig, klass: str, prophet: bool, global_model: bool = False) -> list[str]:
     if klass == "short":
         names = list(config.short_models)
     elif klass in INTERMITTENT_CLASSES:
         names = list(config.intermittent_models)
     else:
         names = list(config.smooth_models) + (["prophet"] if prophet else [])
+    if global_model and klass in config.global_classes:
+        names.append(GLOBAL_MODEL)
     return names
 
 
@@ -469,7 +496,9 @@ def forecast_chunk(task: ChunkTask) -> list[SeriesOutcome]:
                 fallback_reason="no demand in history: forecast is zero", coverage={}, n_obs=n_obs,
                 level=0.0, backtest_errors=None, backtest_forecasts=None))
             continue
-        names = _candidates(config, klass, bool(task.prophet_allowed[i]))
+        has_global = (task.global_periods is not None
+                      and task.global_periods.row(task.n_history, i) is not None)
+        names = _candidates(config, klass, bool(task.prophet_allowed[i]), has_global)
         first = _first_observed(history) or 0
         scale = mase_scale(history[first:task.cutoffs[0]] if task.cutoffs else history[first:],
                        layout.season_lag)
@@ -673,6 +702,11 @@ def forecast_panel(
                                config.series_regressor_effects)
                 for c in [*cutoffs, panel.n_history]]
     holidays = _prophet_holidays(events)
+    periods_global = None
+    if config.global_model is not None:
+        periods_global = global_forecasts(
+            panel, [*cutoffs, panel.n_history], [steps] * len(cutoffs) + [config.horizon], profiles,
+            config.freq, config.anchors, config.global_model)
     prophet_allowed = np.zeros(len(panel.ids), dtype=bool)
     if config.prophet_max_series > 0:
         with np.errstate(all="ignore"):
@@ -693,11 +727,14 @@ def forecast_panel(
             regressors={name: matrix[rows] for name, matrix in panel.regressors.items()},
             grid=panel.grid, n_history=panel.n_history, cutoffs=cutoffs,
             profiles=[{g: p[g] for g in chunk_groups} for p in profiles],
-            prophet_allowed=prophet_allowed[rows], holidays=holidays, config=config))
+            prophet_allowed=prophet_allowed[rows], holidays=holidays, config=config,
+            global_periods=None if periods_global is None else periods_global.take(rows)))
     results = (runner or serial_runner)(forecast_chunk, tasks, progress)
     outcomes = [o for chunk in results for o in chunk]
     outcomes += _new_series_outcomes(new_series, panel, profiles[-1], config)
     result = _assemble(outcomes, panel, profiles[-1], config)
+    if periods_global is not None:
+        result.params[GLOBAL_MODEL] = [fit.to_json() for fit in periods_global.fits]
     if seasons is not None and not seasons.empty:
         _apply_season_totals(result, history, future, events, groups, seasons, panel, config, runner,
                              censored)
@@ -776,6 +813,8 @@ def _forecast_from_own_ends(history: pd.DataFrame, *, future: pd.DataFrame | Non
     forecasts = forecasts.sort_values([UNIQUE_ID, DS], kind="stable").reset_index(drop=True)
     params = dict(first.params)
     params["engine"] = config.to_json()
+    if config.global_model is not None:
+        params[GLOBAL_MODEL] = [fit for p in parts for fit in p.params.get(GLOBAL_MODEL, [])]
     return ForecastResult(forecasts, series, effects, first.freq, first.quantiles, params,
                           time.perf_counter() - started)
 

@@ -39,6 +39,7 @@ from forecasting.columns import (
     quantile_column,
 )
 from forecasting.engine import ChunkRunner, EngineConfig, ForecastResult, forecast_panel
+from forecasting.global_model import GlobalSettings
 from forecasting.models import DailySales, ForecastRun, ForecastSeries, ForecastValue, Promotion
 from forecasting.preparation import HISTORY_DAYS, fill_zero_days, prepare_inputs
 from forecasting.seasons import COLUMNS as SEASON_COLUMNS
@@ -50,7 +51,7 @@ from kernel.orm import unit_of_work
 from kernel.seasons import season_window
 
 LIBRARIES = ("restock", "numpy", "pandas", "statsforecast", "statsmodels", "prophet", "holidays",
-             "lunardate", "scipy")
+             "lunardate", "scipy", "lightgbm", "mlforecast")
 
 
 class ForecastFailed(RestockError):
@@ -98,6 +99,7 @@ def engine_config(settings: ForecastSettings) -> EngineConfig:
         selection_metric=section.selection_metric,
         events=tuple(enabled_events(settings.calendar)),
         chunk_size=section.chunk_size,
+        global_model=GlobalSettings() if section.global_model else None,
     )
 
 

@@ -28,6 +28,9 @@ class ForecastingSettings(BaseModel):
     executor: Literal["serial", "process", "dask"] = "process"
     chunk_size: int = Field(500, ge=1)
     returns_as_demand: bool = False
+    # One LightGBM per category across its SKUs (forecasting.global_model), a candidate in the
+    # backtest selection beside the statistical models; false = statistical models only.
+    global_model: bool = True
 
     @field_validator("quantiles")
     @classmethod
