@@ -56,17 +56,30 @@ def serve(
     database = engine_url_for_humans(settings.resolved_database_url())
     options = {"host": bind_host, "port": bind_port, "log_level": "warning"}
     if workers > 1:
-        create_app(settings=settings)  # refuse an unready database here, before starting workers
+        checked = create_app(settings=settings)  # refuse an unready database here, before starting workers
         console.print(
             f"restock web app on http://{bind_host}:{bind_port}/ serving {database} with {workers} workers "
             "(Ctrl+C stops)"
         )
+        _warn_if_read_only(checked.state.engine)
         uvicorn.run("restock.web.app:serving_app", factory=True, workers=workers, **options)  # type: ignore[arg-type]
         return
     app = create_app(settings=settings)
     freeze_for_serving()
     console.print(f"restock web app on http://{bind_host}:{bind_port}/ serving {database} (Ctrl+C stops)")
+    _warn_if_read_only(app.state.engine)
     uvicorn.run(app, **options)  # type: ignore[arg-type]
+
+
+def _warn_if_read_only(engine) -> None:  # type: ignore[no-untyped-def]
+    """Say at start that a read-only database serves pages but answers every write with 503."""
+    from kernel.errors import DatabaseReadOnly
+    from restock.db import ensure_ready
+
+    try:
+        ensure_ready(engine, write=True)
+    except DatabaseReadOnly as exc:
+        console.print(f"warning: {exc}; pages that only read work, logging in and every change answer 503")
 
 
 def engine_url_for_humans(url: str) -> str:

@@ -75,3 +75,21 @@ def _first_line(engine: Engine, pid: int) -> tuple[int, int]:
             .limit(1)
         ).one()
     return row.id, row.units
+
+
+def test_restock_serve_warns_at_start_that_a_read_only_database_refuses_writes(
+    sqlite_engine, monkeypatch, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    import uvicorn
+
+    import restock.settings
+    from restock.cli import web
+
+    path = sqlite_engine.url.database
+    monkeypatch.setenv("RESTOCK_DATABASE_URL", f"sqlite:///file:{path}?mode=ro&uri=true")
+    monkeypatch.setattr(restock.settings, "get_settings", load_settings)
+    started = []
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: started.append(kwargs))
+    web.serve(host="127.0.0.1", port=8765, workers=1)
+    out = " ".join(capsys.readouterr().out.split())
+    assert started and "warning:" in out and "is read-only" in out and "answer 503" in out
