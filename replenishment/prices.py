@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from replenishment.bounds import GOLDEN, _Model, _whole_cases_envelope
+from replenishment.bounds import _Model, _whole_cases_envelope, golden_section
 
 # The δ search interval (value per yuan) and the golden-section steps per coordinate.
 DELTA_RANGE = 3.0
@@ -313,18 +313,7 @@ class _Sub:
 
 def _golden(f, lo: float, hi: float, current: float, at: float, steps: int = STEPS) -> tuple[float, float]:  # type: ignore[no-untyped-def]
     """Minimise a convex f on [lo, hi] by golden section; (`at`, `current`) if nothing lower."""
-    x1, x2 = hi - GOLDEN * (hi - lo), lo + GOLDEN * (hi - lo)
-    f1, f2 = f(x1), f(x2)
-    for _ in range(steps):
-        if f1 <= f2:
-            hi, x2, f2 = x2, x1, f1
-            x1 = hi - GOLDEN * (hi - lo)
-            f1 = f(x1)
-        else:
-            lo, x1, f1 = x1, x2, f2
-            x2 = lo + GOLDEN * (hi - lo)
-            f2 = f(x2)
-    x, fx = (x1, f1) if f1 <= f2 else (x2, f2)
+    x, fx = golden_section(f, lo, hi, steps)
     return (x, fx) if fx < current else (at, current)
 
 
