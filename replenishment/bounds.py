@@ -632,9 +632,9 @@ def _dual_minimum(  # type: ignore[no-untyped-def]
     return lam, value, margins
 
 
-def golden_section(f, lo: float, hi: float, steps: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]
-    """(x, f(x)) at the lower of the two last probes of `steps` golden-section steps on [lo, hi]
-    (f convex)."""
+def golden_section(f, lo: float, hi: float, steps: int) -> tuple[float, float, float, float]:  # type: ignore[no-untyped-def]
+    """(x, f(x), lo, hi): the lower of the two last probes of `steps` golden-section steps on
+    [lo, hi] (f convex), and the bracket those steps ended with."""
     x1, x2 = hi - GOLDEN * (hi - lo), lo + GOLDEN * (hi - lo)
     f1, f2 = f(x1), f(x2)
     for _ in range(steps):
@@ -646,7 +646,8 @@ def golden_section(f, lo: float, hi: float, steps: int) -> tuple[float, float]: 
             lo, x1, f1 = x1, x2, f2
             x2 = lo + GOLDEN * (hi - lo)
             f2 = f(x2)
-    return (x1, f1) if f1 <= f2 else (x2, f2)
+    x, fx = (x1, f1) if f1 <= f2 else (x2, f2)
+    return x, fx, lo, hi
 
 
 def _golden_minimum(dual, tables, around: float | None) -> tuple[float, float]:  # type: ignore[no-untyped-def]
@@ -654,7 +655,7 @@ def _golden_minimum(dual, tables, around: float | None) -> tuple[float, float]: 
     window around the previous λ that is widened when the minimum sits at its edge)."""
     top = max((float(t.e[0]) for per_tier in tables for t in per_tier if t.e.size), default=1.0)
     lo, hi = (0.0, max(top, 1.0)) if around is None else (max(0.0, around - 0.02), around + 0.02)
-    x, f = golden_section(dual, lo, hi, 50 if around is None else 25)
+    x, f, lo, hi = golden_section(dual, lo, hi, 50 if around is None else 25)
     if around is not None and (x - lo < 1e-3 or hi - x < 1e-3):
         return _golden_minimum(dual, tables, None)
     at_zero = dual(0.0)

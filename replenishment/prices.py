@@ -313,7 +313,7 @@ class _Sub:
 
 def _golden(f, lo: float, hi: float, current: float, at: float, steps: int = STEPS) -> tuple[float, float]:  # type: ignore[no-untyped-def]
     """Minimise a convex f on [lo, hi] by golden section; (`at`, `current`) if nothing lower."""
-    x, fx = golden_section(f, lo, hi, steps)
+    x, fx, _, _ = golden_section(f, lo, hi, steps)
     return (x, fx) if fx < current else (at, current)
 
 
