@@ -40,8 +40,9 @@ def restore_command(
     force: bool = typer.Option(False, "--force", help="Replace a database that already holds data."),
     as_json: bool = typer.Option(False, "--json", help="Print the verification as JSON."),
 ) -> None:
-    """Restore a backup into the configured database (empty unless --force), then verify it
-    table by table against the backup's manifest."""
+    """Restore a backup into the configured database (empty unless --force), then verify it.
+
+    Every table is checked against the backup's manifest."""
     from restock.backup import restore_backup
     from restock.db import get_engine
     from restock.settings import get_settings

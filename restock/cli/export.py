@@ -26,8 +26,9 @@ def export_command(
     user: str | None = typer.Option(None, "--user", help=USER_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
 ) -> None:
-    """Write each supplier's purchase orders to the outbox in its format (CSV, XLSX, EDIFACT), with a
-    manifest."""
+    """Write each supplier's purchase orders to the outbox in its format, with a manifest.
+
+    Each supplier's format (CSV, XLSX or EDIFACT) is set on the supplier."""
     from kernel.clock import now
     from replenishment.approval import Who, mark_proposals_exported
     from restock.cli.approval import _engine, resolve_actor
