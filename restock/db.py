@@ -33,6 +33,7 @@ def load_all_models() -> type[Base]:
     import kernel.locks  # noqa: F401
     import replenishment.models  # noqa: F401
     import restock.accounts  # noqa: F401
+    import restock.data_version  # noqa: F401
     import scheduler.models  # noqa: F401
     import suppliers.models  # noqa: F401
 

@@ -78,6 +78,9 @@ class WebSettings(_Strict):
     session_hours: int = Field(12, ge=1, le=24 * 30)
     login_max_failures: int = Field(5, ge=1, le=100)
     login_window_minutes: int = Field(15, ge=1, le=24 * 60)
+    # The JSON API's response cache, per worker process (0 entries: off); see restock.web.cache.
+    response_cache_entries: int = Field(2000, ge=0, le=1_000_000)
+    response_cache_mib: float = Field(64.0, ge=0, le=65536)
 
 
 class Settings(BaseSettings):

@@ -19,13 +19,14 @@ from kernel.errors import NotFound
 from replenishment import browse
 from restock.accounts import Principal, set_language
 from restock.web import actions, presenters, schemas
+from restock.web.cache import CachingRoute, cacheable
 from restock.web.schemas import RowId
 from restock.web.security import DbSession, authorize, role_mark
 from scheduler.models import JobRun
 from suppliers.export import supplier_file
 from suppliers.exporters import MEDIA_TYPES
 
-router = APIRouter(prefix="/api/v1", dependencies=[Depends(authorize)])
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(authorize)], route_class=CachingRoute)
 SessionDep = Annotated[Session, DbSession]
 PrincipalDep = Annotated[Principal, Depends(authorize)]
 
@@ -46,6 +47,7 @@ def change_language(
 
 
 @router.get("/proposals", response_model=list[schemas.ProposalSummaryRead])
+@cacheable
 def proposals(
     session: SessionDep, limit: Annotated[int, Query(ge=1, le=500)] = 100
 ) -> list[schemas.ProposalSummaryRead]:
@@ -54,12 +56,14 @@ def proposals(
 
 
 @router.get("/proposals/{proposal_id}", response_model=schemas.ProposalOverviewRead)
+@cacheable
 def proposal(proposal_id: RowId, session: SessionDep) -> schemas.ProposalOverviewRead:
     """Totals by supplier and category, tier progress and exceptions of one proposal."""
     return presenters.overview(session, proposal_id)
 
 
 @router.get("/proposals/{proposal_id}/lines", response_model=schemas.LinePageRead)
+@cacheable
 def proposal_lines(
     proposal_id: RowId,
     session: SessionDep,
@@ -70,6 +74,7 @@ def proposal_lines(
 
 
 @router.get("/proposals/{proposal_id}/left-out", response_model=list[schemas.ExclusionRead])
+@cacheable
 def left_out(
     proposal_id: RowId,
     session: SessionDep,
@@ -83,12 +88,14 @@ def left_out(
 
 
 @router.get("/proposals/{proposal_id}/lines/{line_id}", response_model=schemas.LineDetailRead)
+@cacheable
 def line(proposal_id: RowId, line_id: RowId, session: SessionDep) -> schemas.LineDetailRead:
     """One line with its stored inputs and the supplier alternatives."""
     return presenters.line_detail(session, proposal_id, line_id)
 
 
 @router.get("/proposals/{proposal_id}/lines/{line_id}/series", response_model=schemas.SkuSeriesRead)
+@cacheable
 def line_series(proposal_id: RowId, line_id: RowId, session: SessionDep) -> schemas.SkuSeriesRead:
     """The line SKU's two-year history, the proposal's forecast with its band, and events."""
     detail = browse.line_detail(session, proposal_id, line_id)
@@ -96,6 +103,7 @@ def line_series(proposal_id: RowId, line_id: RowId, session: SessionDep) -> sche
 
 
 @router.get("/jobs", response_model=list[schemas.JobRunRead])
+@cacheable
 def jobs(session: SessionDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[schemas.JobRunRead]:
     """Job runs, newest first."""
     rows = session.scalars(select(JobRun).order_by(JobRun.id.desc()).limit(limit))
@@ -103,6 +111,7 @@ def jobs(session: SessionDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100)
 
 
 @router.get("/forecast/accuracy")
+@cacheable
 def forecast_accuracy(
     session: SessionDep, run: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None
 ) -> dict:
@@ -129,6 +138,7 @@ def audit(
 
 
 @router.get("/proposals/{proposal_id}/review")
+@cacheable
 def review(
     proposal_id: RowId,
     request: Request,
@@ -178,6 +188,7 @@ def reoptimize(
 
 
 @router.get("/purchase-orders", response_model=list[schemas.PurchaseOrderRead])
+@cacheable
 def purchase_orders(
     session: SessionDep, proposal: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None
 ) -> list[schemas.PurchaseOrderRead]:

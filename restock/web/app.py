@@ -27,6 +27,7 @@ from kernel.errors import DatabaseReadOnly, RestockError
 from restock.accounts import LANGUAGES
 from restock.db import refused_as_read_only
 from restock.web import i18n
+from restock.web.cache import ResponseCache
 from restock.web.security import status_for, utc_now
 
 WEB_DIR = Path(__file__).resolve().parent
@@ -123,6 +124,9 @@ def create_app(
     app.state.settings = settings
     app.state.web_settings = settings.web
     app.state.templates = _templates(settings.tz)
+    app.state.response_cache = ResponseCache(
+        settings.web.response_cache_entries, int(settings.web.response_cache_mib * 1024 * 1024)
+    )
     app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
 
     from restock.web import api, pages

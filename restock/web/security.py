@@ -3,7 +3,9 @@
 Every route under the API and the pages depends on `authorize`: it finds the principal
 (session cookie or bearer token), requires a role from the route's method (reading needs
 viewer, changing needs merchandiser; routes marked admin need admin), and checks the CSRF
-token on every change made with a cookie. No route checks roles by itself.
+token on every change made with a cookie. No route checks roles by itself. On a cacheable read
+it then looks the response up (`restock.web.cache`), so the cache never answers before the
+principal is authorized.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from kernel.errors import DatabaseReadOnly, InvalidInput, NotFound, RestockError, TransitionRefused
+from restock import data_version
 from restock.accounts import (
     AuthenticationFailed,
     Principal,
@@ -24,6 +27,7 @@ from restock.accounts import (
     principal_for_session,
     principal_for_token,
 )
+from restock.web import cache as response_cache
 
 SESSION_COOKIE = "restock_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -102,7 +106,11 @@ async def authorize(request: Request, session: Session = DbSession) -> Principal
     The lookup runs in the thread pool: a database call on the event loop would block it, and
     under load (more requests than pooled connections) every request would wait for a connection
     that only the blocked loop could release."""
-    principal = await run_in_threadpool(find_principal, request, session)
+    cache = response_cache.cache_for(request)
+    if cache is None:
+        principal, version = await run_in_threadpool(find_principal, request, session), None
+    else:
+        principal, version = await run_in_threadpool(_principal_and_version, request, session)
     if principal is None:
         raise NotAuthenticated("log in first (session cookie or `Authorization: Bearer` token)")
     role = required_role(request)
@@ -117,7 +125,15 @@ async def authorize(request: Request, session: Session = DbSession) -> Principal
         if not isinstance(sent, str) or not hmac.compare_digest(sent, principal.csrf_token):
             raise CsrfFailed("missing or wrong CSRF token: reload the page and try again")
     request.state.principal = principal
+    if cache is not None and version is not None:
+        response_cache.look_up(request, cache, principal, version)  # a hit raises CacheHit
     return principal
+
+
+def _principal_and_version(request: Request, session: Session) -> tuple[Principal | None, int | None]:
+    """The principal, and the data version read before any data of the response (one thread hop)."""
+    principal = find_principal(request, session)
+    return principal, (data_version.current(session) if principal is not None else None)
 
 
 def role_mark(role: str) -> dict[str, str]:
