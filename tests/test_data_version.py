@@ -66,3 +66,20 @@ def test_writes_to_excluded_tables_leave_the_version(engine: Engine) -> None:
             )
         )
     assert _version(engine) == start
+
+
+def test_postgresql_holds_the_counter_only_at_commit_so_writers_do_not_queue_behind_a_long_job(
+    pg_engine: Engine,
+) -> None:
+    """A long transaction (a forecast or proposal job) that changed data must not make another
+    writer wait for the counter's row lock until the job commits."""
+    start = _version(pg_engine)
+    with pg_engine.connect() as job:
+        job.execute(text("INSERT INTO categories (code, name, salvage_rate) VALUES ('job', 'Job', 0.5)"))
+        with pg_engine.connect() as editor:
+            editor.execute(text("SET lock_timeout = '3s'"))
+            editor.execute(text("INSERT INTO categories (code, name, salvage_rate) VALUES ('ed', 'Ed', 0.5)"))
+            editor.commit()  # would wait for the job (then fail on the lock timeout) with an eager bump
+        assert _version(pg_engine) == start + 1
+        job.commit()
+    assert _version(pg_engine) == start + 2

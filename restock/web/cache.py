@@ -15,7 +15,8 @@ Order of work on a cacheable GET, all in the request's one unit of work:
    a miss reads is at least as new as the version it is stored under (reads see committed data
    only: a writer's uncommitted bump, or a rolled-back one, is never seen);
 2. a hit raises `CacheHit`, which the route answers with the stored body and headers;
-3. a miss runs the route as before; a 200 whose unit of work committed is stored.
+3. a miss runs the route as before; a 200 whose unit of work committed is stored. Other requests
+   for the same key that arrive meanwhile wait for it instead of building it again.
 
 Each worker process has its own cache, bounded in entries and bytes (least recently used goes
 first); `[web] response_cache_entries = 0` turns it off.
@@ -23,6 +24,7 @@ first); `[web] response_cache_entries = 0` turns it off.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import typing
 from collections import OrderedDict
@@ -32,6 +34,8 @@ from typing import Any, TypeVar
 
 from fastapi import Request
 from fastapi.routing import APIRoute
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from restock.accounts import Principal
@@ -89,7 +93,9 @@ class ResponseCache:
         self._entries: OrderedDict[tuple[Any, ...], CachedEntry] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
-        self.hits = self.misses = self.stores = self.evictions = self.too_large = 0
+        # responses being built, by key: requests for the same key wait for the first one
+        self.in_flight: dict[tuple[Any, ...], asyncio.Future[CachedEntry | None]] = {}
+        self.hits = self.misses = self.shared = self.stores = self.evictions = self.too_large = 0
 
     @property
     def enabled(self) -> bool:
@@ -135,6 +141,7 @@ class ResponseCache:
             return {
                 "hits": self.hits,
                 "misses": self.misses,
+                "shared": self.shared,
                 "stores": self.stores,
                 "evictions": self.evictions,
                 "too_large": self.too_large,
@@ -152,14 +159,32 @@ def cache_for(request: Request) -> ResponseCache | None:
     return cache if cache is not None and cache.enabled else None
 
 
-def look_up(request: Request, cache: ResponseCache, principal: Principal, version: int) -> None:
+async def look_up(
+    request: Request, session: Session, cache: ResponseCache, principal: Principal, version: int
+) -> None:
     """Raise `CacheHit` with the stored response, or remember the key for storing the miss.
-    Call only after the principal is authorized, with the version read before any data."""
+    Call only after the principal is authorized, with the version read before any data.
+
+    When the same key is being built by another request of this process (right after a change,
+    every client misses at once), wait for that response instead of building it again: it is the
+    same response, keyed by the same version. If that request fails, build it here. A waiting
+    request gives its pooled connection back first (it has only read the principal and the
+    version), so waiters never starve the request they wait for."""
     query = tuple(sorted(request.query_params.multi_items(), key=lambda item: item[0]))
     key = ("GET", request.url.path, query, version, i18n.current_language.get(), principal.role)
     entry = cache.get(key)
     if entry is not None:
         raise CacheHit(entry)
+    building = cache.in_flight.get(key)
+    if building is not None:
+        await run_in_threadpool(session.commit)
+        entry = await asyncio.shield(building)
+        if entry is not None:
+            cache.shared += 1
+            raise CacheHit(entry)
+    else:
+        cache.in_flight[key] = asyncio.get_running_loop().create_future()
+        request.state.response_cache_builds = True
     request.state.response_cache_key = key
 
 
@@ -191,23 +216,34 @@ class CachingRoute(APIRoute):
             return handler
 
         async def cached_handler(request: Request) -> Response:
+            entry: CachedEntry | None = None
             try:
                 response = await handler(request)
             except CacheHit as hit:
                 return CachedResponse(hit.entry)
-            key = getattr(request.state, "response_cache_key", None)
-            cache: ResponseCache | None = getattr(request.app.state, "response_cache", None)
-            if (
-                key is not None
-                and cache is not None
-                and response.status_code == 200
-                and response.background is None
-                and isinstance(getattr(response, "body", None), bytes)
-                and not any(name == b"set-cookie" for name, _ in response.raw_headers)
-            ):
-                # the route's unit of work has committed by now (DbSession ends with the
-                # function), so what was read is committed data
-                cache.put(key, CachedEntry(bytes(response.body), tuple(response.raw_headers)))
-            return response
+            else:
+                key = getattr(request.state, "response_cache_key", None)
+                cache: ResponseCache | None = getattr(request.app.state, "response_cache", None)
+                if (
+                    key is not None
+                    and cache is not None
+                    and response.status_code == 200
+                    and response.background is None
+                    and isinstance(getattr(response, "body", None), bytes)
+                    and not any(name == b"set-cookie" for name, _ in response.raw_headers)
+                ):
+                    # the route's unit of work has committed by now (DbSession ends with the
+                    # function), so what was read is committed data
+                    entry = CachedEntry(bytes(response.body), tuple(response.raw_headers))
+                    cache.put(key, entry)
+                return response
+            finally:
+                if getattr(request.state, "response_cache_builds", False):
+                    # wake the requests waiting for this key (None: they build it themselves)
+                    waiting = request.app.state.response_cache.in_flight.pop(
+                        request.state.response_cache_key, None
+                    )
+                    if waiting is not None and not waiting.done():
+                        waiting.set_result(entry)
 
         return cached_handler

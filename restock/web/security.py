@@ -126,7 +126,7 @@ async def authorize(request: Request, session: Session = DbSession) -> Principal
             raise CsrfFailed("missing or wrong CSRF token: reload the page and try again")
     request.state.principal = principal
     if cache is not None and version is not None:
-        response_cache.look_up(request, cache, principal, version)  # a hit raises CacheHit
+        await response_cache.look_up(request, session, cache, principal, version)  # a hit raises CacheHit
     return principal
 
 

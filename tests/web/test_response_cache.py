@@ -219,3 +219,57 @@ def test_an_endpoint_reading_the_principal_cannot_be_marked_cacheable() -> None:
     with pytest.raises(TypeError):
         CachingRoute("/change", cacheable(lambda: {}), methods=["POST"])
 
+
+
+def _bearer(engine: Engine) -> dict[str, str]:
+    from kernel.orm import unit_of_work
+    from restock.accounts import create_api_token
+    from tests.web.shop import NOW
+
+    with unit_of_work(engine) as session:
+        token = create_api_token(session, user_name="mei", token_name="t", now=NOW, actor="mei")
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def _together(app, headers: dict[str, str], path: str, n: int) -> list:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    import httpx
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test", headers=headers) as client:
+        return await asyncio.gather(*(client.get(path) for _ in range(n)))
+
+
+@pytest.mark.parametrize("first_fails", [False, True])
+def test_requests_for_a_response_being_built_wait_for_it_instead_of_building_it_again(
+    app, shop, monkeypatch, first_fails
+) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+    import time
+
+    from kernel.errors import NotFound
+    from restock.web import presenters
+
+    engine, pid = shop
+    real = presenters.overview
+    builds: list[int] = []
+
+    def slow_overview(session, proposal_id):  # type: ignore[no-untyped-def]
+        builds.append(proposal_id)
+        time.sleep(0.3)  # long enough for the other requests to arrive meanwhile
+        if first_fails and len(builds) == 1:
+            raise NotFound("the first build fails")
+        return real(session, proposal_id)
+
+    monkeypatch.setattr(presenters, "overview", slow_overview)
+    responses = asyncio.run(_together(app, _bearer(engine), f"/api/v1/proposals/{pid}", 6))
+    stats = app.state.response_cache.stats()
+    if not first_fails:
+        assert [r.status_code for r in responses] == [200] * 6
+        assert len(builds) == 1 and stats["shared"] == 5
+        assert len({r.content for r in responses}) == 1
+    else:  # the waiters build it themselves
+        assert sorted(r.status_code for r in responses) == [200] * 5 + [404]
+        assert len(builds) == 6 and stats["shared"] == 0
+    assert app.state.response_cache.in_flight == {}
