@@ -163,7 +163,7 @@ def _report_cache_stats(cache, served: dict[str, int], folder: Path) -> None:  #
 
     target = folder / f"{os.getpid()}.json"
     # the cyclic garbage collector's pauses, a suspect of the rare slow request
-    collections = {"gc_collections_gen2": 0, "max_gc_pause_ms": 0.0}
+    collections = {"gc_collections_gen2": 0, "gc_pauses_over_20ms": 0, "max_gc_pause_ms": 0.0}
     started = [0.0]
 
     def on_gc(phase: str, info: dict[str, int]) -> None:
@@ -174,6 +174,8 @@ def _report_cache_stats(cache, served: dict[str, int], folder: Path) -> None:  #
         collections["max_gc_pause_ms"] = max(collections["max_gc_pause_ms"], round(pause, 2))
         if info.get("generation") == 2:
             collections["gc_collections_gen2"] += 1
+        if pause > 20:
+            collections["gc_pauses_over_20ms"] += 1
 
     gc.callbacks.append(on_gc)
 
@@ -442,6 +444,7 @@ def _measure(
             "cache_entries_at_end": after.get("entries", 0),
             "cache_mib_at_end": round(after.get("bytes", 0) / 2**20, 2),
             "gc_collections_gen2": delta("gc_collections_gen2"),
+            "gc_pauses_over_20ms": delta("gc_pauses_over_20ms"),
             "max_gc_pause_ms_since_start": after.get("max_gc_pause_ms", 0.0),
         }
     return {

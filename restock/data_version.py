@@ -15,6 +15,8 @@ on every request or heartbeat and never shown by a cached response.
 
 Either way the bump is part of the writer's transaction: it is visible exactly when the data
 is, and a rolled-back transaction leaves no bump behind (nor any change to cache under it).
+The counter starts, and moves after a restore, by a random jump (`jump`), so an older copy of the
+data never comes back under a version a running web app has cached responses for.
 
 **A new table gets its trigger** in the migration that creates it:
 `data_version.add_triggers(op.get_bind(), "new_table")` (or list it in `EXCLUDED_TABLES` with
@@ -25,7 +27,9 @@ drops its triggers with the old table: call `add_triggers` again after the batch
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Connection, Engine, Integer, text
+import secrets
+
+from sqlalchemy import BigInteger, Connection, Engine, Integer, inspect, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from kernel.orm import Base
@@ -170,6 +174,18 @@ def tables_without_triggers(engine: Engine, tables: set[str]) -> list[str]:
                         found.setdefault(table, set()).add(event)
             covered = {table for table, events in found.items() if events == set(_SQLITE_EVENTS)}
     return sorted(wanted - covered)
+
+
+def jump(bind: Connection) -> None:
+    """Move the version by a random 2^32..2^33, past any value it held before (when the table
+    exists). A restore brings back an older counter, and writes after it would count up through
+    values a running web app has cached responses under, built from the data before the
+    restore; the same goes for a database made again from scratch. The migration starts the
+    counter this way, and `restock.backup.restore_backup` calls it after restoring."""
+    if "data_version" not in inspect(bind).get_table_names():
+        return  # a backup from before migration 0016: `upgrade` creates the table with a jump
+    step = 2**32 + secrets.randbelow(2**32)
+    bind.execute(text("UPDATE data_version SET version = version + :step WHERE id = 1"), {"step": step})
 
 
 def current(session: Session) -> int:

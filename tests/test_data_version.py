@@ -83,3 +83,11 @@ def test_postgresql_holds_the_counter_only_at_commit_so_writers_do_not_queue_beh
         assert _version(pg_engine) == start + 1
         job.commit()
     assert _version(pg_engine) == start + 2
+
+
+def test_a_jump_moves_the_version_past_every_value_it_held(engine: Engine) -> None:
+    start = _version(engine)
+    assert start >= 2**32  # the migration starts the counter with a jump
+    with engine.begin() as conn:
+        data_version.jump(conn)
+    assert 2**32 <= _version(engine) - start < 2**33

@@ -47,6 +47,7 @@ def upgrade() -> None:
     )
     op.execute(sa.text("INSERT INTO data_version (id, version) VALUES (1, 0)"))
     bind = op.get_bind()
+    data_version.jump(bind)  # a database made again never repeats the versions of the one before
     data_version.install(bind)
     for table in _triggered_tables():
         data_version.add_triggers(bind, table)
