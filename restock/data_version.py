@@ -11,7 +11,10 @@ on every request or heartbeat and never shown by a cached response.
   transaction changed data (a transaction-local setting, and one row in `data_version_pending`
   whose deferred constraint trigger bumps the counter at COMMIT). Bumping at the first write
   instead would hold the counter's row lock for the rest of the transaction: a 40-second
-  proposal job would make every web edit wait for it, and two writers could deadlock.
+  proposal job would make every web edit wait for it, and two writers could deadlock. A
+  statement trigger fires even when the statement changes no row (an import that finds
+  everything unchanged): that costs the cache a miss, never a stale answer. Row triggers would
+  not, but would run once per row of every bulk insert.
 
 Either way the bump is part of the writer's transaction: it is visible exactly when the data
 is, and a rolled-back transaction leaves no bump behind (nor any change to cache under it).

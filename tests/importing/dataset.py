@@ -75,10 +75,13 @@ def write_files(directory: Path, files: dict[str, str | bytes], encoding: str = 
 
 
 def snapshot(engine: Engine) -> dict[str, list[tuple]]:
-    """Every row of every restock table, ordered by id: equal snapshots mean nothing changed."""
+    """Every row of every restock table, ordered by id: equal snapshots mean nothing changed.
+    The data version is left out: on PostgreSQL a statement that changes no row still moves it
+    (restock.data_version), which costs the web app's cache a miss and changes no data."""
     metadata = load_all_models().metadata
     with engine.connect() as connection:
         return {
             table.name: [tuple(row) for row in connection.execute(select(table).order_by(*table.primary_key))]
             for table in metadata.sorted_tables
+            if table.name not in ("data_version", "data_version_pending")
         }
