@@ -313,11 +313,27 @@ def season_total_check(sales: pd.DataFrame, skus: pd.DataFrame, promotions: pd.D
             1 for r in part.itertuples() if not 0.5 <= r.ratio_to_last_season <= 2.0 and not r.reasons)),
         **uncensored(part),
     } for (origin, cat), part in scored.groupby(["origin", GROUP])])
+    # Each candidate alone, where it exists (else the total): which estimator wins where.
+    scored = scored.assign(
+        share_alone=scored["share_total"].where(scored["share_total"].notna(), scored["total"]),
+        naive_alone=scored["naive_total"].where(scored["naive_total"].notna(), scored["total"]))
+
+    def candidates(part: pd.DataFrame) -> dict[str, Any]:
+        clean = part[part["stockout_days"] == 0]
+        out: dict[str, Any] = {}
+        for name, column in (("blend", "total"), ("model", "model_total"), ("share", "share_alone"),
+                             ("naive", "naive_alone")):
+            out[name] = wape(part, column) / max(wape(part, "last_season"), 1e-9)
+            if len(clean):
+                out[f"{name}_uncensored"] = wape(clean, column) / max(wape(clean, "last_season"), 1e-9)
+        return out
+
     pooled = pd.DataFrame([{
         GROUP: cat, "skus": len(part), "wape": wape(part, "total"),
         "wape_model_alone": wape(part, "model_total"),
         "wape_same_as_last_season": wape(part, "last_season"),
         "ratio": wape(part, "total") / max(wape(part, "last_season"), 1e-9),
+        "candidates": candidates(part),
         **uncensored(part),
     } for cat, part in scored.groupby(GROUP)])
     for frame in (summary, pooled):  # a category with a stockout in every SKU's season: NaN
@@ -366,10 +382,17 @@ def true_demand_floor(per_sku: pd.DataFrame, sales: pd.DataFrame, seed: int = SA
     def wape(part: pd.DataFrame, column: str) -> float:
         return float(np.abs(part[column] - part["sold"]).sum() / max(part["sold"].sum(), 1e-9))
 
+    def against_demand(frame: pd.DataFrame, column: str) -> float:
+        error = np.abs(frame[column] - frame["true_demand"]).sum()
+        return float(error / max(frame["true_demand"].sum(), 1e-9))
+
     rows = []
     for cat, part in scored.groupby(GROUP):
         clean = part[part["stockout_days"] == 0]
         rows.append({GROUP: cat, "wape": wape(part, "true_demand"),
+                     # Scored against the expected demand itself (no sales noise, no stockout cut):
+                     "restock_vs_true_demand": against_demand(part, "total"),
+                     "same_as_last_season_vs_true_demand": against_demand(part, "last_season"),
                      "ratio": wape(part, "true_demand") / max(wape(part, "last_season"), 1e-9),
                      "wape_uncensored": wape(clean, "true_demand") if len(clean) else np.nan,
                      "ratio_uncensored": (wape(clean, "true_demand") / max(wape(clean, "last_season"), 1e-9)
@@ -589,6 +612,10 @@ def main(argv: list[str] | None = None) -> Path:
                 r.group: f"{r.skus_uncensored} of {r.skus}" for r in pooled.itertuples()}
             baselines["same_as_last_season"]["season_total_wape_uncensored_by_category"] = {
                 r.group: round(float(r.wape_same_as_last_season_uncensored), 4) for r in pooled.itertuples()}
+            # WAPE ÷ same as last season of each candidate alone (blend = the stored total).
+            figures["season_total_candidates_vs_same_as_last_season"] = {
+                r.group: {k: round(float(v), 4) for k, v in r.candidates.items()}
+                for r in pooled.itertuples()}
             figures["season_total_outside_band_without_reason"] = int(
                 by_origin["outside_band_without_reason"].sum())
             for r in by_origin.itertuples():
@@ -606,6 +633,10 @@ def main(argv: list[str] | None = None) -> Path:
                         r.group: round(float(r.wape), 4) for r in floor.itertuples()},
                     "season_total_wape_uncensored_by_category": {
                         r.group: round(float(r.wape_uncensored), 4) for r in floor.itertuples()}}
+                figures["season_total_wape_against_true_demand_by_category"] = {
+                    r.group: {"restock": round(float(r.restock_vs_true_demand), 4),
+                              "same_as_last_season": round(float(r.same_as_last_season_vs_true_demand), 4)}
+                    for r in floor.itertuples()}
                 floor_ratios = {
                     "season_total_wape_true_demand_vs_same_as_last_season": {
                         r.group: round(float(r.ratio), 4) for r in floor.itertuples()},

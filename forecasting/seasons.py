@@ -61,10 +61,18 @@ CENSORED_SHARE = 0.1
 # sales also calls it censored (a few stockout days at the peak can hold most of a season).
 CENSORED_LIFT = 1.25
 RANK_ONE_ITERATIONS = 30
+# The share fit (`share_levels`) reads this many years of daily history before the origin.
+SHARE_YEARS = 2
+SHARE_ITERATIONS = 8  # alternations between the group's day profile and the series' levels
+SHARE_NEWTON_STEPS = 5  # Newton steps on each series' (log level, slope) per alternation
+# A split total this multiple away from last season × trend is a reason of its own (the series'
+# share of its group read from two years, not its one last season).
+SHARE_REASON = 1.25
 
 COLUMNS = [UNIQUE_ID, GROUP, SEASON_START, SEASON_END, "days", "model_total", "last_season",
            "season_before", "last_season_demand", "season_before_demand", "trend", "naive_total",
-           "weight", "total", "ratio_to_last_season", "past_seasons_scored", "reasons"]
+           "own_trend", "share_total", "weight", "total", "ratio_to_last_season", "past_seasons_scored",
+           "reasons"]
 
 
 @dataclass(frozen=True)
@@ -194,6 +202,138 @@ def group_trend(last: pd.Series, before: pd.Series) -> float:
     return float(np.clip(np.exp(factor * log_ratio), *TREND_BOUNDS))
 
 
+SHARE_COLUMNS = ["level", "slope", "slope_se", "own_trend", "drift_spread"]
+
+
+def share_levels(history: pd.DataFrame, imputed: pd.DataFrame | None, ids: list[str],
+                 origin: pd.Timestamp, target: pd.Timestamp) -> pd.DataFrame:
+    """Each series' level relative to its group at the `target` day, read from its last
+    `SHARE_YEARS` years of daily demand up to `origin` (one row per id, `SHARE_COLUMNS`).
+
+    The group's series share one day profile b_d (season, weekdays, events, the group's promotions
+    and trend); each series is a level with its own log-linear drift on top:
+    y_id ~ NB(b_d · exp(α_i + g_i t_d)), t in years from the origin. Fitted by alternating
+    b_d = Σ_i y_id / Σ_i exp(α_i + g_i t_d) with Newton steps on each (α_i, g_i) under
+    negative-binomial weights 1 / (1 + μ/k), k by moments over the group; stockout days
+    (`imputed`) and days without a record are left out. The slopes are centred (the group's own
+    trend lives in b_d) and each is shrunk toward the group's by empirical Bayes: the spread of
+    true drifts τ² = mean(g²) − mean(se²) (method of moments, 0 below `TREND_MIN_SERIES` series),
+    g*_i = g_i · τ² / (τ² + se_i²) — a drift within its noise is no drift. Then α_i is re-read at
+    g*_i and `level` = exp(α_i + g*_i t_target): only ratios between a group's series mean anything.
+    `own_trend` = exp(g*_i), the series' yearly drift factor against its group; `slope`, `slope_se`
+    the unshrunk g_i and its standard error; `drift_spread` = τ. A series with no demand in the
+    window has level 0; one the window does not reach at all, NaN.
+    """
+    out = pd.DataFrame(np.nan, index=pd.Index(ids, name=UNIQUE_ID), columns=SHARE_COLUMNS)
+    if not ids:
+        return out
+    start = origin - pd.Timedelta(days=SHARE_YEARS * YEAR_DAYS - 1)
+    inside = history[(history[DS] >= start) & (history[DS] <= origin) & history[UNIQUE_ID].isin(ids)]
+    if inside.empty:
+        return out
+    days = pd.date_range(max(start, inside[DS].min()), origin)
+    values = inside.pivot_table(index=DS, columns=UNIQUE_ID, values=Y, aggfunc="sum",
+                                observed=True).reindex(index=days, columns=ids).to_numpy(dtype=float)
+    observed = ~np.isnan(values)
+    if imputed is not None and not imputed.empty:
+        flags = imputed[(pd.to_datetime(imputed[DS]) >= days[0]) & (pd.to_datetime(imputed[DS]) <= origin)]
+        flags = flags[flags[UNIQUE_ID].astype(str).isin(ids) & flags["imputed"].astype(bool)]
+        rows = days.get_indexer(pd.to_datetime(flags[DS]))
+        cols = pd.Index(ids).get_indexer(flags[UNIQUE_ID].astype(str))
+        keep = (rows >= 0) & (cols >= 0)
+        observed[rows[keep], cols[keep]] = False
+    y = np.where(observed, np.maximum(values, 0.0), 0.0)
+    t = ((days - origin).days.to_numpy() / YEAR_DAYS)[:, None]
+    sums = y.sum(axis=0)
+    seen = observed.any(axis=0)
+    active = sums > 0
+    mask = observed & active[None, :]
+    alpha = np.where(active, np.log(np.maximum(sums, 1e-12) / np.maximum(observed.sum(axis=0), 1)), 0.0)
+    slope = np.zeros(len(ids))
+    inv_k = 0.0
+
+    def profile(slopes: np.ndarray, levels: np.ndarray) -> np.ndarray:
+        exposure = (mask * np.exp(levels[None, :] + slopes[None, :] * t)).sum(axis=1)
+        return np.divide(y.sum(axis=1), exposure, out=np.zeros_like(exposure), where=exposure > 0)
+
+    def information(mu: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        w = mu / (1.0 + mu * inv_k)
+        return w.sum(axis=0), (w * t).sum(axis=0), (w * t * t).sum(axis=0)
+
+    for _ in range(SHARE_ITERATIONS):
+        b = profile(slope, alpha)
+        for _ in range(SHARE_NEWTON_STEPS):
+            mu = mask * b[:, None] * np.exp(alpha[None, :] + slope[None, :] * t)
+            s0, s1, s2 = information(mu)
+            weighted = (y - mu) / (1.0 + mu * inv_k) * mask
+            r0, r1 = weighted.sum(axis=0), (weighted * t).sum(axis=0)
+            det = s0 * s2 - s1**2
+            ok = active & (det > 1e-9 * np.maximum(s0 * s2, 1e-300))
+            safe = np.where(ok, det, 1.0)
+            alpha = alpha + np.where(ok, np.clip((s2 * r0 - s1 * r1) / safe, -2.0, 2.0), 0.0)
+            slope = slope + np.where(ok, np.clip((s0 * r1 - s1 * r0) / safe, -2.0, 2.0), 0.0)
+        slope = np.where(active, slope - np.sum(sums * slope) / max(float(sums.sum()), 1e-12), 0.0)
+        mu = mask * b[:, None] * np.exp(alpha[None, :] + slope[None, :] * t)
+        # Each day's profile is fitted from that day's series, so a residual is smaller than the
+        # noise by its leverage h = μ_id / Σ_j μ_jd: E(y − μ)² = (1 − h)(μ + μ²/k).
+        day_total = mu.sum(axis=1, keepdims=True)
+        kept = 1.0 - np.divide(mu, day_total, out=np.zeros_like(mu), where=day_total > 0)
+        excess = float(np.sum(mask * ((y - mu) ** 2 - kept * mu)))
+        inv_k = max(0.0, excess / max(float(np.sum(kept * mu**2)), 1e-12))
+    b = profile(slope, alpha)
+    mu = mask * b[:, None] * np.exp(alpha[None, :] + slope[None, :] * t)
+    s0, s1, s2 = information(mu)
+    det = s0 * s2 - s1**2
+    fitted = active & (det > 1e-9 * np.maximum(s0 * s2, 1e-300))
+    se2 = np.where(fitted, s0 / np.where(fitted, det, 1.0), np.inf)
+    tau2 = drift_variance(slope[fitted], se2[fitted])
+    shrunk = np.where(fitted, slope * tau2 / (tau2 + se2), 0.0) if tau2 > 0 else np.zeros(len(ids))
+    exposure = (mask * b[:, None] * np.exp(shrunk[None, :] * t)).sum(axis=0)
+    target_years = (target - origin).days / YEAR_DAYS
+    level = (np.divide(sums, exposure, out=np.zeros_like(sums), where=exposure > 0)
+             * np.exp(shrunk * target_years))
+    level = np.where(active & (exposure <= 0), np.nan, level)
+    out["level"] = np.where(seen, level, np.nan)
+    out["slope"] = np.where(fitted, slope, np.nan)
+    out["slope_se"] = np.where(fitted, np.sqrt(np.where(fitted, se2, 0.0)), np.nan)
+    out["own_trend"] = np.where(seen, np.exp(shrunk), np.nan)
+    out["drift_spread"] = float(np.sqrt(tau2))
+    return out
+
+
+def drift_variance(slopes: np.ndarray, variances: np.ndarray) -> float:
+    """τ², the spread of the series' true drifts, from their estimates and sampling variances
+    (DerSimonian–Laird: Q = Σ w (g − ḡ)², w = 1/se², τ² = max(0, (Q − (n − 1)) / (Σw − Σw²/Σw)));
+    0 below `TREND_MIN_SERIES` series. Weighting by precision keeps a just-launched series, whose
+    drift is all noise, from swamping the estimate."""
+    keep = np.isfinite(slopes) & np.isfinite(variances) & (variances > 0)
+    if keep.sum() < TREND_MIN_SERIES:
+        return 0.0
+    w = 1.0 / variances[keep]
+    g = slopes[keep]
+    q = float(np.sum(w * (g - np.sum(w * g) / w.sum()) ** 2))
+    scale = float(w.sum() - np.sum(w**2) / w.sum())
+    return max(0.0, (q - (keep.sum() - 1)) / scale) if scale > 0 else 0.0
+
+
+def share_split(naive: pd.Series, levels: pd.Series) -> pd.Series:
+    """The group's naive season total Σ naive split by the series' levels (`share_levels`).
+
+    Over the series with a last season (naive ≥ 0, a series that sold nothing in it included:
+    one season's zero is one draw too) and a finite level: share_total_i = Σ_j naive_j · level_i /
+    Σ_j level_j, so the group keeps its last season × trend while each series gets its share read
+    from two years instead of one season. NaN elsewhere (a launch without a last season) and when
+    the group sold nothing or the levels sum to 0.
+    """
+    level = levels.reindex(naive.index)
+    both = naive.notna() & (naive >= 0) & level.notna()
+    out = pd.Series(np.nan, index=naive.index)
+    group_total, level_sum = float(naive[both].sum()), float(level[both].sum())
+    if both.any() and group_total > 0 and level_sum > 0:
+        out[both] = group_total * level[both] / level_sum
+    return out
+
+
 ForecastFn = Callable[[list[str], pd.Timestamp], pd.DataFrame]
 
 
@@ -227,6 +367,8 @@ def season_totals(history: pd.DataFrame, forecasts: pd.DataFrame, groups: pd.Ser
         last_d = demand[0] if demand else nothing
         before_d = demand[1] if len(demand) > 1 else nothing
         trend = group_trend(last_d, before_d)
+        levels = share_levels(history, imputed, ids, origin, part.start + (part.end - part.start) / 2)
+        shares = share_split(last_d * trend, levels["level"])
         model_err, naive_err, scored = _past_season_errors(history, ids, part, refit, origin, imputed)
         group_model = float(np.nanmean(model_err.to_numpy())) if model_err.notna().any() else np.nan
         group_naive = float(np.nanmean(naive_err.to_numpy())) if naive_err.notna().any() else np.nan
@@ -235,6 +377,7 @@ def season_totals(history: pd.DataFrame, forecasts: pd.DataFrame, groups: pd.Ser
             m, l1, l2 = float(model_total[uid]), float(last[uid]), float(before[uid])
             d1, d2 = float(last_d[uid]), float(before_d[uid])
             reasons: list[dict[str, Any]] = []
+            split = np.nan
             weight = _weight(model_err.get(uid, np.nan), naive_err.get(uid, np.nan), int(scored.get(uid, 0)),
                              group_model, group_naive)
             if np.isnan(l1):
@@ -242,12 +385,15 @@ def season_totals(history: pd.DataFrame, forecasts: pd.DataFrame, groups: pd.Ser
                 reasons.append({"code": "launch", "detail": "no complete last season: model total only"})
             elif d1 <= 0:
                 naive = 0.0
-                total = weight * m
+                split = float(shares[uid])
+                total = weight * m + (1 - weight) * (split if np.isfinite(split) else 0.0)
                 if total > 0:
                     reasons.append({"code": "no_sales_last_season"})
             else:
                 naive = d1 * trend
-                total = weight * m + (1 - weight) * naive
+                split = float(shares[uid])
+                carried = split if np.isfinite(split) else naive
+                total = weight * m + (1 - weight) * carried
                 ratio = total / l1 if l1 > 0 else np.inf
                 if not BAND[0] <= ratio <= BAND[1]:
                     if abs(np.log(trend)) >= np.log(1.25):
@@ -255,6 +401,10 @@ def season_totals(history: pd.DataFrame, forecasts: pd.DataFrame, groups: pd.Ser
                     if not np.isnan(d2) and d2 > 0 and (d1 / d2 < BAND[0] or d1 / d2 > BAND[1]):
                         reasons.append({"code": "own_trend", "last_season": round(d1, 2),
                                         "season_before": round(d2, 2)})
+                    if np.isfinite(split) and abs(np.log(max(split, 1e-12) / naive)) >= np.log(SHARE_REASON):
+                        reasons.append({"code": "share_of_group", "naive_total": round(naive, 2),
+                                        "share_total": round(split, 2),
+                                        "own_trend": round(float(levels.loc[uid, "own_trend"]), 3)})
                     if np.isnan(l2):
                         reasons.append({"code": "launch", "detail": "one season of history"})
                     share = censored.get(uid, 0.0) if censored is not None else 0.0
@@ -270,7 +420,8 @@ def season_totals(history: pd.DataFrame, forecasts: pd.DataFrame, groups: pd.Ser
                 UNIQUE_ID: uid, GROUP: group, SEASON_START: part.start, SEASON_END: part.end,
                 "days": (part.end - part.start).days + 1, "model_total": m, "last_season": l1,
                 "season_before": l2, "last_season_demand": d1, "season_before_demand": d2,
-                "trend": trend, "naive_total": naive, "weight": weight,
+                "trend": trend, "naive_total": naive, "own_trend": float(levels.loc[uid, "own_trend"]),
+                "share_total": split, "weight": weight,
                 "total": float(max(total, 0.0)),
                 "ratio_to_last_season": float(total / l1) if l1 and l1 > 0 else np.nan,
                 "past_seasons_scored": int(scored.get(uid, 0)), "reasons": reasons,
@@ -317,11 +468,15 @@ def _past_season_errors(history: pd.DataFrame, ids: list[str], part: SeasonPart,
             break
         last = previous[0] if previous else pd.Series(np.nan, index=ids)
         trend = group_trend(last, previous[1]) if len(previous) > 1 else 1.0
+        # The candidate as it would have been made then: last × trend split by the series' shares
+        # read from the history up to that origin alone.
+        levels = share_levels(history, imputed, ids, past_origin, span[0] + (span[1] - span[0]) / 2)
+        carried = share_split(last * trend, levels["level"]).fillna(last * trend)
         fitted = refit(ids, past_origin)
         fitted = fitted.assign(**{UNIQUE_ID: fitted[UNIQUE_ID].astype(str)}).rename(columns={MEAN: Y})
         model = window_sums(fitted, ids, span)
         for uid in ids:
-            a, m, last_total = actual.get(uid, np.nan), model.get(uid, np.nan), last.get(uid, np.nan)
+            a, m, last_total = actual.get(uid, np.nan), model.get(uid, np.nan), carried.get(uid, np.nan)
             if np.isnan(a) or np.isnan(m):
                 continue
             scale = max(a, 1.0)
@@ -331,7 +486,7 @@ def _past_season_errors(history: pd.DataFrame, ids: list[str], part: SeasonPart,
                 # the naive total's error is at least the Poisson noise of two seasons, 2 / a.
                 naive_sq[uid].append(2.0 / scale)
             else:
-                naive_sq[uid].append(((last_total * trend - a) / scale) ** 2)
+                naive_sq[uid].append(((last_total - a) / scale) ** 2)
     count = pd.Series({uid: len(v) for uid, v in model_sq.items()})
     model_rms = pd.Series({uid: np.sqrt(np.mean(v)) if v else np.nan for uid, v in model_sq.items()})
     naive_rms = pd.Series({uid: np.sqrt(np.mean(v)) if v else np.nan for uid, v in naive_sq.items()})
@@ -381,9 +536,17 @@ def describe(row: dict[str, Any]) -> str:
     if recounted:
         parts.append(f"last season's demand with stockout days re-estimated {demand:.0f}")
     carried = "last season's demand" if recounted else "last season"
-    parts.append(f"model {row['model_total']:.0f} × weight {row['weight']:.2f}"
-                 + (f" + {carried} × category trend {row['trend']:.2f} × {1 - row['weight']:.2f}"
-                    if row.get("naive_total") is not None and np.isfinite(row["naive_total"]) else ""))
+    naive = row.get("naive_total")
+    split = row.get("share_total")
+    if split is not None and np.isfinite(split):
+        carry = (f" + {split:.0f} × {1 - row['weight']:.2f} (the category's last season × trend "
+                 f"{row['trend']:.2f}, split by shares of two years; own drift "
+                 f"{row.get('own_trend', 1.0):.2f}/year; {carried} × trend alone {naive:.0f})")
+    elif naive is not None and np.isfinite(naive):
+        carry = f" + {carried} × category trend {row['trend']:.2f} × {1 - row['weight']:.2f}"
+    else:
+        carry = ""
+    parts.append(f"model {row['model_total']:.0f} × weight {row['weight']:.2f}" + carry)
     for reason in row.get("reasons") or []:
         parts.append(reason["code"].replace("_", " "))
     return "; ".join(parts)

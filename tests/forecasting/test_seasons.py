@@ -5,16 +5,23 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from forecasting import EngineConfig, forecast_panel
 from forecasting.seasons import (
     BAND,
+    SHARE_REASON,
     apply_totals,
     decensor_matrix,
     decensored_sums,
+    describe,
+    drift_variance,
     group_trend,
     season_parts,
     season_totals,
+    share_levels,
+    share_split,
     window_sums,
 )
 
@@ -287,3 +294,189 @@ def test_group_trend_is_kept_when_clear_and_shrunk_to_one_within_its_noise() -> 
     assert group_trend(pd.Series([200.0, 300.0]), pd.Series([100.0, 100.0])) == 1.0
     assert group_trend(pd.Series([1.0, 2.0, 3.0]), pd.Series([0.0, 0.0, 0.0])) == 1.0
     assert group_trend(last, pd.Series([np.nan] * 4)) == 1.0
+
+
+# ----------------------------------------------------------------- shares of the group over two years
+
+
+def _drifting(uid: str, level: float, drift: float, rng: np.random.Generator | None = None,
+              start: str = "2023-09-01") -> pd.DataFrame:
+    """A winter good on the group's shared profile (a bump in each winter, a little all year) times
+    its own yearly drift exp(drift · t), t in years to 2026-08-30; Poisson counts when `rng`."""
+    ds = pd.date_range(start, "2026-08-30")
+    distance = np.abs(ds.dayofyear.to_numpy() - 15)
+    distance = np.minimum(distance, 365 - distance)
+    profile = 0.05 + np.exp(-0.5 * (distance / 30.0) ** 2)
+    t = (ds - pd.Timestamp("2026-08-30")).days.to_numpy() / 364
+    mean = level * profile * np.exp(drift * t)
+    y = rng.poisson(mean).astype(float) if rng is not None else mean
+    return pd.DataFrame({"unique_id": uid, "ds": ds, "y": y})
+
+
+def test_share_levels_read_each_series_drift_against_its_group() -> None:
+    # Noise-free and large: the drifts are measured exactly (centred on the group, whose own
+    # trend is the profile's), the spread between them is far above the noise, nothing is shrunk.
+    drifts = {"A": 0.2, "B": 0.0, "C": -0.1, "D": 0.05}
+    history = pd.concat([_drifting(uid, 200.0, g) for uid, g in drifts.items()])
+    origin, target = pd.Timestamp("2026-08-30"), pd.Timestamp("2027-01-15")
+    levels = share_levels(history, None, list(drifts), origin, target)
+    window = history[history["ds"] > origin - pd.Timedelta(days=2 * 364)]
+    weights = window.groupby("unique_id")["y"].sum().reindex(list(drifts))
+    assert float(np.sum(weights * levels["slope"])) == pytest.approx(0.0, abs=1e-6)  # centred
+    for uid, g in drifts.items():
+        assert levels.loc[uid, "slope"] - levels.loc["B", "slope"] == pytest.approx(g, abs=1e-3)
+        assert np.log(levels.loc[uid, "own_trend"]) == pytest.approx(levels.loc[uid, "slope"], abs=2e-3)
+    # Levels at the target day: equal bases, so their ratios are the drifts carried to it.
+    years = (target - origin).days / 364
+    assert levels.loc["A", "level"] / levels.loc["B", "level"] == pytest.approx(
+        np.exp((0.2 - 0.0) * years), rel=5e-3)
+    assert levels["drift_spread"].iloc[0] > 0.05
+
+
+def test_drifts_within_their_noise_are_shrunk_to_the_groups() -> None:
+    # Eight series with one true level and no drift of their own, Poisson counts: whatever slope
+    # each shows is noise, and the shrunk slope is smaller than the raw one, same sign.
+    rng = np.random.default_rng(11)
+    ids = [f"S{k}" for k in range(8)]
+    history = pd.concat([_drifting(uid, 3.0, 0.0, rng) for uid in ids])
+    levels = share_levels(history, None, ids, pd.Timestamp("2026-08-30"), pd.Timestamp("2027-01-15"))
+    shrunk = np.log(levels["own_trend"].to_numpy())
+    raw = levels["slope"].to_numpy()
+    assert (np.abs(shrunk) <= np.abs(raw) + 1e-12).all()
+    assert (shrunk * raw >= 0).all()
+    # τ² from the stored slopes and standard errors (DerSimonian–Laird), recomputed.
+    tau2 = drift_variance(raw, levels["slope_se"].to_numpy() ** 2)
+    assert levels["drift_spread"].iloc[0] == pytest.approx(np.sqrt(tau2))
+    factor = tau2 / (tau2 + levels["slope_se"].to_numpy() ** 2)
+    assert shrunk == pytest.approx(raw * factor, abs=1e-9)
+
+
+def test_drift_variance_is_dersimonian_laird_and_zero_when_thin() -> None:
+    g = np.array([0.3, -0.2, 0.1, 0.0])
+    v = np.array([0.01, 0.02, 0.01, 0.04])
+    w = 1 / v
+    q = np.sum(w * (g - np.sum(w * g) / w.sum()) ** 2)
+    expected = (q - 3) / (w.sum() - np.sum(w**2) / w.sum())
+    assert drift_variance(g, v) == pytest.approx(expected)
+    assert drift_variance(g[:2], v[:2]) == 0.0  # fewer than TREND_MIN_SERIES
+    assert drift_variance(np.zeros(4), v) == 0.0  # all alike: no spread beyond noise
+    # A just-launched series, its slope all noise (an enormous standard error), does not swamp it
+    # (an unweighted mean(g²) − mean(se²) would be 0); it only adds its degree of freedom.
+    with_launch = drift_variance(np.append(g, 5.0), np.append(v, 1e6))
+    assert 0.5 * expected < with_launch <= expected
+
+
+def test_stockout_days_are_left_out_of_the_shares() -> None:
+    history = pd.concat([_drifting(uid, 50.0, 0.0) for uid in ("A", "B", "C")])
+    cut = (history["unique_id"] == "B") & history["ds"].between("2025-12-01", "2026-01-31")
+    flags = history[["unique_id", "ds"]].assign(imputed=cut.to_numpy())
+    history.loc[cut, "y"] = 0.0  # sold nothing while out of stock
+    levels = share_levels(history, flags, ["A", "B", "C"], pd.Timestamp("2026-08-30"),
+                          pd.Timestamp("2027-01-15"))
+    assert levels.loc["B", "level"] == pytest.approx(levels.loc["A", "level"], rel=1e-6)
+    unflagged = share_levels(history, None, ["A", "B", "C"], pd.Timestamp("2026-08-30"),
+                             pd.Timestamp("2027-01-15"))
+    assert unflagged.loc["B", "level"] < 0.9 * unflagged.loc["A", "level"]
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(naive=st.lists(st.one_of(st.none(), st.floats(0.0, 1e4)), min_size=1, max_size=6),
+       levels=st.lists(st.one_of(st.none(), st.floats(0.0, 1e3)), min_size=6, max_size=6))
+def test_share_split_keeps_the_groups_total_and_splits_it_by_level(naive: list[float | None],
+                                                                   levels: list[float | None]) -> None:
+    ids = [f"S{k}" for k in range(len(naive))]
+    naive_s = pd.Series([np.nan if v is None else v for v in naive], index=ids, dtype=float)
+    level_s = pd.Series([np.nan if v is None else v for v in levels[:len(ids)]], index=ids, dtype=float)
+    out = share_split(naive_s, level_s)
+    used = naive_s.notna() & level_s.notna()
+    assert out[~used].isna().all()  # a launch (no last season) or no level: not split
+    if used.any() and level_s[used].sum() > 0 and naive_s[used].sum() > 0:
+        assert out[used].sum() == pytest.approx(naive_s[used].sum(), rel=1e-9)
+        assert out[used].to_numpy() == pytest.approx(
+            (naive_s[used].sum() * level_s[used] / level_s[used].sum()).to_numpy())
+        if used.sum() == 1:  # a single series keeps its own last season × trend
+            assert out[used].iloc[0] == pytest.approx(naive_s[used].iloc[0])
+    else:
+        assert out.isna().all()
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(launch_days=st.integers(1, 700), zero=st.booleans(), single=st.booleans())
+def test_share_levels_edges(launch_days: int, zero: bool, single: bool) -> None:
+    # A launch (any length of history), an all-zero series, a group of one: finite, non-negative
+    # levels; a series with no demand gets level 0; one alone has no drift to shrink from.
+    rng = np.random.default_rng(launch_days)
+    frames = [_drifting("A", 4.0, 0.05, rng)]
+    if not single:
+        frames.append(_drifting("B", 2.0, -0.05, rng))
+        start = pd.Timestamp("2026-08-30") - pd.Timedelta(days=launch_days - 1)
+        frames.append(_drifting("N", 3.0, 0.0, rng, start=str(start.date())))
+    if zero:
+        frames.append(_drifting("Z", 1.0, 0.0).assign(y=0.0))
+    history = pd.concat(frames)
+    ids = sorted(history["unique_id"].unique())
+    levels = share_levels(history, None, ids, pd.Timestamp("2026-08-30"), pd.Timestamp("2027-01-15"))
+    assert (levels["level"].dropna() >= 0).all()
+    assert np.isfinite(levels["own_trend"]).all()
+    if zero:
+        assert levels.loc["Z", "level"] == 0.0
+    if single and not zero:
+        assert levels.loc["A", "own_trend"] == 1.0 and levels.loc["A", "level"] > 0
+
+
+def test_all_zero_group_keeps_zero_totals() -> None:
+    history = pd.concat([_drifting(uid, 1.0, 0.0).assign(y=0.0) for uid in ("A", "B", "C")])
+    forecasts = pd.concat([_forecast(uid, 0.0) for uid in ("A", "B", "C")])
+    totals = season_totals(history, forecasts, pd.Series(dict.fromkeys("ABC", "g")), _winters(),
+                           pd.Timestamp("2026-08-30"), pd.Timestamp("2027-02-28"))
+    assert (totals["total"] == 0.0).all() and totals["share_total"].isna().all()
+
+
+def test_last_seasons_noise_is_split_away_by_two_years_of_shares() -> None:
+    # Eight series with one true level and no drift, small Poisson counts: each one's last season
+    # is one noisy draw. Split by shares read from two years, the totals sit closer to what the
+    # next winter holds than last season × trend does (summed over 20 draws), the group's total kept.
+    ids = [f"S{k}" for k in range(8)]
+    truth = float(_drifting("T", 0.6, 0.0, start="2025-11-15").set_index("ds")
+                  .loc["2025-11-15":"2026-02-28", "y"].sum())  # one winter's expected demand
+    split_error = naive_error = 0.0
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        history = pd.concat([_drifting(uid, 0.6, 0.0, rng) for uid in ids])
+        forecasts = pd.concat([_forecast(uid, 0.0) for uid in ids])
+        totals = season_totals(history, forecasts, pd.Series(dict.fromkeys(ids, "g")), _winters(),
+                               pd.Timestamp("2026-08-30"), pd.Timestamp("2027-02-28")).set_index("unique_id")
+        assert totals["share_total"].sum() == pytest.approx(totals["naive_total"].sum())
+        split_error += float((totals["share_total"] - truth).abs().sum())
+        naive_error += float((totals["naive_total"] - truth).abs().sum())
+        for _, row in totals.iterrows():
+            assert row["total"] == pytest.approx(row["weight"] * row["model_total"]
+                                                 + (1 - row["weight"]) * row["share_total"])
+            assert f"{row['share_total']:.0f} × {1 - row['weight']:.2f}" in describe(row.to_dict())
+    assert split_error < 0.9 * naive_error
+
+
+def test_a_split_far_from_last_season_says_so_with_the_stored_numbers() -> None:
+    # The horizon reaches one day into winter, so "last season" is one day's count. B sold 9 that
+    # day where the group sells about one a day: its share over two years puts it near the others,
+    # far below 9 × trend, and the reason quotes both numbers as stored.
+    rng = np.random.default_rng(2)
+    ids = ["A", "B", "C", "D", "E", "F"]
+    frames = [_drifting(uid, 1.0, 0.0, rng) for uid in ids]
+    frames[1].loc[frames[1]["ds"] == "2025-11-15", "y"] = 9.0
+    history = pd.concat(frames)
+    forecasts = pd.concat([_forecast(uid, 0.0) for uid in ids])
+    totals = season_totals(history, forecasts, pd.Series(dict.fromkeys(ids, "g")), _winters(),
+                           pd.Timestamp("2026-08-30"), pd.Timestamp("2026-11-15")).set_index("unique_id")
+    b = totals.loc["B"]
+    assert b["days"] == 1 and b["last_season"] == 9.0
+    assert b["ratio_to_last_season"] < BAND[0]
+    reason = next(r for r in b["reasons"] if r["code"] == "share_of_group")
+    assert reason["naive_total"] == pytest.approx(round(b["naive_total"], 2))
+    assert reason["share_total"] == pytest.approx(round(b["share_total"], 2))
+    assert reason["own_trend"] == pytest.approx(round(b["own_trend"], 3))
+    assert abs(np.log(b["share_total"] / b["naive_total"])) >= np.log(SHARE_REASON)
+    assert "held_to_band" not in [r["code"] for r in b["reasons"]]
+    for _, row in totals.iterrows():  # every total outside the band carries a reason
+        if np.isfinite(row["ratio_to_last_season"]) and not BAND[0] <= row["ratio_to_last_season"] <= BAND[1]:
+            assert row["reasons"]
