@@ -17,18 +17,30 @@ one row per year; the caller computes them — fixed month-days or days around a
   (`group_trend`: one season's promotion or calendar quirk in a few series is not a trend),
   clipped to 0.5–2;
   `naive_total = last_season_demand × trend`;
-- `weight` — how far to trust the model over the naive total, from the same point of past
+- `share_total` — the group's Σ naive_total split by each series' share of the group
+  (`share_split`), read from its last two years of daily demand instead of its one last season
+  (`share_levels`): every series of a group rides one day profile (season, weekdays, events,
+  the group's promotions) times its own level and log-linear drift, fitted by negative-binomial
+  likelihood with stockout days left out; each series' drift is shrunk toward the group's by
+  empirical Bayes (the spread of true drifts against each estimate's standard error,
+  DerSimonian–Laird), and its level is read at the middle of the upcoming season part.
+  `own_trend` = the shrunk yearly drift factor. One season's total carries its sampling noise
+  (≈ 10–15 % for a SKU selling a hundred or two a season) into the next; two years of days and
+  the months since the season halve it, while a drift that is clearly there is kept;
+- `weight` — how far to trust the model over the split total, from the same point of past
   seasons: the engine is re-run on the group's series at the origin one and two years back
-  (52 and 104 weeks, history before it only) and both totals are scored on what the season
-  then sold (its demand, stockout days re-estimated); weight = E_naive² / (E_model² + E_naive²),
-  errors pooled over the series' own past seasons and its group's (2 pseudo-seasons of the
-  group), 0.25 without any past season. Where the scored season is the first in the history (no
-  season before it to carry), the naive total's relative error is taken as the Poisson noise of
-  two seasons, √(2 / sold) — a floor, so the model must beat sampling noise to get weight;
-- `total` = weight × model_total + (1 − weight) × naive_total (the model alone without a
-  last season). A total outside 0.5–2× of last season keeps that ratio only with a reason
-  (the group's trend, the series' own two-season trend, a launch, stockout-censored history);
-  otherwise it is held at the band's edge, and that is stored as the reason.
+  (52 and 104 weeks, history before it only) and the model's and the split's totals, both made
+  from the history up to that origin alone, are scored on what the season then sold (its demand,
+  stockout days re-estimated); weight = E_split² / (E_model² + E_split²), errors pooled over the
+  series' own past seasons and its group's (2 pseudo-seasons of the group), 0.25 without any past
+  season. Where the scored season is the first in the history (no season before it to carry),
+  the carried total's relative error is taken as the Poisson noise of two seasons, √(2 / sold) —
+  a floor, so the model must beat sampling noise to get weight;
+- `total` = weight × model_total + (1 − weight) × share_total (naive_total where no split
+  exists; the model alone without a last season). A total outside 0.5–2× of last season keeps
+  that ratio only with a reason (the group's trend, the series' own two-season trend, its share
+  of the group over two years far from its last season × trend, a launch, stockout-censored
+  history); otherwise it is held at the band's edge, and that is stored as the reason.
 
 The forecast's daily means and quantiles inside the season are scaled by total / model_total,
 so the optimizer's window totals (`forecasting.total_demand`) read the season total.
