@@ -225,6 +225,8 @@ _SEASON_REASONS = {
     "own_trend": "its own trend (last season {last_season:,.0f} after {season_before:,.0f})",
     "stockout_censored": "last season's sales cut by stockouts on {share_of_days:.0%} of its days",
     "held_to_band": "held to {band[0]}–{band[1]}× last season (was {unheld_total:,.1f})",
+    "share_of_group": ("its share of the category over two years gives {share_total:,.1f}, against "
+                       "{naive_total:,.1f} from its last season × the trend (own drift ×{own_trend}/year)"),
 }
 
 
@@ -245,8 +247,18 @@ def season_total_text(total: dict[str, Any]) -> str:
     if recounted:
         lines.append(f"  last season's demand with its stockout days re-estimated from the category's "
                      f"days: {units(demand)}")
-    if naive is not None and naive == naive:
-        carried = f"last season's demand {units(demand)}" if recounted else "last season"
+    split = total.get("share_total")
+    carried = f"last season's demand {units(demand)}" if recounted else "last season"
+    if split is not None and split == split and naive is not None and naive == naive:
+        # Runs stored before the split have no share_total: they carried last season × trend.
+        lines.append(
+            f"  = {total['weight']:.2f} × the model's {units(total['model_total'])} + "
+            f"{1 - total['weight']:.2f} × {units(split)}, the category's last season × its trend "
+            f"{total['trend']:.3f} split by this SKU's share of it over two years (own drift "
+            f"×{total.get('own_trend', 1.0):.3f}/year; {carried} × the trend alone: {units(naive)}), "
+            f"weights from {total['past_seasons_scored']} past season(s) scored"
+        )
+    elif naive is not None and naive == naive:
         lines.append(
             f"  = {total['weight']:.2f} × the model's {units(total['model_total'])} + "
             f"{1 - total['weight']:.2f} × {carried} × the category's trend {total['trend']:.3f} "

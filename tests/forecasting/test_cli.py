@@ -114,3 +114,15 @@ def test_a_season_total_is_shown_with_its_parts_and_reasons_as_stored() -> None:
     assert "last season's demand with its stockout days re-estimated from the category's days: 115.2" in text
     assert "0.89 × last season's demand 115.2 × the category's trend 1.006 (115.8)" in text
     assert "re-estimated" not in season_total_text({**stored, "last_season_demand": 98.0})
+    # Split by the SKU's share of its category over two years: the split total is what was carried.
+    split = {**recounted, "share_total": 96.1234, "own_trend": 0.9612, "total": 86.4779,
+             "reasons": [{"code": "share_of_group", "naive_total": 115.85, "share_total": 96.12,
+                          "own_trend": 0.961}]}
+    assert abs(split["weight"] * split["model_total"] + (1 - split["weight"]) * split["share_total"]
+               - split["total"]) < 0.01
+    text = season_total_text(split)
+    assert ("0.11 × the model's 7.4 + 0.89 × 96.1, the category's last season × its trend 1.006 split by "
+            "this SKU's share of it over two years (own drift ×0.961/year; last season's demand 115.2 × "
+            "the trend alone: 115.8)") in text
+    assert ("reason: its share of the category over two years gives 96.1, against 115.8 from its last "
+            "season × the trend (own drift ×0.961/year)") in text
