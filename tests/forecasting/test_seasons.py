@@ -480,3 +480,50 @@ def test_a_split_far_from_last_season_says_so_with_the_stored_numbers() -> None:
     for _, row in totals.iterrows():  # every total outside the band carries a reason
         if np.isfinite(row["ratio_to_last_season"]) and not BAND[0] <= row["ratio_to_last_season"] <= BAND[1]:
             assert row["reasons"]
+
+
+@settings(max_examples=20, deadline=None, derandomize=True)
+@given(kinds=st.lists(st.sampled_from(["plain", "zero_last", "launch", "all_zero", "drifting"]),
+                      min_size=1, max_size=4),
+       seed=st.integers(0, 1000))
+def test_season_totals_hold_their_rules_on_edge_groups(kinds: list[str], seed: int) -> None:
+    # Any mix of a single series, one that sold nothing last winter, a launch after last winter,
+    # an all-zero one and a drifting one: totals finite and non-negative, the split keeps the
+    # group's last season × trend, a launch keeps the model's total, a total outside the band
+    # carries a reason, and the stored total is the blend of its stored parts.
+    rng = np.random.default_rng(seed)
+    frames, forecasts = [], []
+    for k, kind in enumerate(kinds):
+        uid = f"S{k}"
+        if kind == "launch":
+            frame = _drifting(uid, 2.0, 0.0, rng, start="2026-05-01")
+        else:
+            frame = _drifting(uid, 2.0, 0.3 if kind == "drifting" else 0.0, rng)
+        if kind == "zero_last":
+            frame.loc[frame["ds"].between("2025-11-15", "2026-02-28"), "y"] = 0.0
+        if kind == "all_zero":
+            frame["y"] = 0.0
+        frames.append(frame)
+        forecasts.append(_forecast(uid, float(rng.uniform(0.0, 3.0))))
+    ids = [f"S{k}" for k in range(len(kinds))]
+    totals = season_totals(pd.concat(frames), pd.concat(forecasts), pd.Series(dict.fromkeys(ids, "g")),
+                           _winters(), pd.Timestamp("2026-08-30"), pd.Timestamp("2027-02-28"))
+    totals = totals.set_index("unique_id")
+    assert np.isfinite(totals["total"]).all() and (totals["total"] >= 0).all()
+    split = totals["share_total"].notna()
+    if split.any():
+        assert totals.loc[split, "share_total"].sum() == pytest.approx(totals.loc[split, "naive_total"].sum())
+    for uid, kind in zip(ids, kinds, strict=True):
+        row = totals.loc[uid]
+        codes = [reason["code"] for reason in row["reasons"]]
+        if kind == "launch":
+            assert np.isnan(row["last_season"]) and row["total"] == pytest.approx(row["model_total"])
+            assert codes == ["launch"]
+            continue
+        ratio = row["ratio_to_last_season"]
+        if np.isfinite(ratio) and not BAND[0] <= ratio <= BAND[1]:
+            assert codes
+        if "held_to_band" not in codes:
+            carried = row["share_total"] if np.isfinite(row["share_total"]) else row["naive_total"]
+            assert row["total"] == pytest.approx(row["weight"] * row["model_total"]
+                                                 + (1 - row["weight"]) * carried, abs=1e-9)
