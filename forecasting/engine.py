@@ -769,7 +769,12 @@ def _apply_season_totals(result: ForecastResult, history: pd.DataFrame, future: 
                               groups=groups, config=config, runner=runner)
         return past.forecasts
 
-    group_of = result.series.set_index(UNIQUE_ID)[GROUP]
+    group_of = result.series.set_index(UNIQUE_ID)[GROUP].astype(str)
+    if groups is not None:
+        # A run of a few SKUs (`forecast_only`) still reads each group over all its series.
+        every = pd.Series(groups).astype(str)
+        every.index = every.index.astype(str)
+        group_of = pd.concat([every[~every.index.isin(group_of.index)], group_of])
     totals = season_totals(frame[[UNIQUE_ID, DS, Y]], result.forecasts, group_of, seasons, origin,
                            last_day, refit=refit, imputed=censored)
     columns = [MEAN, *[quantile_column(q) for q in config.quantiles]]

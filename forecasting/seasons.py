@@ -355,7 +355,9 @@ def season_totals(history: pd.DataFrame, forecasts: pd.DataFrame, groups: pd.Ser
     """One row per series of a seasonal group (columns `COLUMNS`); see the module docstring.
 
     `history`: unique_id, ds, y — the cleansed demand the engine saw (daily); `forecasts`: the
-    engine's unique_id, ds, mean; `groups`: unique_id → group; `refit(ids, origin)` returns
+    engine's unique_id, ds, mean (rows are made for its series); `groups`: unique_id → group, for
+    every series of the history (a group's demand, trend and shares are read over all of them,
+    forecast in this run or not); `refit(ids, origin)` returns
     forecasts (unique_id, ds, mean) of those series made at an earlier origin from their history
     up to it alone (the engine re-run), used to score model against naive totals at the same point of past
     seasons; `imputed`: unique_id, ds, imputed (stockout days whose demand was estimated).
@@ -365,23 +367,30 @@ def season_totals(history: pd.DataFrame, forecasts: pd.DataFrame, groups: pd.Ser
     parts = season_parts(seasons, origin, last_day)
     rows: list[dict[str, Any]] = []
     forecast_ids = set(forecasts[UNIQUE_ID].astype(str))
+    history_ids = set(history[UNIQUE_ID].unique())
     for group, part in parts.items():
-        ids = sorted(set(group_of.index[group_of == group].astype(str)) & forecast_ids)
+        in_group = set(group_of.index[group_of == group].astype(str))
+        ids = sorted(in_group & forecast_ids)
         if not ids:
             continue
+        # What belongs to the group (its demand re-estimated, its trend, each series' share of it)
+        # is read over every series of the group in the history, forecast in this run or not: a
+        # run of a few SKUs gives them the totals the full run would.
+        members = sorted((in_group & history_ids) | set(ids))
         model_total = window_sums(forecasts.rename(columns={MEAN: Y}).assign(
             **{UNIQUE_ID: forecasts[UNIQUE_ID].astype(str)}), ids, (part.start, part.end)).fillna(0.0)
-        past = [window_sums(history, ids, span) for span in part.past[:2]]
-        demand = [decensored_sums(history, imputed, ids, span) for span in part.past[:2]]
-        nothing = pd.Series(np.nan, index=ids)
+        past = [window_sums(history, members, span) for span in part.past[:2]]
+        demand = [decensored_sums(history, imputed, members, span) for span in part.past[:2]]
+        nothing = pd.Series(np.nan, index=members)
         last = past[0] if past else nothing
         before = past[1] if len(past) > 1 else nothing
         last_d = demand[0] if demand else nothing
         before_d = demand[1] if len(demand) > 1 else nothing
         trend = group_trend(last_d, before_d)
-        levels = share_levels(history, imputed, ids, origin, part.start + (part.end - part.start) / 2)
+        levels = share_levels(history, imputed, members, origin, part.start + (part.end - part.start) / 2)
         shares = share_split(last_d * trend, levels["level"])
-        model_err, naive_err, scored = _past_season_errors(history, ids, part, refit, origin, imputed)
+        model_err, naive_err, scored = _past_season_errors(history, ids, part, refit, origin, imputed,
+                                                           members)
         group_model = float(np.nanmean(model_err.to_numpy())) if model_err.notna().any() else np.nan
         group_naive = float(np.nanmean(naive_err.to_numpy())) if naive_err.notna().any() else np.nan
         censored = _censored_share(imputed, ids, part.past[0]) if imputed is not None and part.past else None
@@ -457,11 +466,13 @@ def _weight(own_model: float, own_naive: float, n_own: int, group_model: float, 
 
 
 def _past_season_errors(history: pd.DataFrame, ids: list[str], part: SeasonPart, refit: ForecastFn | None,
-                        origin: pd.Timestamp, imputed: pd.DataFrame | None = None
-                        ) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """RMS relative error of the model's and of the naive (last × trend) season totals per series,
-    at the same point of the past seasons (origins 52 and 104 weeks back), against that season's
-    demand (stockout days re-estimated, as the naive total's seasons are)."""
+                        origin: pd.Timestamp, imputed: pd.DataFrame | None = None,
+                        members: list[str] | None = None) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """RMS relative error of the model's and of the carried (last × trend split by shares) season
+    totals per series of `ids`, at the same point of the past seasons (origins 52 and 104 weeks
+    back), against that season's demand (stockout days re-estimated, as the carried total's
+    seasons are). The group's demand, trend and shares are read over `members` (default `ids`)."""
+    members = sorted(set(members or ids) | set(ids))
     empty = pd.Series(np.nan, index=ids)
     if refit is None or not part.past:
         return empty, empty, pd.Series(0, index=ids)
@@ -474,15 +485,15 @@ def _past_season_errors(history: pd.DataFrame, ids: list[str], part: SeasonPart,
         # The same point of that past season: as far before its part as today is before this one
         # (a lunar season moves by weeks between years; a fixed one by a day).
         past_origin = span[0] - lead
-        actual = decensored_sums(history, imputed, ids, span)
-        previous = [decensored_sums(history, imputed, ids, s) for s in spans[k:k + 2]]
+        actual = decensored_sums(history, imputed, members, span)
+        previous = [decensored_sums(history, imputed, members, s) for s in spans[k:k + 2]]
         if past_origin - first_day < pd.Timedelta(days=YEAR_DAYS // 2) or actual.isna().all():
             break
-        last = previous[0] if previous else pd.Series(np.nan, index=ids)
+        last = previous[0] if previous else pd.Series(np.nan, index=members)
         trend = group_trend(last, previous[1]) if len(previous) > 1 else 1.0
         # The candidate as it would have been made then: last × trend split by the series' shares
         # read from the history up to that origin alone.
-        levels = share_levels(history, imputed, ids, past_origin, span[0] + (span[1] - span[0]) / 2)
+        levels = share_levels(history, imputed, members, past_origin, span[0] + (span[1] - span[0]) / 2)
         carried = share_split(last * trend, levels["level"]).fillna(last * trend)
         fitted = refit(ids, past_origin)
         fitted = fitted.assign(**{UNIQUE_ID: fitted[UNIQUE_ID].astype(str)}).rename(columns={MEAN: Y})

@@ -527,3 +527,20 @@ def test_season_totals_hold_their_rules_on_edge_groups(kinds: list[str], seed: i
             carried = row["share_total"] if np.isfinite(row["share_total"]) else row["naive_total"]
             assert row["total"] == pytest.approx(row["weight"] * row["model_total"]
                                                  + (1 - row["weight"]) * carried, abs=1e-9)
+
+
+def test_a_run_of_a_few_series_reads_the_group_over_all_its_series() -> None:
+    # Forecasting only S0 (`forecast_only`): the group's demand, trend and shares still come from
+    # every series of the group in the history, so S0's total is what the full run gives it.
+    rng = np.random.default_rng(4)
+    ids = ["S0", "S1", "S2", "S3"]
+    history = pd.concat([_drifting(uid, 1.0 + k, 0.1 * (k - 1), rng) for k, uid in enumerate(ids)])
+    forecasts = pd.concat([_forecast(uid, 1.0) for uid in ids])
+    groups = pd.Series(dict.fromkeys(ids, "g"))
+    args = (_winters(), pd.Timestamp("2026-08-30"), pd.Timestamp("2027-02-28"))
+    full = season_totals(history, forecasts, groups, *args).set_index("unique_id").loc["S0"]
+    alone = season_totals(history, forecasts[forecasts["unique_id"] == "S0"], groups, *args)
+    assert list(alone["unique_id"]) == ["S0"]
+    row = alone.set_index("unique_id").loc["S0"]
+    for column in ("trend", "share_total", "own_trend", "weight", "total"):
+        assert row[column] == pytest.approx(full[column])
