@@ -54,7 +54,7 @@ pg-client:
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-bench: bench-import bench-forecast bench-forecast-external bench-propose bench-web bench-reoptimize bench-replay bench-brushing bench-presale bench-orders-import
+bench: bench-import bench-forecast bench-forecast-external bench-propose bench-web bench-reoptimize bench-replay bench-brushing bench-presale bench-orders-import bench-season-bound
 
 bench-import: $(STAMP)
 	$(BIN)/python -m bench.import_bench
@@ -89,6 +89,10 @@ bench-presale: $(STAMP)
 # orders.csv import speed and peak memory at 10 million rows and a quarter of that (issue 17).
 bench-orders-import: $(STAMP)
 	nice -n 10 $(BIN)/python -m bench.orders_import
+
+# How well any forecaster can do on per-SKU season totals of the sample's kind of data (issue 11).
+bench-season-bound: $(STAMP)
+	nice -n 10 $(BIN)/python -m bench.season_bound
 
 # Refresh the lock after changing dependencies in pyproject.toml.
 lock: $(STAMP)
