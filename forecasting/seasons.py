@@ -62,6 +62,8 @@ SEASON_END = "season_end"
 YEAR_DAYS = 364  # 52 weeks: the same weekday one year back
 TREND_BOUNDS = (0.5, 2.0)
 TREND_MIN_SERIES = 3  # series with both seasons needed to measure a group's trend at all
+# `calendar_variance` compares the last year with the one before in blocks of this many days.
+CALENDAR_BLOCK_DAYS = 28
 BAND = (0.5, 2.0)  # a total outside this multiple of last season needs a reason
 GROUP_PSEUDO_SEASONS = 2.0
 # Weight on the model's total when no past season could be scored (thin history): the total is
@@ -193,13 +195,16 @@ def decensor_matrix(values: np.ndarray, out_of_stock: np.ndarray) -> np.ndarray:
     return np.where(fill, level[None, :] * profile[:, None], values)
 
 
-def group_trend(last: pd.Series, before: pd.Series) -> float:
+def group_trend(last: pd.Series, before: pd.Series, calendar: float = 0.0) -> float:
     """The group's year-on-year ratio Σ last / Σ before, shrunk toward no change by its own noise.
 
     Over the series with both seasons: log T = log(Σ last / Σ before), its standard error by the
     delta method of a ratio of sums, se = √Σ(last − T·before)² / Σ last, and the positive-part
-    James–Stein factor max(0, 1 − se² / (log T)²) on log T; a trend within its noise of 1 is 1.
-    Fewer than `TREND_MIN_SERIES` series: 1. Clipped to `TREND_BOUNDS`.
+    James–Stein factor max(0, 1 − (se² + calendar) / (log T)²) on log T; a trend within its noise
+    of 1 is 1. `calendar` is the variance of log T that the calendar alone gives between years
+    (events and promotions falling differently in the two windows: `calendar_variance`), which no
+    number of series averages away. Fewer than `TREND_MIN_SERIES` series: 1. Clipped to
+    `TREND_BOUNDS`.
     """
     both = last.notna() & before.notna()
     total_last, total_before = float(last[both].sum()), float(before[both].sum())
@@ -210,8 +215,56 @@ def group_trend(last: pd.Series, before: pd.Series) -> float:
     if log_ratio == 0.0:
         return 1.0
     spread = float(np.sqrt(np.sum((last[both] - ratio * before[both]) ** 2))) / total_last
-    factor = max(0.0, 1.0 - spread**2 / log_ratio**2)
+    factor = max(0.0, 1.0 - (spread**2 + max(calendar, 0.0)) / log_ratio**2)
     return float(np.clip(np.exp(factor * log_ratio), *TREND_BOUNDS))
+
+
+def calendar_variance(history: pd.DataFrame, ids: list[str], origin: pd.Timestamp) -> float:
+    """The variance the calendar alone gives a group's year-on-year log ratio.
+
+    A season window's total moves between years with what falls in it (platform events,
+    promotions, a festival's weekday), a trend or not; `group_trend`'s standard error counts only
+    the series' sampling noise, which shrinks with the number of series while the calendar's
+    movement does not. This reads the movement from the group itself: the last `YEAR_DAYS` before
+    the origin are cut into `CALENDAR_BLOCK_DAYS` blocks, each compared with the same block a year
+    before, r_j = log(Σ this year / Σ a year before) over the series that cover both, with its
+    sampling variance by the delta method (as `group_trend`, at least the Poisson 1 / Σ). A trend
+    moves every block alike; the spread of the r_j beyond their sampling noise (τ², DerSimonian–
+    Laird, `drift_variance`) is what the calendar does to a block's ratio. A season's ratio is
+    taken to move as much as a block's: its calendar effects are not independent between blocks
+    (a festival or a promotion programme moving shifts several at once), so no averaging over a
+    season's blocks is assumed. With less than two years of history, as many blocks as the history
+    holds a year before; 0 with fewer than `TREND_MIN_SERIES` blocks or series covering them.
+    A lunar festival moves by weeks against the 364-day comparison, so a festival group's blocks
+    spread widely and its season trend is shrunk hard.
+    """
+    inside = history[(history[DS] <= origin) & history[UNIQUE_ID].isin(ids)]
+    if inside.empty:
+        return 0.0
+    # Blocks counted back from the origin, as many as the history holds a year before.
+    blocks = min(YEAR_DAYS, (origin - inside[DS].min()).days + 1 - YEAR_DAYS) // CALENDAR_BLOCK_DAYS
+    if blocks < TREND_MIN_SERIES:
+        return 0.0
+    span = blocks * CALENDAR_BLOCK_DAYS
+    days = pd.date_range(origin - pd.Timedelta(days=YEAR_DAYS + span - 1), origin)
+    values = inside[inside[DS] >= days[0]].pivot_table(index=DS, columns=UNIQUE_ID, values=Y, aggfunc="sum",
+                                                       observed=True).reindex(index=days).to_numpy(dtype=float)
+    full = ~np.isnan(values).any(axis=0)
+    if full.sum() < TREND_MIN_SERIES:
+        return 0.0
+    values = np.maximum(values[:, full], 0.0)
+    ratios, variances = [], []
+    for j in range(blocks):
+        now = slice(len(days) - (j + 1) * CALENDAR_BLOCK_DAYS, len(days) - j * CALENDAR_BLOCK_DAYS)
+        this = values[now].sum(axis=0)
+        then = values[now.start - YEAR_DAYS:now.stop - YEAR_DAYS].sum(axis=0)
+        total_this, total_then = float(this.sum()), float(then.sum())
+        if total_this <= 0 or total_then <= 0:
+            continue
+        ratio = total_this / total_then
+        ratios.append(np.log(ratio))
+        variances.append(max(float(np.sum((this - ratio * then) ** 2)) / total_this**2, 1.0 / total_this))
+    return drift_variance(np.asarray(ratios), np.asarray(variances))
 
 
 SHARE_COLUMNS = ["level", "slope", "slope_se", "own_trend", "drift_spread"]
@@ -386,7 +439,8 @@ def season_totals(history: pd.DataFrame, forecasts: pd.DataFrame, groups: pd.Ser
         before = past[1] if len(past) > 1 else nothing
         last_d = demand[0] if demand else nothing
         before_d = demand[1] if len(demand) > 1 else nothing
-        trend = group_trend(last_d, before_d)
+        calendar = calendar_variance(history, members, origin)
+        trend = group_trend(last_d, before_d, calendar)
         levels = share_levels(history, imputed, members, origin, part.start + (part.end - part.start) / 2)
         shares = share_split(last_d * trend, levels["level"])
         model_err, naive_err, scored = _past_season_errors(history, ids, part, refit, origin, imputed,
@@ -490,7 +544,8 @@ def _past_season_errors(history: pd.DataFrame, ids: list[str], part: SeasonPart,
         if past_origin - first_day < pd.Timedelta(days=YEAR_DAYS // 2) or actual.isna().all():
             break
         last = previous[0] if previous else pd.Series(np.nan, index=members)
-        trend = group_trend(last, previous[1]) if len(previous) > 1 else 1.0
+        trend = (group_trend(last, previous[1], calendar_variance(history, members, past_origin))
+                 if len(previous) > 1 else 1.0)
         # The candidate as it would have been made then: last × trend split by the series' shares
         # read from the history up to that origin alone.
         levels = share_levels(history, imputed, members, past_origin, span[0] + (span[1] - span[0]) / 2)

@@ -11,8 +11,11 @@ from hypothesis import strategies as st
 from forecasting import EngineConfig, forecast_panel
 from forecasting.seasons import (
     BAND,
+    CALENDAR_BLOCK_DAYS,
     SHARE_REASON,
+    YEAR_DAYS,
     apply_totals,
+    calendar_variance,
     decensor_matrix,
     decensored_sums,
     describe,
@@ -294,6 +297,90 @@ def test_group_trend_is_kept_when_clear_and_shrunk_to_one_within_its_noise() -> 
     assert group_trend(pd.Series([200.0, 300.0]), pd.Series([100.0, 100.0])) == 1.0
     assert group_trend(pd.Series([1.0, 2.0, 3.0]), pd.Series([0.0, 0.0, 0.0])) == 1.0
     assert group_trend(last, pd.Series([np.nan] * 4)) == 1.0
+
+
+@settings(max_examples=20, deadline=None)
+@given(growth=st.floats(-0.6, 0.6), level=st.floats(0.5, 50.0))
+def test_a_trend_that_moves_every_block_alike_has_no_calendar_variance(growth: float, level: float) -> None:
+    # Noise-free: every day is its day a year before × e^growth, so every block's ratio is the
+    # same and none of the season's movement is the calendar's: the trend is kept in full.
+    history = pd.concat([_drifting(uid, level * (k + 1), growth) for k, uid in enumerate("ABCD")])
+    origin = pd.Timestamp("2026-08-30")
+    last, before = (pd.Timestamp("2025-11-15"), pd.Timestamp("2026-02-28")), \
+        (pd.Timestamp("2024-11-15"), pd.Timestamp("2025-02-28"))
+    ids = list("ABCD")
+    calendar = calendar_variance(history, ids, origin)
+    assert calendar == pytest.approx(0.0, abs=1e-9)
+    now, then = window_sums(history, ids, last), window_sums(history, ids, before)
+    trend = group_trend(now, then, calendar)
+    assert trend == pytest.approx(now.sum() / then.sum(), rel=1e-6)  # all of it kept
+    assert trend == pytest.approx(np.exp(growth), rel=0.03)  # (the windows are 365 days apart, not 364)
+
+
+def test_a_group_growing_40_percent_a_year_keeps_its_trend() -> None:
+    # Six series growing 40 % a year with Poisson noise: the block ratios all read about 1.4, the
+    # calendar adds (almost) nothing, and the season's trend is carried as measured.
+    rng = np.random.default_rng(5)
+    ids = [f"S{k}" for k in range(6)]
+    history = pd.concat([_drifting(uid, 8.0, np.log(1.4), rng) for uid in ids])
+    origin = pd.Timestamp("2026-08-30")
+    last, before = (pd.Timestamp("2025-11-15"), pd.Timestamp("2026-02-28")), \
+        (pd.Timestamp("2024-11-15"), pd.Timestamp("2025-02-28"))
+    calendar = calendar_variance(history, ids, origin)
+    assert calendar < 0.005
+    now, then = window_sums(history, ids, last), window_sums(history, ids, before)
+    trend = group_trend(now, then, calendar)
+    assert trend == pytest.approx(now.sum() / then.sum(), rel=0.01)
+    assert trend == pytest.approx(1.4, rel=0.05)
+    # And season_totals carries it: each series' naive total is its last season × 1.4 or so.
+    forecasts = pd.concat([_forecast(uid, 0.0) for uid in ids])
+    totals = season_totals(history, forecasts, pd.Series(dict.fromkeys(ids, "g")), _winters(),
+                           origin, pd.Timestamp("2027-02-28"))
+    assert totals["trend"].to_numpy() == pytest.approx(trend)
+
+
+def _promoted(uid: str, level: float, starts: list[str]) -> pd.DataFrame:
+    """A flat-drift winter good (noise-free) with 14-day promotions ×1.6 starting on `starts`."""
+    frame = _drifting(uid, level, 0.0)
+    for start in starts:
+        inside = frame["ds"].between(pd.Timestamp(start), pd.Timestamp(start) + pd.Timedelta(days=13))
+        frame.loc[inside, "y"] *= 1.6
+    return frame
+
+
+def test_a_season_swing_the_size_of_the_calendars_movement_is_not_carried_as_a_trend() -> None:
+    # No trend at all; the group's promotions fall on different days each year, one of them in
+    # last winter and none in the winter before. Every series moves alike, so the swing has no
+    # sampling noise (the old shrinkage kept it whole); the blocks' spread says it is calendar.
+    starts = ["2024-03-10", "2024-06-20", "2024-12-01", "2025-04-25", "2025-07-02", "2025-09-15",
+              "2026-01-05", "2026-05-12"]
+    ids = list("ABCDE")
+    history = pd.concat([_promoted(uid, 10.0 * (k + 1), starts) for k, uid in enumerate(ids)])
+    origin = pd.Timestamp("2026-08-30")
+    last, before = (pd.Timestamp("2025-11-15"), pd.Timestamp("2026-02-28")), \
+        (pd.Timestamp("2024-11-15"), pd.Timestamp("2025-02-28"))
+    now, then = window_sums(history, ids, last), window_sums(history, ids, before)
+    calendar = calendar_variance(history, ids, origin)
+    raw = group_trend(now, then)
+    assert raw == pytest.approx(now.sum() / then.sum())  # no sampling noise: kept whole without the calendar
+    # Recomputed: 13 blocks of 28 days back from the origin against a year before, their log
+    # ratios' spread (DerSimonian–Laird, each variance floored at the Poisson 1/Σ).
+    daily = history.groupby("ds")["y"].sum()
+    ratios, variances = [], []
+    for j in range(YEAR_DAYS // CALENDAR_BLOCK_DAYS):
+        end = origin - pd.Timedelta(days=j * CALENDAR_BLOCK_DAYS)
+        now = daily[end - pd.Timedelta(days=CALENDAR_BLOCK_DAYS - 1):end].sum()
+        then = daily[end - pd.Timedelta(days=YEAR_DAYS + CALENDAR_BLOCK_DAYS - 1):
+                     end - pd.Timedelta(days=YEAR_DAYS)].sum()
+        ratios.append(np.log(now / then))
+        variances.append(1.0 / now)  # every series moves alike: the floor
+    assert calendar == pytest.approx(drift_variance(np.array(ratios), np.array(variances)), rel=1e-6)
+    assert calendar > 0
+    shrunk = group_trend(now, then, calendar)
+    assert shrunk == pytest.approx(raw ** max(0.0, 1 - calendar / np.log(raw) ** 2))
+    assert abs(np.log(shrunk)) < 0.5 * abs(np.log(raw))
+    # Less than two years of history: as many blocks as a year back allows, none below three.
+    assert calendar_variance(history[history["ds"] >= "2025-08-01"], ids, origin) == 0.0
 
 
 # ----------------------------------------------------------------- shares of the group over two years
