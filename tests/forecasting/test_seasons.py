@@ -369,11 +369,11 @@ def test_a_season_swing_the_size_of_the_calendars_movement_is_not_carried_as_a_t
     ratios, variances = [], []
     for j in range(YEAR_DAYS // CALENDAR_BLOCK_DAYS):
         end = origin - pd.Timedelta(days=j * CALENDAR_BLOCK_DAYS)
-        now = daily[end - pd.Timedelta(days=CALENDAR_BLOCK_DAYS - 1):end].sum()
-        then = daily[end - pd.Timedelta(days=YEAR_DAYS + CALENDAR_BLOCK_DAYS - 1):
-                     end - pd.Timedelta(days=YEAR_DAYS)].sum()
-        ratios.append(np.log(now / then))
-        variances.append(1.0 / now)  # every series moves alike: the floor
+        block = daily[end - pd.Timedelta(days=CALENDAR_BLOCK_DAYS - 1):end].sum()
+        year_before = daily[end - pd.Timedelta(days=YEAR_DAYS + CALENDAR_BLOCK_DAYS - 1):
+                            end - pd.Timedelta(days=YEAR_DAYS)].sum()
+        ratios.append(np.log(block / year_before))
+        variances.append(1.0 / block)  # every series moves alike: the floor
     assert calendar == pytest.approx(drift_variance(np.array(ratios), np.array(variances)), rel=1e-6)
     assert calendar > 0
     shrunk = group_trend(now, then, calendar)
