@@ -13,9 +13,11 @@ one row per year; the caller computes them — fixed month-days or days around a
   neighbour median reads a stockout at a festival peak from the weeks after it, when the season is
   over, so a censored season would otherwise be carried into the next one;
 - `trend` — the group's year-on-year ratio (Σ last season / Σ season before over the series
-  that have both, stockout days re-estimated), shrunk toward 1 by its standard error
-  (`group_trend`: one season's promotion or calendar quirk in a few series is not a trend),
-  clipped to 0.5–2;
+  that have both, stockout days re-estimated), shrunk toward 1 by its noise (`group_trend`: one
+  season's promotion or calendar quirk is not a trend): the series' sampling noise plus the
+  calendar's between-year movement (`calendar_variance`: the spread of the group's 4-week
+  year-on-year ratios over the last year beyond their sampling noise — a trend moves every block
+  alike, events and promotions falling on other days do not), clipped to 0.5–2;
   `naive_total = last_season_demand × trend`;
 - `share_total` — the group's Σ naive_total split by each series' share of the group
   (`share_split`), read from its last two years of daily demand instead of its one last season
