@@ -17,7 +17,8 @@ one row per year; the caller computes them — fixed month-days or days around a
   season's promotion or calendar quirk is not a trend): the series' sampling noise plus the
   calendar's between-year movement (`calendar_variance`: the spread of the group's 4-week
   year-on-year ratios over the last year beyond their sampling noise — a trend moves every block
-  alike, events and promotions falling on other days do not), clipped to 0.5–2;
+  alike, events and promotions falling on other days do not; not for a season that moves with a
+  festival, whose windows are aligned on it: `moves_with_a_festival`), clipped to 0.5–2;
   `naive_total = last_season_demand × trend`;
 - `share_total` — the group's Σ naive_total split by each series' share of the group
   (`share_split`), read from its last two years of daily demand instead of its one last season
@@ -64,6 +65,9 @@ SEASON_END = "season_end"
 YEAR_DAYS = 364  # 52 weeks: the same weekday one year back
 TREND_BOUNDS = (0.5, 2.0)
 TREND_MIN_SERIES = 3  # series with both seasons needed to measure a group's trend at all
+# A fixed-date season starts on the same day of the year give or take a leap day (and the 364-day
+# year of a weekday-aligned window); a festival's season moves by 10-20 days between years.
+FIXED_SEASON_SLACK_DAYS = 3
 # `calendar_variance` compares the last year with the one before in blocks of this many days.
 CALENDAR_BLOCK_DAYS = 28
 BAND = (0.5, 2.0)  # a total outside this multiple of last season needs a reason
@@ -130,6 +134,19 @@ def season_parts(seasons: pd.DataFrame, origin: pd.Timestamp, last_day: pd.Times
         parts[str(group)] = SeasonPart(str(group), start + pd.Timedelta(days=skip),
                                        start + pd.Timedelta(days=skip + length - 1), tuple(past))
     return parts
+
+
+def moves_with_a_festival(part: SeasonPart) -> bool:
+    """True when the part's seasons start on different calendar days from year to year (a season
+    anchored on a lunar festival, which moves by weeks), False for a fixed-date season.
+
+    Its windows are aligned on the festival, so comparing two of them already compares like with
+    like; `calendar_variance`'s 364-day blocks would instead read the festival's own move as
+    calendar movement and shrink any real trend of the group to nothing.
+    """
+    starts = [part.start, *(span[0] for span in part.past)]
+    days = [(start - pd.Timestamp(start.year, 1, 1)).days for start in starts]
+    return max(days) - min(days) > FIXED_SEASON_SLACK_DAYS
 
 
 def window_sums(history: pd.DataFrame, ids: list[str], span: tuple[pd.Timestamp, pd.Timestamp],
@@ -238,7 +255,8 @@ def calendar_variance(history: pd.DataFrame, ids: list[str], origin: pd.Timestam
     season's blocks is assumed. With less than two years of history, as many blocks as the history
     holds a year before; 0 with fewer than `TREND_MIN_SERIES` blocks or series covering them.
     A lunar festival moves by weeks against the 364-day comparison, so a festival group's blocks
-    spread widely and its season trend is shrunk hard.
+    spread widely: `season_totals` does not use it for a season that moves with a festival
+    (`moves_with_a_festival`), whose festival-aligned windows keep the sampling noise alone.
     """
     inside = history[(history[DS] <= origin) & history[UNIQUE_ID].isin(ids)]
     if inside.empty:
@@ -441,7 +459,8 @@ def season_totals(history: pd.DataFrame, forecasts: pd.DataFrame, groups: pd.Ser
         before = past[1] if len(past) > 1 else nothing
         last_d = demand[0] if demand else nothing
         before_d = demand[1] if len(demand) > 1 else nothing
-        calendar = calendar_variance(history, members, origin)
+        festival = moves_with_a_festival(part)
+        calendar = 0.0 if festival else calendar_variance(history, members, origin)
         trend = group_trend(last_d, before_d, calendar)
         levels = share_levels(history, imputed, members, origin, part.start + (part.end - part.start) / 2)
         shares = share_split(last_d * trend, levels["level"])
@@ -546,8 +565,8 @@ def _past_season_errors(history: pd.DataFrame, ids: list[str], part: SeasonPart,
         if past_origin - first_day < pd.Timedelta(days=YEAR_DAYS // 2) or actual.isna().all():
             break
         last = previous[0] if previous else pd.Series(np.nan, index=members)
-        trend = (group_trend(last, previous[1], calendar_variance(history, members, past_origin))
-                 if len(previous) > 1 else 1.0)
+        calendar = 0.0 if moves_with_a_festival(part) else calendar_variance(history, members, past_origin)
+        trend = group_trend(last, previous[1], calendar) if len(previous) > 1 else 1.0
         # The candidate as it would have been made then: last × trend split by the series' shares
         # read from the history up to that origin alone.
         levels = share_levels(history, imputed, members, past_origin, span[0] + (span[1] - span[0]) / 2)

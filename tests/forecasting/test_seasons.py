@@ -14,6 +14,7 @@ from forecasting.seasons import (
     CALENDAR_BLOCK_DAYS,
     SHARE_REASON,
     YEAR_DAYS,
+    SeasonPart,
     apply_totals,
     calendar_variance,
     decensor_matrix,
@@ -21,6 +22,7 @@ from forecasting.seasons import (
     describe,
     drift_variance,
     group_trend,
+    moves_with_a_festival,
     season_parts,
     season_totals,
     share_levels,
@@ -642,3 +644,40 @@ def test_a_run_of_a_few_series_reads_the_group_over_all_its_series() -> None:
     row = alone.set_index("unique_id").loc["S0"]
     for column in ("trend", "share_total", "own_trend", "weight", "total"):
         assert row[column] == pytest.approx(full[column])
+
+
+def _moving_festival_group(growth: float) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Four gift boxes whose season follows a festival that moves by weeks between years, the
+    group selling `growth` times as much in the second season as in the first."""
+    ds = pd.date_range("2024-09-01", "2026-08-30")
+    windows = [("2025-01-10", "2025-01-29", 1.0), ("2026-01-29", "2026-02-17", growth)]
+    season = np.full(len(ds), 0.5)  # a little all year: every 4-week block is compared
+    for start, end, scale in windows:
+        inside = (ds >= start) & (ds <= end)
+        season[inside] = scale * np.linspace(2.0, 20.0, inside.sum())
+    ids = ["A", "B", "C", "D"]
+    history = pd.concat([pd.DataFrame({"unique_id": uid, "ds": ds, "y": season * level})
+                         for uid, level in zip(ids, (1.0, 2.0, 3.0, 4.0), strict=True)])
+    seasons = pd.DataFrame({"group": "g",
+                            "season_start": pd.to_datetime(["2025-01-10", "2026-01-29", "2027-01-18"]),
+                            "season_end": pd.to_datetime(["2025-01-29", "2026-02-17", "2027-02-06"])})
+    return history, seasons, ids
+
+
+def test_a_season_that_moves_with_a_festival_keeps_its_trend() -> None:
+    history, seasons, ids = _moving_festival_group(growth=1.4)
+    origin, last_day = pd.Timestamp("2026-08-30"), pd.Timestamp("2027-02-27")
+    part = season_parts(seasons, origin, last_day)["g"]
+    assert moves_with_a_festival(part)
+    # Read in 364-day blocks, the festival's move from late January to February looks like a
+    # calendar swing far beyond the trend's sampling noise: used, it would erase the trend.
+    assert calendar_variance(history, ids, origin) > 0.1
+    forecasts = pd.concat([_flat_forecast(uid, 0.1) for uid in ids])
+    groups = pd.Series("g", index=ids)
+    totals = season_totals(history, forecasts, groups, seasons, origin, last_day).set_index("unique_id")
+    # the festival windows sold 1.4 times as much; nearly noise-free, the trend is kept whole
+    assert totals["trend"].iloc[0] == pytest.approx(1.4, rel=0.01)
+    fixed = SeasonPart("g", pd.Timestamp("2026-11-15"), pd.Timestamp("2027-02-28"),
+                       ((pd.Timestamp("2025-11-15"), pd.Timestamp("2026-02-28")),
+                        (pd.Timestamp("2024-11-15"), pd.Timestamp("2025-02-28"))))
+    assert not moves_with_a_festival(fixed)  # Nov 15 every year, a leap day apart at most
