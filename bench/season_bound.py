@@ -54,15 +54,7 @@ from bench._common import RESULTS_DIR, write_results
 from bench.forecast import SEASON_TOTAL_ORIGINS, SEASONS, season_window
 from forecasting.cleansing import impute_stockouts
 from forecasting.columns import DS, IMPUTED, STOCKOUT, UNIQUE_ID, Y
-from forecasting.seasons import (
-    SeasonPart,
-    calendar_variance,
-    decensored_sums,
-    group_trend,
-    moves_with_a_festival,
-    share_levels,
-    share_split,
-)
+from forecasting.seasons import SeasonPart, carried_trend, decensored_sums, share_levels, share_split
 from restock.samples import (
     _active_mask,
     _launch_ramp,
@@ -225,8 +217,7 @@ def simulate(all_cases: list[Case], replicates: int, seed: int) -> pd.DataFrame:
                         else last_d * np.nan)
             levels = share_levels(history, imputed, ids, origin, target[0] + (target[1] - target[0]) / 2)
             season = SeasonPart(first.category, target[0], target[1], (last, before))
-            calendar = 0.0 if moves_with_a_festival(season) else calendar_variance(history, ids, origin)
-            trend = group_trend(last_d, before_d, calendar)
+            trend = carried_trend(history, ids, season, origin, last_d, before_d)
             split = share_split(last_d * trend, levels["level"])
             for n in members:
                 case, (mean, sales, out) = all_cases[n], drawn[n]

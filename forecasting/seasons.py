@@ -161,6 +161,29 @@ def window_sums(history: pd.DataFrame, ids: list[str], span: tuple[pd.Timestamp,
     return sums.where(covered >= days)
 
 
+def day_matrix(history: pd.DataFrame, ids: list[str], days: pd.DatetimeIndex) -> np.ndarray:
+    """Σ y per day (rows, `days`) and series (columns, `ids`); NaN where a series has no record."""
+    inside = history[(history[DS] >= days[0]) & (history[DS] <= days[-1]) & history[UNIQUE_ID].isin(ids)]
+    return inside.pivot_table(index=DS, columns=UNIQUE_ID, values=Y, aggfunc="sum",
+                              observed=True).reindex(index=days, columns=ids).to_numpy(dtype=float)
+
+
+def stockout_matrix(imputed: pd.DataFrame | None, ids: list[str], days: pd.DatetimeIndex) -> np.ndarray:
+    """True on the days (rows) and series (columns) flagged as stockouts (`imputed`: unique_id,
+    ds, imputed), as `day_matrix` lays them out."""
+    out = np.zeros((len(days), len(ids)), dtype=bool)
+    if imputed is None or imputed.empty:
+        return out
+    when = pd.to_datetime(imputed[DS])
+    flags = imputed[(when >= days[0]) & (when <= days[-1]) & imputed[UNIQUE_ID].astype(str).isin(ids)
+                    & imputed["imputed"].astype(bool)]
+    rows = days.get_indexer(pd.to_datetime(flags[DS]))
+    cols = pd.Index(ids).get_indexer(flags[UNIQUE_ID].astype(str))
+    keep = (rows >= 0) & (cols >= 0)
+    out[rows[keep], cols[keep]] = True
+    return out
+
+
 def decensored_sums(history: pd.DataFrame, censored: pd.DataFrame | None, ids: list[str],
                     span: tuple[pd.Timestamp, pd.Timestamp]) -> pd.Series:
     """Σ y over [span] per series with its stockout days' demand re-estimated from the group.
@@ -176,20 +199,11 @@ def decensored_sums(history: pd.DataFrame, censored: pd.DataFrame | None, ids: l
     plain = window_sums(history, ids, span)
     if censored is None or censored.empty or not ids:
         return plain
-    start, end = span
-    inside = history[(history[DS] >= start) & (history[DS] <= end) & history[UNIQUE_ID].isin(ids)]
-    days = pd.date_range(start, end)
-    values = inside.pivot_table(index=DS, columns=UNIQUE_ID, values=Y, aggfunc="sum",
-                                observed=True).reindex(index=days, columns=ids)
-    flags = censored[(pd.to_datetime(censored[DS]) >= start) & (pd.to_datetime(censored[DS]) <= end)]
-    flags = flags[flags[UNIQUE_ID].astype(str).isin(ids) & flags["imputed"].astype(bool)]
-    if flags.empty:
+    days = pd.date_range(*span)
+    out_of_stock = stockout_matrix(censored, ids, days)
+    if not out_of_stock.any():
         return plain
-    out_of_stock = np.zeros(values.shape, dtype=bool)
-    rows = days.get_indexer(pd.to_datetime(flags[DS]))
-    cols = pd.Index(ids).get_indexer(flags[UNIQUE_ID].astype(str))
-    out_of_stock[rows, cols] = True
-    filled = decensor_matrix(values.to_numpy(dtype=float), out_of_stock)
+    filled = decensor_matrix(day_matrix(history, ids, days), out_of_stock)
     totals = pd.Series(np.nansum(filled, axis=0), index=ids)
     return totals.where(plain.notna())
 
@@ -287,6 +301,15 @@ def calendar_variance(history: pd.DataFrame, ids: list[str], origin: pd.Timestam
     return drift_variance(np.asarray(ratios), np.asarray(variances))
 
 
+def carried_trend(history: pd.DataFrame, ids: list[str], part: SeasonPart, origin: pd.Timestamp,
+                  last: pd.Series, before: pd.Series) -> float:
+    """The group trend a season part is carried forward by: `group_trend` of the two past seasons'
+    totals with the calendar's between-year variance read at `origin` (`calendar_variance`), none
+    for a season that moves with a festival (`moves_with_a_festival`)."""
+    calendar = 0.0 if moves_with_a_festival(part) else calendar_variance(history, ids, origin)
+    return group_trend(last, before, calendar)
+
+
 SHARE_COLUMNS = ["level", "slope", "slope_se", "own_trend", "drift_spread"]
 
 
@@ -302,7 +325,7 @@ def share_levels(history: pd.DataFrame, imputed: pd.DataFrame | None, ids: list[
     negative-binomial weights 1 / (1 + μ/k), k by moments over the group; stockout days
     (`imputed`) and days without a record are left out. The slopes are centred (the group's own
     trend lives in b_d) and each is shrunk toward the group's by empirical Bayes: the spread of
-    true drifts τ² = mean(g²) − mean(se²) (method of moments, 0 below `TREND_MIN_SERIES` series),
+    true drifts τ² by DerSimonian–Laird (`drift_variance`, 0 below `TREND_MIN_SERIES` series),
     g*_i = g_i · τ² / (τ² + se_i²) — a drift within its noise is no drift. Then α_i is re-read at
     g*_i and `level` = exp(α_i + g*_i t_target): only ratios between a group's series mean anything.
     `own_trend` = exp(g*_i), the series' yearly drift factor against its group; `slope`, `slope_se`
@@ -317,16 +340,8 @@ def share_levels(history: pd.DataFrame, imputed: pd.DataFrame | None, ids: list[
     if inside.empty:
         return out
     days = pd.date_range(max(start, inside[DS].min()), origin)
-    values = inside.pivot_table(index=DS, columns=UNIQUE_ID, values=Y, aggfunc="sum",
-                                observed=True).reindex(index=days, columns=ids).to_numpy(dtype=float)
-    observed = ~np.isnan(values)
-    if imputed is not None and not imputed.empty:
-        flags = imputed[(pd.to_datetime(imputed[DS]) >= days[0]) & (pd.to_datetime(imputed[DS]) <= origin)]
-        flags = flags[flags[UNIQUE_ID].astype(str).isin(ids) & flags["imputed"].astype(bool)]
-        rows = days.get_indexer(pd.to_datetime(flags[DS]))
-        cols = pd.Index(ids).get_indexer(flags[UNIQUE_ID].astype(str))
-        keep = (rows >= 0) & (cols >= 0)
-        observed[rows[keep], cols[keep]] = False
+    values = day_matrix(inside, ids, days)
+    observed = ~np.isnan(values) & ~stockout_matrix(imputed, ids, days)
     y = np.where(observed, np.maximum(values, 0.0), 0.0)
     t = ((days - origin).days.to_numpy() / YEAR_DAYS)[:, None]
     sums = y.sum(axis=0)
@@ -459,9 +474,7 @@ def season_totals(history: pd.DataFrame, forecasts: pd.DataFrame, groups: pd.Ser
         before = past[1] if len(past) > 1 else nothing
         last_d = demand[0] if demand else nothing
         before_d = demand[1] if len(demand) > 1 else nothing
-        festival = moves_with_a_festival(part)
-        calendar = 0.0 if festival else calendar_variance(history, members, origin)
-        trend = group_trend(last_d, before_d, calendar)
+        trend = carried_trend(history, members, part, origin, last_d, before_d)
         levels = share_levels(history, imputed, members, origin, part.start + (part.end - part.start) / 2)
         shares = share_split(last_d * trend, levels["level"])
         model_err, naive_err, scored = _past_season_errors(history, ids, part, refit, origin, imputed,
@@ -565,8 +578,8 @@ def _past_season_errors(history: pd.DataFrame, ids: list[str], part: SeasonPart,
         if past_origin - first_day < pd.Timedelta(days=YEAR_DAYS // 2) or actual.isna().all():
             break
         last = previous[0] if previous else pd.Series(np.nan, index=members)
-        calendar = 0.0 if moves_with_a_festival(part) else calendar_variance(history, members, past_origin)
-        trend = group_trend(last, previous[1], calendar) if len(previous) > 1 else 1.0
+        trend = (carried_trend(history, members, part, past_origin, last, previous[1])
+                 if len(previous) > 1 else 1.0)
         # The candidate as it would have been made then: last × trend split by the series' shares
         # read from the history up to that origin alone.
         levels = share_levels(history, imputed, members, past_origin, span[0] + (span[1] - span[0]) / 2)
