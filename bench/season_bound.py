@@ -301,9 +301,16 @@ def _restock_measured() -> dict[str, float]:
     return dict(ratios.get("season_total_wape_uncensored_vs_same_as_last_season", {}))
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--replicates", type=int, default=40)
+    parser.add_argument("--replicates", type=_positive, default=40)
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--out", type=Path, default=None, help="results folder (default bench/results)")
     args = parser.parse_args(argv)

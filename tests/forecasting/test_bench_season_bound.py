@@ -58,3 +58,10 @@ def test_one_replicate_writes_the_result_keys(tmp_path: Path) -> None:
         figures = result["figures"]
         assert figures[f"{category}_wape_oracle"] < figures[f"{category}_wape_same_as_last_season"]
     assert (tmp_path / "season_bound.md").exists()
+
+
+@pytest.mark.parametrize("replicates", ["0", "-3"])
+def test_fewer_than_one_replicate_is_refused(replicates: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--replicates", replicates])
+    assert "--replicates: must be at least 1" in capsys.readouterr().err
